@@ -1,0 +1,20 @@
+# curse-of-memory: reproduces Wang, Li & Li, "Inverse Approximation Theory for Nonlinear Recurrent
+# Neural Networks" (ICLR 2024). `snakemake --cores all` builds every figure and table of the configured
+# preset; `snakemake fig7` (or any results path) builds one. See README.md.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/targets.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/summary.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        rules.summaries.input,
+        rules.figures.input,
+    default_target: True

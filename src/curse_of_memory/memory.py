@@ -1,0 +1,66 @@
+"""Memory functions of any causal, time-homogeneous sequence model (Definition 3.1, Appendix F/H).
+
+A *sequence model* here is any callable mapping a float64 tensor (batch, time, 1) to
+(batch, time, 1) causally: the pipeline's :class:`~curse_of_memory.models.RNN`, a
+:class:`~curse_of_memory.targets.LinearFunctional`, or a user's wrapped torch module.
+
+Heaviside definition: with ``u_k = x·1[k ≥ 0]`` and ``y^x`` the response,
+``M(t_k) = sup_x |Δ_k (y^x − y^0)| / (|x| dt)`` where ``Δ_k z = z_k − z_{k−1}`` and ``z_{−1} = 0``.
+Impulse definition: with ``i_k = (x/dt)·1[k = 0]`` (unit area), ``M(t_k) = sup_x |y^x_k − y^0_k| / |x|``.
+The sup runs over a set of amplitudes (both signs matter for nonlinear maps). Subtracting the
+zero-input response ``y^0`` removes the drift of a model relaxing from ``h_0 = 0`` to its rest
+state, which is not memory of the input. For the linear functional ``y_k = dt Σ ρ(s dt) x_{k−s}``
+both definitions give ``|ρ(t_k)|`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+SequenceModel = Callable[[Tensor], Tensor]
+
+
+@torch.no_grad()
+def _responses(model: SequenceModel, inputs: Tensor) -> Tensor:
+    """Responses to ``inputs`` minus the zero-input response, as (amplitudes, time)."""
+    zero = torch.zeros_like(inputs[:1])
+    outputs = model(torch.cat([zero, inputs]))[..., 0]
+    return outputs[1:] - outputs[:1]
+
+
+def _amplitude_column(amplitudes: Sequence[float]) -> Tensor:
+    values = torch.as_tensor(np.asarray(amplitudes, dtype=float), dtype=torch.float64)
+    if values.numel() == 0 or bool((values == 0).any()):
+        raise ValueError(f"amplitudes must be a non-empty list of non-zero numbers, got {amplitudes}")
+    return values[:, None]
+
+
+def heaviside_memory(
+    model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]
+) -> np.ndarray:
+    """``M(t_k)``, k = 0..length−1, from Heaviside inputs (Definition 3.1), max over amplitudes."""
+    scale = _amplitude_column(amplitudes)
+    responses = _responses(model, (scale * torch.ones(1, length, dtype=torch.float64))[..., None])
+    increments = torch.diff(responses, dim=1, prepend=torch.zeros_like(responses[:, :1]))
+    return (increments.abs() / (scale.abs() * dt)).amax(dim=0).numpy()
+
+
+def impulse_memory(
+    model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]
+) -> np.ndarray:
+    """``M(t_k)``, k = 0..length−1, from unit-area impulse inputs (Appendix F), max over amplitudes."""
+    scale = _amplitude_column(amplitudes)
+    impulse = torch.zeros(1, length, dtype=torch.float64)
+    impulse[0, 0] = 1.0 / dt
+    responses = _responses(model, (scale * impulse)[..., None])
+    return (responses.abs() / scale.abs()).amax(dim=0).numpy()
+
+
+MEMORY_DEFINITIONS: dict[str, Callable[..., np.ndarray]] = {
+    "heaviside": heaviside_memory,
+    "impulse": impulse_memory,
+}

@@ -1,0 +1,257 @@
+"""The residual RNN of the paper (PAPER.md §2) and the registry of recurrent parameterisations.
+
+Forward-Euler discretisation of ``dh/dt = σ(U x + b − Ŵ h)``, ``ŷ = cᵀ h + c0`` in float64::
+
+    h_0 = 0,   h_{k+1} = h_k + dt · σ(U x_k + b − Ŵ h_k),   ŷ_k = cᵀ h_{k+1} + c0
+
+``Ŵ`` is positive (semi)definite by construction, so ``−Ŵ`` is the stable direction. Each
+parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a free matrix ``P``)::
+
+    Ŵ = diag(g(w))            (rotated = False)
+    Ŵ = Pᵀ diag(g(w)) P       (rotated = True, P initialised orthogonal by QR and trained freely)
+
+A new parameterisation is one function ``g`` registered with :func:`register_parameterization`.
+
+Fast path: with the linear activation the recurrence is linear time-invariant, so the output is the
+causal convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response
+to the constant drive ``b``; :meth:`RNN.forward` computes that exactly, with no time loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+DTYPE = torch.float64
+
+#: Activations σ of the recurrence.
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "linear": lambda z: z,
+    "tanh": torch.tanh,
+    "hardtanh": F.hardtanh,
+    "relu": torch.relu,
+}
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
+
+    ``clamp_only_in_training`` marks the authors' unstable baselines, whose ``g`` (relu) only keeps
+    training positive: after training ``w`` is replaced by ``g(w)`` and used as is, so a weight
+    perturbation acts on the eigenvalues directly and can push them across zero.
+    """
+
+    eigenvalue_map: Callable[[Tensor], Tensor]
+    rotated: bool
+    clamp_only_in_training: bool = False
+
+
+#: Registry of recurrent-weight parameterisations, by name.
+PARAMETERIZATIONS: dict[str, Parameterization] = {}
+
+
+def register_parameterization(
+    name: str, *, rotated: bool = True, clamp_only_in_training: bool = False
+) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
+    """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated)."""
+
+    def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, clamp_only_in_training)
+        return eigenvalue_map
+
+    return decorator
+
+
+register_parameterization("diagonal", rotated=False, clamp_only_in_training=True)(torch.relu)
+register_parameterization("vanilla", rotated=True, clamp_only_in_training=True)(torch.relu)
+register_parameterization("softplus")(F.softplus)  # eq. 16: g(M) = −log(1 + e^M) in dh/dt
+register_parameterization("exp")(torch.exp)  # eq. 16: g(M) = −e^M in dh/dt
+
+
+@register_parameterization("best")
+def best_eigenvalues(w: Tensor) -> Tensor:
+    """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
+    return 1.0 / (w * w + 0.5)
+
+
+class RNN(nn.Module):
+    """Residual RNN mapping inputs (batch, time, 1) to outputs (batch, time, 1), in float64.
+
+    Parameters are named after the paper's symbols: ``input_weight`` U and ``input_bias`` b (the
+    linear encoder), ``recurrent_raw`` w and ``rotation`` P (building Ŵ), ``output_weight`` c and
+    ``output_bias`` c0 (the linear decoder).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        activation: str = "tanh",
+        parameterization: str = "softplus",
+        dt: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; allowed: {sorted(ACTIVATIONS)}")
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"unknown parameterization {parameterization!r}; allowed: {sorted(PARAMETERIZATIONS)}"
+            )
+        self.width, self.activation, self.parameterization, self.dt = (
+            width,
+            activation,
+            parameterization,
+            dt,
+        )
+        self.form = PARAMETERIZATIONS[parameterization]
+        generator = torch.Generator().manual_seed(seed)
+
+        def uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
+            bound = 1.0 / math.sqrt(fan_in)
+            values = (2 * torch.rand(shape, generator=generator, dtype=DTYPE) - 1) * bound
+            return nn.Parameter(values)
+
+        # torch.nn.Linear's default initialisation, drawn from this model's own generator.
+        self.input_weight = uniform((width,), fan_in=1)
+        self.input_bias = uniform((width,), fan_in=1)
+        self.recurrent_raw = nn.Parameter(torch.randn(width, generator=generator, dtype=DTYPE))
+        if self.form.rotated:
+            square = torch.randn(width, width, generator=generator, dtype=DTYPE)
+            self.rotation = nn.Parameter(torch.linalg.qr(square)[0])
+        self.output_weight = uniform((width,), fan_in=width)
+        self.output_bias = uniform((1,), fan_in=width)
+        # True once the clamp of a clamp-only-in-training form has been baked into recurrent_raw.
+        self.register_buffer("clamp_baked", torch.tensor(False))
+
+    def hyperparameters(self) -> dict:
+        """The constructor arguments that rebuild this architecture (stored in checkpoints)."""
+        return {
+            "width": self.width,
+            "activation": self.activation,
+            "parameterization": self.parameterization,
+            "dt": self.dt,
+        }
+
+    def eigenvalues(self) -> Tensor:
+        """``g(w)``: the diagonal of ``Ŵ`` before rotation (raw ``w`` once the clamp is baked)."""
+        if self.form.clamp_only_in_training and bool(self.clamp_baked):
+            return self.recurrent_raw
+        return self.form.eigenvalue_map(self.recurrent_raw)
+
+    def recurrent_matrix(self) -> Tensor:
+        """``Ŵ`` as a dense (width, width) matrix."""
+        diagonal = self.eigenvalues()
+        if not self.form.rotated:
+            return torch.diag(diagonal)
+        return self.rotation.T @ (diagonal[:, None] * self.rotation)
+
+    def stability_margin(self) -> Tensor:
+        """The smallest eigenvalue of ``Ŵ``: the distance of the slowest mode from instability.
+
+        ``Ŵ`` is symmetric in every registered form, so its eigenvalues are real (``eigvalsh``).
+        """
+        if not self.form.rotated:
+            return self.eigenvalues().min()
+        return torch.linalg.eigvalsh(self.recurrent_matrix()).min()
+
+    @torch.no_grad()
+    def bake_clamp_(self) -> RNN:
+        """Replace ``w`` by ``g(w)`` for clamp-only-in-training forms; afterwards ``w`` is used as is.
+
+        The outputs do not change. This is the authors' evaluation protocol for the diagonal and
+        vanilla RNNs; other forms are left untouched.
+        """
+        if self.form.clamp_only_in_training and not bool(self.clamp_baked):
+            self.recurrent_raw.copy_(self.form.eigenvalue_map(self.recurrent_raw))
+            self.clamp_baked.fill_(True)
+        return self
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1)."""
+        if self.activation == "linear":
+            return self._linear_forward(inputs)
+        return self._recurrent_forward(inputs)
+
+    def _recurrent_forward(self, inputs: Tensor) -> Tensor:
+        """Step the nonlinear recurrence in time.
+
+        Encoder and decoder act per step on (batch, width) slices: no (batch, time, width) tensor is
+        ever built, which keeps the backward pass free of large allocations.
+        """
+        sigma = ACTIVATIONS[self.activation]
+        hidden = inputs.new_zeros(inputs.shape[0], self.width)
+        if self.form.rotated:
+            matrix = self.recurrent_matrix()
+
+            def feedback(h: Tensor) -> Tensor:
+                return h @ matrix  # Ŵ is symmetric: h Ŵᵀ = h Ŵ
+        else:
+            diagonal = self.eigenvalues()
+
+            def feedback(h: Tensor) -> Tensor:
+                return h * diagonal
+
+        outputs = []
+        for input_step in inputs.transpose(0, 1).unbind(0):  # (batch, 1) per step
+            drive = input_step * self.input_weight + self.input_bias
+            hidden = hidden + self.dt * sigma(drive - feedback(hidden))
+            outputs.append(hidden @ self.output_weight)
+        return torch.stack(outputs, dim=1)[..., None] + self.output_bias
+
+    def _linear_forward(self, inputs: Tensor) -> Tensor:
+        """Exact output of the linear recurrence as a causal convolution (no time loop).
+
+        With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
+        ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
+        ``r_j = dt cᵀ A^j b``.
+        """
+        length = inputs.shape[1]
+        drive = torch.stack([self.input_weight, self.input_bias], dim=1)  # (width, 2)
+        powers = self._transition_powers(drive, length)  # (length, width, 2): A^j [U b]
+        responses = self.dt * torch.einsum("w,jwc->jc", self.output_weight, powers)
+        kernel, bias_response = responses[:, 0], responses[:, 1]
+        lags = torch.arange(length)[:, None] - torch.arange(length)[None, :]  # k − i
+        causal = lags >= 0
+        toeplitz = torch.where(causal, kernel[lags.clamp(min=0)], torch.zeros((), dtype=DTYPE))
+        outputs = inputs[..., 0] @ toeplitz.T + torch.cumsum(bias_response, 0) + self.output_bias
+        return outputs[..., None]
+
+    def _transition_powers(self, vectors: Tensor, length: int) -> Tensor:
+        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ``, by repeated doubling."""
+        if self.form.rotated:
+            transition = torch.eye(self.width, dtype=DTYPE) - self.dt * self.recurrent_matrix()
+
+            def apply(power: Tensor, block: Tensor) -> Tensor:
+                return power @ block
+        else:
+            transition = 1.0 - self.dt * self.eigenvalues()
+
+            def apply(power: Tensor, block: Tensor) -> Tensor:
+                return power[:, None] * block
+
+        blocks = vectors[None]  # A^0 V
+        power = transition  # A^{len(blocks)}
+        while blocks.shape[0] < length:
+            blocks = torch.cat([blocks, apply(power, blocks)], dim=0)
+            power = power @ power if self.form.rotated else power * power
+        return blocks[:length]
+
+
+def save_checkpoint_payload(model: RNN) -> dict:
+    """What a checkpoint stores: the architecture and the weights."""
+    return {"hyperparameters": model.hyperparameters(), "state_dict": model.state_dict()}
+
+
+def model_from_payload(payload: dict) -> RNN:
+    """Rebuild a model from :func:`save_checkpoint_payload`'s dictionary."""
+    model = RNN(**payload["hyperparameters"])
+    model.load_state_dict(payload["state_dict"])
+    return model

@@ -1,0 +1,77 @@
+"""Perturbation error ``E_m(β) = sup_{|θ̃ − θ_m| ≤ β} ‖H − Ĥ(·; θ̃)‖`` (Definition 3.4), estimated.
+
+The authors' protocol (PAPER.md §1, §4): every parameter tensor ``p`` of the model receives its own
+noise ``β · n/‖n‖_∞`` with ``n ~ N(0, I)``, so each tensor moves by exactly β in the max norm; the
+error of the perturbed model is its test loss (the training loss's weighted MSE). The sup is
+estimated by the max over ``draws`` random directions; draw ``d`` uses the same direction at every β
+(the authors reseed per draw), so each draw traces the error along one ray in weight space.
+β = 0 is evaluated once. Perturbations act on the raw parameters: the pre-map ``w`` for the
+reparameterised forms, and for diagonal/vanilla the raw ``w`` after :meth:`RNN.bake_clamp_`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from curse_of_memory.training import weighted_mse
+
+ParameterLoss = Callable[[nn.Module, dict[str, Tensor]], Tensor]
+
+
+def beta_grid(start: float, ratio: float, count: int, include_zero: bool = True) -> np.ndarray:
+    """``{0} ∪ {start · ratio^i, i = 0..count−1}``: e.g. the authors' ``1e-3 · 2^{i/2}``, i ≤ 20."""
+    betas = start * ratio ** np.arange(count, dtype=float)
+    return np.concatenate([[0.0], betas]) if include_zero else betas
+
+
+def noise_directions(model: nn.Module, draws: int, seed: int) -> list[dict[str, Tensor]]:
+    """Per draw, per parameter tensor: ``n/‖n‖_∞`` with ``n ~ N(0, I)`` from a seeded generator."""
+    directions = []
+    for draw in range(draws):
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + draw)
+        direction = {}
+        for name, parameter in model.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            direction[name] = (noise / noise.abs().max()).to(parameter.device)
+        directions.append(direction)
+    return directions
+
+
+@torch.no_grad()
+def perturbation_errors(
+    model: nn.Module,
+    loss: ParameterLoss,
+    betas: np.ndarray,
+    draws: int,
+    seed: int,
+) -> list[dict]:
+    """Rows ``{beta, draw, error}`` for every β and draw; a non-finite error is recorded as ``inf``.
+
+    ``loss(module, parameters)`` evaluates the model with the given parameter dictionary (e.g. the
+    test-set weighted MSE through :func:`torch.func.functional_call`).
+    """
+    base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    directions = noise_directions(model, draws, seed)
+    rows = []
+    for beta in betas:
+        for draw, direction in enumerate(directions[:1] if beta == 0 else directions):
+            parameters = {name: base[name] + beta * direction[name] for name in base}
+            error = float(loss(model, parameters))
+            finite = math.isfinite(error)
+            rows.append({"beta": float(beta), "draw": draw, "error": error if finite else math.inf})
+    return rows
+
+
+def fixed_set_loss(inputs: Tensor, targets: Tensor, weights: Tensor) -> ParameterLoss:
+    """A ``loss(module, parameters)`` for :func:`perturbation_errors`: weighted MSE on a fixed set."""
+
+    def loss(module: nn.Module, parameters: dict[str, Tensor]) -> Tensor:
+        return weighted_mse(functional_call(module, parameters, (inputs,)), targets, weights)
+
+    return loss

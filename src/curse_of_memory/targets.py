@@ -1,0 +1,166 @@
+"""Linear-functional targets ``H_t(x) = ∫ ρ(s) x_{t-s} ds`` and their seeded data sets.
+
+The discrete functional is the Riemann sum ``y_k = dt · Σ_{s=0}^{k} ρ(s·dt) x_{k-s}`` (PAPER.md §1),
+computed by zero-padded FFT convolution in O(T log T). With the authors' ``dt = 1`` it equals their
+``Σ ρ(s·dt) x_{k-s}`` exactly; keeping ``dt`` inside the sum makes the memory function of the
+discrete functional equal ``|ρ|`` for any ``dt`` (see :mod:`curse_of_memory.memory`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.special
+import torch
+
+from curse_of_memory.artifacts import load_npz, save_npz
+
+MemoryShape = Callable[..., np.ndarray]
+
+#: Registry of memory shapes ρ(t); keyword arguments with defaults are the shape's parameters.
+MEMORY_SHAPES: dict[str, MemoryShape] = {}
+
+
+def register_memory_shape(name: str) -> Callable[[MemoryShape], MemoryShape]:
+    """Add a memory shape ``ρ(t, **parameters)`` to :data:`MEMORY_SHAPES` under ``name``."""
+
+    def decorator(function: MemoryShape) -> MemoryShape:
+        MEMORY_SHAPES[name] = function
+        return function
+
+    return decorator
+
+
+@register_memory_shape("exp")
+def exponential(t: np.ndarray, rate: float = 1.0) -> np.ndarray:
+    """``ρ(t) = e^{-rate·t}``; the authors' code uses rate 1, the paper's Fig. 1 ``0.9^t`` (rate −ln 0.9)."""
+    return np.exp(-rate * t)
+
+
+@register_memory_shape("pol")
+def polynomial(t: np.ndarray, scale: float = 0.1, power: float = 1.1) -> np.ndarray:
+    """``ρ(t) = (1 + scale·t)^{-power}``; the authors' code uses scale 0.1, power 1.1."""
+    return (1.0 + scale * t) ** (-power)
+
+
+@register_memory_shape("shift")
+def shift(t: np.ndarray, start: float = 9.0, stop: float = 11.0) -> np.ndarray:
+    """``ρ(t) = 1`` for ``start < t < stop``, else 0: the output is a delayed copy of the input."""
+    return ((t > start) & (t < stop)).astype(float)
+
+
+@register_memory_shape("twopart")
+def two_part(t: np.ndarray, rate: float = 1.0, centre: float = 9.0) -> np.ndarray:
+    """``ρ(t) = e^{-rate·t} + e^{-(t - centre)^2}``: a fast decay plus a delayed bump."""
+    return np.exp(-rate * t) + np.exp(-((t - centre) ** 2))
+
+
+@register_memory_shape("airy")
+def airy(t: np.ndarray, shift: float = 6.0) -> np.ndarray:
+    """``ρ(t) = Ai(t - shift)``: oscillating before ``shift``, super-exponential decay after."""
+    return scipy.special.airy(t - shift)[0]
+
+
+@register_memory_shape("sin")
+def sine(t: np.ndarray, frequency: float = 1.0) -> np.ndarray:
+    """``ρ(t) = sin(frequency·t)``: a memory that never decays."""
+    return np.sin(frequency * t)
+
+
+def shape_parameters(memory: str) -> dict[str, float]:
+    """The parameters of a registered memory shape with their default values."""
+    signature = inspect.signature(MEMORY_SHAPES[memory])
+    return {name: p.default for name, p in list(signature.parameters.items())[1:]}
+
+
+@dataclass(frozen=True)
+class LinearFunctional:
+    """A linear functional target with memory ``scale · ρ``; callable on (batch, time, 1) tensors."""
+
+    memory: str
+    parameters: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0
+    dt: float = 1.0
+
+    def rho(self, t: np.ndarray) -> np.ndarray:
+        """The memory ``scale · ρ(t)`` at times ``t``."""
+        return self.scale * MEMORY_SHAPES[self.memory](np.asarray(t, dtype=float), **self.parameters)
+
+    def kernel(self, length: int) -> np.ndarray:
+        """``dt · scale · ρ(k·dt)`` for k = 0..length-1: the discrete convolution kernel."""
+        return self.dt * self.rho(self.dt * np.arange(length))
+
+    def apply(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs ``y_k = dt Σ_{s≤k} ρ(s dt) x_{k-s}`` of inputs shaped (batch, time), by FFT."""
+        return fft_causal_convolution(inputs, self.kernel(inputs.shape[-1]))
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The functional as a causal sequence model: (batch, time, 1) → (batch, time, 1)."""
+        outputs = self.apply(inputs[..., 0].detach().cpu().numpy())
+        return torch.as_tensor(outputs, dtype=inputs.dtype, device=inputs.device)[..., None]
+
+
+def fft_causal_convolution(inputs: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``y_k = Σ_{s=0}^{k} kernel_s · x_{k-s}`` along the last axis, zero-padded to avoid wrap-around."""
+    length = inputs.shape[-1]
+    size = 2 * length
+    spectrum = np.fft.rfft(inputs, n=size, axis=-1) * np.fft.rfft(kernel[:length], n=size)
+    return np.fft.irfft(spectrum, n=size, axis=-1)[..., :length]
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def sample_inputs(
+    sizes: dict[str, int], length: int, input_std: float, seed: int
+) -> dict[str, np.ndarray]:
+    """I.i.d. Gaussian inputs per split, each split from its own child of ``SeedSequence(seed)``.
+
+    The inputs depend only on the seed and sizes, so every target sees the same input sequences
+    (a controlled comparison between memory shapes).
+    """
+    children = np.random.SeedSequence(seed).spawn(len(SPLITS))
+    return {
+        split: input_std * np.random.default_rng(child).standard_normal((sizes[split], length))
+        for split, child in zip(SPLITS, children, strict=True)
+    }
+
+
+def make_dataset(
+    target: LinearFunctional, sizes: dict[str, int], length: int, input_std: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Inputs ``x_<split>``, outputs ``y_<split>``, the time grid ``t`` and ``rho`` on it."""
+    arrays: dict[str, np.ndarray] = {}
+    for split, inputs in sample_inputs(sizes, length, input_std, seed).items():
+        arrays[f"x_{split}"] = inputs
+        arrays[f"y_{split}"] = target.apply(inputs)
+    arrays["t"] = target.dt * np.arange(length)
+    arrays["rho"] = target.rho(arrays["t"])
+    return arrays
+
+
+def save_dataset(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    """Write the arrays and the JSON metadata (target definition, seed, sizes) to one ``.npz``."""
+    save_npz(path, {**arrays, "metadata": np.array(json.dumps(metadata, sort_keys=True))})
+
+
+def load_dataset(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a data set written by :func:`save_dataset`: (arrays, metadata)."""
+    arrays = load_npz(path, made_by="make_target")
+    metadata = json.loads(str(arrays.pop("metadata")))
+    return arrays, metadata
+
+
+def target_from_metadata(metadata: dict) -> LinearFunctional:
+    """Rebuild the target functional recorded in a data set's metadata."""
+    return LinearFunctional(
+        memory=metadata["memory"],
+        parameters=metadata["parameters"],
+        scale=metadata["scale"],
+        dt=metadata["dt"],
+    )

@@ -1,0 +1,45 @@
+# Stage 3: per trained model, the perturbation-error draws and the memory functions; per target, its
+# memory function queried from the functional itself.
+
+
+rule perturbation_error:
+    input:
+        checkpoint=f"results/models/{CELL}/model.pt",
+        dataset="results/targets/{target}.npz",
+    output:
+        draws=f"results/perturbation/{CELL}.csv",
+    params:
+        perturbation=config["perturbation"],
+        loss_weight_power=config["training"]["loss_weight_power"],
+    threads: 1
+    log:
+        f"results/logs/perturbation_error/{CELL}.log",
+    script:
+        "../scripts/perturbation_error.py"
+
+
+rule model_memory:
+    input:
+        checkpoint=f"results/models/{CELL}/model.pt",
+    output:
+        memory=f"results/memory/models/{CELL}.csv",
+    params:
+        memory=config["memory"],
+    threads: 1
+    log:
+        f"results/logs/model_memory/{CELL}.log",
+    script:
+        "../scripts/memory_function.py"
+
+
+rule target_memory:
+    input:
+        dataset="results/targets/{target}.npz",
+    output:
+        memory="results/memory/targets/{target}.csv",
+    params:
+        memory=config["memory"],
+    log:
+        "results/logs/target_memory/{target}.log",
+    script:
+        "../scripts/memory_function.py"

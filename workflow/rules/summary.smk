@@ -1,0 +1,56 @@
+# Stage 4: tidy tables over the whole grid (names and columns are a public interface; see README).
+
+
+rule summarize_perturbation:
+    input:
+        draws=cell_paths(f"results/perturbation/{CELL}.csv"),
+    output:
+        table="results/summary/perturbation.csv",
+    params:
+        cells=grid_cells(),
+    log:
+        "results/logs/summary/perturbation.log",
+    script:
+        "../scripts/summarize_perturbation.py"
+
+
+rule summarize_stability:
+    input:
+        perturbation="results/summary/perturbation.csv",
+        metrics=cell_paths(f"results/models/{CELL}/metrics.json"),
+        datasets=expand("results/targets/{target}.npz", target=config["grid"]["targets"]),
+    output:
+        stability="results/summary/stability.csv",
+        crossings="results/summary/crossings.csv",
+    params:
+        cells=grid_cells(),
+        targets=config["grid"]["targets"],
+        evaluation_size=config["perturbation"]["evaluation_size"],
+        loss_weight_power=config["training"]["loss_weight_power"],
+        threshold=config["stability"]["relative_error_threshold"],
+    log:
+        "results/logs/summary/stability.log",
+    script:
+        "../scripts/summarize_stability.py"
+
+
+rule summarize_memory:
+    input:
+        models=cell_paths(f"results/memory/models/{CELL}.csv"),
+        targets=expand("results/memory/targets/{target}.csv", target=config["grid"]["targets"]),
+    output:
+        table="results/summary/memory.csv",
+    params:
+        cells=grid_cells(),
+        targets=config["grid"]["targets"],
+    log:
+        "results/logs/summary/memory.log",
+    script:
+        "../scripts/summarize_memory.py"
+
+
+rule summaries:
+    input:
+        rules.summarize_perturbation.output,
+        rules.summarize_stability.output,
+        rules.summarize_memory.output,

@@ -1,0 +1,13 @@
+# Stage 1: the targets' data sets (seeded inputs, FFT-convolved outputs, rho on the time grid).
+
+
+rule make_target:
+    output:
+        dataset="results/targets/{target}.npz",
+    params:
+        target=lambda wildcards: config["targets"][wildcards.target],
+        data=config["data"],
+    log:
+        "results/logs/make_target/{target}.log",
+    script:
+        "../scripts/make_target.py"

@@ -1,0 +1,30 @@
+"""Rule perturbation_error: every (beta, draw) error of one trained model on the test set."""
+
+import pandas as pd
+import torch
+
+from curse_of_memory.artifacts import load_torch, save_csv
+from curse_of_memory.models import model_from_payload
+from curse_of_memory.perturbation import beta_grid, fixed_set_loss, perturbation_errors
+from curse_of_memory.runtime import configure_logging, configure_torch
+from curse_of_memory.targets import load_dataset
+from curse_of_memory.training import temporal_weights
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+log = configure_logging(snakemake.log[0])
+configure_torch(snakemake.threads)
+settings = snakemake.params.perturbation
+model = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train"))
+arrays, _ = load_dataset(snakemake.input.dataset)
+size = settings["evaluation_size"]
+inputs, targets = (
+    torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
+)
+weights = temporal_weights(inputs.shape[1], snakemake.params.loss_weight_power)
+betas = beta_grid(**settings["betas"])
+rows = perturbation_errors(
+    model, fixed_set_loss(inputs, targets, weights), betas, settings["draws"], settings["seed"]
+)
+table = pd.DataFrame(rows)
+save_csv(snakemake.output.draws, table)
+log.info("E_m(beta) max over draws:\n%s", table.groupby("beta")["error"].max().to_string())

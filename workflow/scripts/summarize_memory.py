@@ -1,0 +1,26 @@
+"""Rule summarize_memory: memory functions of every target and trained model in one tidy table."""
+
+import pandas as pd
+
+from curse_of_memory.artifacts import load_csv, save_csv
+from curse_of_memory.runtime import configure_logging
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+log = configure_logging(snakemake.log[0])
+params = snakemake.params
+frames = [
+    load_csv(path, made_by="target_memory").assign(subject=target, kind="target", target=target)
+    for path, target in zip(snakemake.input.targets, params.targets, strict=True)
+]
+for path, cell in zip(snakemake.input.models, params.cells, strict=True):
+    subject = "{target}/{activation}/{parameterization}/width{width}_seed{seed}".format(**cell)
+    frames.append(
+        load_csv(path, made_by="model_memory").assign(
+            subject=subject, kind="model", study="trained", **cell
+        )
+    )
+columns = ["subject", "kind", "input", "t", "memory", "study", "target", "activation",
+           "parameterization", "width", "seed"]
+table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+save_csv(snakemake.output.table, table)
+log.info("%d rows", len(table))

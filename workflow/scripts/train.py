@@ -1,0 +1,75 @@
+"""Rule train: one grid cell's RNN, trained with the configured protocol; checkpoint at best validation."""
+
+import pandas as pd
+import torch
+
+from curse_of_memory.artifacts import load_json, save_csv, save_json, save_torch
+from curse_of_memory.models import RNN, save_checkpoint_payload
+from curse_of_memory.runtime import configure_logging, configure_torch
+from curse_of_memory.targets import load_dataset
+from curse_of_memory.training import TrainingSettings, evaluate_loss, train
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+log = configure_logging(snakemake.log[0])
+wildcards, config = snakemake.wildcards, snakemake.params.training
+device = configure_torch(snakemake.threads, config["device"])
+
+stop_below = None
+if snakemake.input.previous:
+    previous = load_json(snakemake.input.previous[0], made_by="train")
+    stop_below = config["chained_early_stopping"]["factor"] * previous["best_validation_loss"]
+    log.info("chained early stopping: stop once the validation loss is below %.4e", stop_below)
+
+settings = TrainingSettings(
+    optimizer=config["optimizer"],
+    learning_rate=config["learning_rate"],
+    weight_decay=config["weight_decay"],
+    batch_size=config["batch_size"],
+    evaluation_batch_size=config["evaluation_batch_size"],
+    max_epochs=config["max_epochs"],
+    gradient_clip=config["gradient_clip"],
+    scheduler_factor=config["scheduler"]["factor"],
+    scheduler_patience=config["scheduler"]["patience"],
+    early_stopping_patience=config["early_stopping_patience"],
+    loss_weight_power=config["loss_weight_power"],
+    margin_penalty_coefficient=config["margin_penalty"]["coefficient"],
+    margin_penalty_threshold=config["margin_penalty"]["threshold"],
+    stop_below=stop_below,
+)
+arrays, _ = load_dataset(snakemake.input.dataset)
+splits = {
+    split: tuple(
+        torch.as_tensor(arrays[f"{kind}_{split}"], dtype=torch.float64, device=device)[..., None]
+        for kind in ("x", "y")
+    )
+    for split in ("train", "validation", "test")
+}
+seed = int(wildcards.seed)
+model = RNN(
+    width=int(wildcards.width),
+    activation=wildcards.activation,
+    parameterization=wildcards.parameterization,
+    dt=snakemake.params.dt,
+    seed=seed,
+).to(device)
+log.info("training %s on %s (%d threads)", model.hyperparameters(), device, torch.get_num_threads())
+result = train(model, splits, settings, seed=seed)
+
+model.load_state_dict(result.best_state)
+model.bake_clamp_().cpu()
+test_loss = evaluate_loss(model, *(t.cpu() for t in splits["test"]), settings)
+metrics = {
+    **{key: wildcards[key] for key in ("target", "activation", "parameterization")},
+    "width": int(wildcards.width),
+    "seed": seed,
+    **result.metrics,
+    "test_loss": test_loss,
+    "stability_margin": float(model.stability_margin()),
+    "device": str(device),
+    "threads": torch.get_num_threads(),
+    "stop_below": stop_below,
+}
+save_torch(snakemake.output.checkpoint, save_checkpoint_payload(model))
+save_json(snakemake.output.metrics, metrics)
+save_csv(snakemake.output.history, pd.DataFrame(result.history))
+log.info("done: %s", metrics)
