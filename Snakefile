@@ -6,6 +6,16 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+# Wildcards never cross a path separator; widths and seeds are integers.
+wildcard_constraints:
+    target=r"[A-Za-z0-9_\-]+",
+    activation=r"[A-Za-z0-9_]+",
+    parameterization=r"[A-Za-z0-9_]+",
+    width=r"\d+",
+    seed=r"\d+",
+    fmt=r"pdf|png|svg",
+
+
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"

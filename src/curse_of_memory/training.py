@@ -121,23 +121,28 @@ def train(
     for epoch in range(1, settings.max_epochs + 1):
         epoch_started = time.perf_counter()
         order = torch.randperm(train_inputs.shape[0], generator=generator).to(train_inputs.device)
-        running, count = 0.0, 0
+        running, count, diverged = 0.0, 0, False
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
             optimizer.zero_grad(set_to_none=True)
             loss = weighted_mse(model(train_inputs[batch]), train_targets[batch], weights)
+            if not torch.isfinite(loss):
+                diverged = True
+                break
             (loss + margin_penalty(model, settings)).backward()
             if settings.gradient_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
             optimizer.step()
             running += loss.item() * len(batch)
             count += len(batch)
-        train_loss = running / count
-        validation_loss = evaluate_loss(model, validation_inputs, validation_targets, settings)
-        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
+        validation_loss = (
+            math.nan if diverged else evaluate_loss(model, validation_inputs, validation_targets, settings)
+        )
+        if diverged or not math.isfinite(validation_loss):
             stop_reason = "diverged"
             LOGGER.error("epoch %d: loss is not finite; stopping, keeping epoch %d", epoch, best_epoch)
             break
+        train_loss = running / count
         scheduler.step(validation_loss)
         if validation_loss < best_loss:
             best_loss, best_epoch = validation_loss, epoch
@@ -148,7 +153,7 @@ def train(
             "validation_loss": validation_loss,
             "best_validation_loss": best_loss,
             "learning_rate": optimizer.param_groups[0]["lr"],
-            "stability_margin": float(model.stability_margin()),
+            "stability_margin": model.stability_margin().item(),
             "seconds": time.perf_counter() - epoch_started,
         }
         history.append(row)

@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: config validation, the grid of cells, the paths of artifacts.
+# Helpers shared by all rule files — config validation, the grid of cells, the paths of artifacts.
 
 import itertools
 
@@ -14,15 +14,6 @@ validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 # One training run: target x activation x parameterisation x width x seed.
 CELL = "{target}/{activation}/{parameterization}/width{width}_seed{seed}"
 CELL_KEYS = ("target", "activation", "parameterization", "width", "seed")
-
-
-wildcard_constraints:
-    target=r"[A-Za-z0-9_\-]+",
-    activation=r"[A-Za-z0-9_]+",
-    parameterization=r"[A-Za-z0-9_]+",
-    width=r"\d+",
-    seed=r"\d+",
-    fmt=r"pdf|png|svg",
 
 
 def grid_cells():
@@ -52,3 +43,19 @@ def training_threads():
 
 def uses_gpu():
     return config["training"]["device"] == "cuda"
+
+
+def previous_width_metrics(wildcards):
+    """With chained early stopping, the metrics of the next-smaller width (its loss sets the stop level)."""
+    if not config["training"]["chained_early_stopping"]["enabled"]:
+        return []
+    smaller = [w for w in sorted(config["grid"]["widths"]) if w < int(wildcards.width)]
+    if not smaller:
+        return []
+    cell = {**dict(wildcards.items()), "width": smaller[-1]}
+    return f"results/models/{CELL.format(**cell)}/metrics.json"
+
+
+def panel(target, activation, parameterization):
+    """One perturbation panel: the family of a (target, activation, parameterization)."""
+    return {"target": target, "activation": activation, "parameterization": parameterization}

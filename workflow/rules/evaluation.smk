@@ -12,6 +12,8 @@ rule perturbation_error:
         perturbation=config["perturbation"],
         loss_weight_power=config["training"]["loss_weight_power"],
     threads: 1
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         f"results/logs/perturbation_error/{CELL}.log",
     script:
@@ -26,6 +28,8 @@ rule model_memory:
     params:
         memory=config["memory"],
     threads: 1
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         f"results/logs/model_memory/{CELL}.log",
     script:
@@ -39,6 +43,8 @@ rule target_memory:
         memory="results/memory/targets/{target}.csv",
     params:
         memory=config["memory"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/target_memory/{target}.log",
     script:

@@ -6,10 +6,6 @@ FIG7 = config["figures"]["fig7"]
 FIG8 = config["figures"]["fig8"]
 
 
-def panel(target, activation, parameterization):
-    return {"target": target, "activation": activation, "parameterization": parameterization}
-
-
 rule fig7:
     input:
         perturbation="results/summary/perturbation.csv",
@@ -22,6 +18,8 @@ rule fig7:
         columns=len(FIG7["parameterizations"]),
         title=f"Figure 7: {FIG7['activation']} RNN on the {FIG7['target']} target, "
         "without and with stable reparameterisation",
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/figures/fig7.log",
     script:
@@ -40,6 +38,8 @@ rule fig8:
         columns=len(FIG8["activations"]),
         title=f"Figure 8: {FIG8['parameterization']} reparameterisation with nonlinear activations "
         f"on the {FIG8['target']} target",
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/figures/fig8.log",
     script:
@@ -61,6 +61,8 @@ rule perturbation_grid:
         ],
         columns=len(config["grid"]["parameterizations"]),
         title=lambda wildcards: f"Perturbation error E_m(beta), {wildcards.target} target",
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/figures/perturbation_{target}.log",
     script:
@@ -75,6 +77,8 @@ rule memory_figure:
         figure_files("memory_trained"),
     params:
         width=max(config["grid"]["widths"]),
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/figures/memory_trained.log",
     script:
@@ -87,6 +91,8 @@ rule stability_figure:
         style=FIGURE_STYLE,
     output:
         figure_files("stability_vs_width"),
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/figures/stability_vs_width.log",
     script:

@@ -8,6 +8,8 @@ rule summarize_perturbation:
         table="results/summary/perturbation.csv",
     params:
         cells=grid_cells(),
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/summary/perturbation.log",
     script:
@@ -28,6 +30,8 @@ rule summarize_stability:
         evaluation_size=config["perturbation"]["evaluation_size"],
         loss_weight_power=config["training"]["loss_weight_power"],
         threshold=config["stability"]["relative_error_threshold"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/summary/stability.log",
     script:
@@ -43,6 +47,8 @@ rule summarize_memory:
     params:
         cells=grid_cells(),
         targets=config["grid"]["targets"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/summary/memory.log",
     script:

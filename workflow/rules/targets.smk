@@ -7,6 +7,8 @@ rule make_target:
     params:
         target=lambda wildcards: config["targets"][wildcards.target],
         data=config["data"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
     log:
         "results/logs/make_target/{target}.log",
     script:

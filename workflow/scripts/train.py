@@ -64,7 +64,7 @@ metrics = {
     "seed": seed,
     **result.metrics,
     "test_loss": test_loss,
-    "stability_margin": float(model.stability_margin()),
+    "stability_margin": model.stability_margin().item(),
     "device": str(device),
     "threads": torch.get_num_threads(),
     "stop_below": stop_below,

@@ -1,0 +1,130 @@
+"""The residual RNN: forward against a plain recurrence, parameterisation invariants, the margin."""
+
+import numpy as np
+import pytest
+import torch
+
+from curse_of_memory.models import (
+    ACTIVATIONS,
+    PARAMETERIZATIONS,
+    RNN,
+    model_from_payload,
+    save_checkpoint_payload,
+)
+
+NUMPY_ACTIVATIONS = {
+    "linear": lambda z: z,
+    "tanh": np.tanh,
+    "hardtanh": lambda z: np.clip(z, -1.0, 1.0),
+    "relu": lambda z: np.maximum(z, 0.0),
+}
+
+
+def plain_recurrence(model: RNN, inputs: np.ndarray) -> np.ndarray:
+    """``h_{k+1} = h_k + dt σ(U x_k + b − Ŵ h_k)``, ``ŷ_k = cᵀ h_{k+1} + c0`` step by step in numpy."""
+    U = model.input_weight.detach().numpy()
+    b = model.input_bias.detach().numpy()
+    W = model.recurrent_matrix().detach().numpy()
+    c = model.output_weight.detach().numpy()
+    c0 = model.output_bias.detach().numpy()[0]
+    sigma = NUMPY_ACTIVATIONS[model.activation]
+    outputs = np.zeros(inputs.shape[:2])
+    for n in range(inputs.shape[0]):
+        h = np.zeros(model.width)
+        for k in range(inputs.shape[1]):
+            h = h + model.dt * sigma(U * inputs[n, k, 0] + b - W @ h)
+            outputs[n, k] = c @ h + c0
+    return outputs[..., None]
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
+@pytest.mark.parametrize("dt", [1.0, 0.3])
+def test_forward_equals_plain_recurrence(activation, parameterization, dt):
+    model = RNN(6, activation, parameterization, dt=dt, seed=1)
+    inputs = torch.randn(3, 50, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    expected = plain_recurrence(model, inputs.numpy())
+    scale = max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(model(inputs).detach().numpy(), expected, rtol=0, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla", "softplus"])
+def test_linear_fast_path_gradients_equal_the_time_loop(parameterization):
+    """The convolution path's gradients equal those through the step-by-step autograd loop."""
+    fast = RNN(5, "linear", parameterization, seed=2)
+    loop = RNN(5, "linear", parameterization, seed=2)
+    loop.activation = "identity_via_loop"
+    ACTIVATIONS["identity_via_loop"] = lambda z: z
+    try:
+        inputs = torch.randn(4, 30, 1, dtype=torch.float64)
+        fast(inputs).pow(2).mean().backward()
+        loop(inputs).pow(2).mean().backward()
+    finally:
+        del ACTIVATIONS["identity_via_loop"]
+    for (name, a), (_, b) in zip(fast.named_parameters(), loop.named_parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("parameterization", ["softplus", "exp", "best"])
+def test_stable_forms_stay_positive_definite_under_any_raw_perturbation(parameterization):
+    """g(w) > 0 for any raw w, so Ŵ = Pᵀ diag(g(w)) P stays positive definite whatever moves."""
+    extreme = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    assert bool((PARAMETERIZATIONS[parameterization].eigenvalue_map(extreme) > 0).all())
+    generator = torch.Generator().manual_seed(5)
+    for scale in [0.1, 1.0, 3.0]:
+        perturbed = RNN(8, "tanh", parameterization, seed=0)
+        with torch.no_grad():
+            for parameter in (perturbed.recurrent_raw, perturbed.rotation):
+                noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                parameter.add_(scale * noise)
+            eigenvalues = torch.linalg.eigvalsh(perturbed.recurrent_matrix())
+        assert bool((eigenvalues > 0).all()), (scale, eigenvalues.min())
+
+
+def test_unstable_baselines_lose_definiteness_under_perturbation():
+    """The relu baselines, evaluated raw, have a negative eigenvalue after a small negative shift."""
+    for parameterization in ["diagonal", "vanilla"]:
+        model = RNN(8, "tanh", parameterization, seed=0).bake_clamp_()
+        with torch.no_grad():
+            model.recurrent_raw.sub_(0.01)
+        assert model.stability_margin().item() < 0
+
+
+@pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
+def test_stability_margin_is_the_smallest_eigenvalue(parameterization):
+    model = RNN(7, "tanh", parameterization, seed=3)
+    with torch.no_grad():
+        if model.form.rotated:
+            model.rotation.add_(0.3 * torch.randn(7, 7, dtype=torch.float64))
+    expected = np.linalg.eigvals(model.recurrent_matrix().detach().numpy()).real.min()
+    assert model.stability_margin().item() == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+def test_baking_the_clamp_keeps_outputs_and_exposes_zero_crossings(parameterization):
+    model = RNN(6, "tanh", parameterization, seed=4)
+    inputs = torch.randn(2, 20, 1, dtype=torch.float64)
+    before = model(inputs).detach()
+    assert model.stability_margin().item() >= -1e-12
+    model.bake_clamp_()
+    torch.testing.assert_close(model(inputs).detach(), before, rtol=0, atol=1e-12)
+    with torch.no_grad():
+        model.recurrent_raw.sub_(0.5)  # a perturbation now moves eigenvalues below zero
+    assert model.stability_margin().item() < 0
+
+
+def test_checkpoint_round_trip_preserves_outputs_and_baked_state():
+    model = RNN(5, "hardtanh", "diagonal", seed=6).bake_clamp_()
+    rebuilt = model_from_payload(save_checkpoint_payload(model))
+    inputs = torch.randn(2, 15, 1, dtype=torch.float64)
+    torch.testing.assert_close(rebuilt(inputs), model(inputs))
+    assert bool(rebuilt.clamp_baked)
+
+
+def test_invalid_arguments_are_named():
+    with pytest.raises(ValueError, match="width must be positive"):
+        RNN(0)
+    with pytest.raises(ValueError, match="allowed: .*tanh"):
+        RNN(4, activation="sigmoid")
+    with pytest.raises(ValueError, match="allowed: .*softplus"):
+        RNN(4, parameterization="cayley")

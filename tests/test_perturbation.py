@@ -1,0 +1,73 @@
+"""Perturbation error: the β grid, the noise protocol, every draw kept, overflow recorded as inf."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from curse_of_memory.models import RNN
+from curse_of_memory.perturbation import (
+    beta_grid,
+    fixed_set_loss,
+    noise_directions,
+    perturbation_errors,
+)
+from curse_of_memory.training import temporal_weights, weighted_mse
+
+
+def test_beta_grid_is_the_authors_grid():
+    betas = beta_grid(1e-3, 2**0.5, 21)
+    np.testing.assert_allclose(betas, [0.0] + [1e-3 * 2 ** (i / 2) for i in range(21)], rtol=1e-12)
+    assert betas[-1] == pytest.approx(1.024)
+    assert np.all(np.diff(betas) > 0)
+    assert beta_grid(1.0, 2.0, 3, include_zero=False).tolist() == [1.0, 2.0, 4.0]
+
+
+def test_each_tensor_moves_by_exactly_beta_in_the_max_norm():
+    model = RNN(5, "tanh", "softplus")
+    directions = noise_directions(model, draws=3, seed=7)
+    assert len(directions) == 3
+    for direction in directions:
+        assert set(direction) == {name for name, _ in model.named_parameters()}
+        for name, noise in direction.items():
+            assert float(noise.abs().max()) == pytest.approx(1.0), name
+    again = noise_directions(model, draws=3, seed=7)
+    assert all(torch.equal(a[n], b[n]) for a, b in zip(directions, again, strict=True) for n in a)
+    assert not torch.equal(directions[0]["rotation"], directions[1]["rotation"])
+
+
+def make_problem(activation="tanh", parameterization="softplus"):
+    model = RNN(4, activation, parameterization, seed=0).bake_clamp_()
+    inputs = torch.randn(8, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    targets = torch.randn(8, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    weights = temporal_weights(25, 2.0)
+    return model, inputs, targets, weights
+
+
+def test_rows_cover_every_draw_and_beta_zero_is_the_unperturbed_loss():
+    model, inputs, targets, weights = make_problem()
+    betas = beta_grid(1e-2, 2.0, 4)
+    rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), betas, draws=3, seed=0)
+    assert len(rows) == 1 + 4 * 3
+    assert [r["draw"] for r in rows if r["beta"] == 0] == [0]
+    unperturbed = weighted_mse(model(inputs), targets, weights).item()
+    assert rows[0]["error"] == pytest.approx(unperturbed, rel=1e-12)
+
+
+def test_error_matches_a_model_with_the_noise_added_by_hand():
+    model, inputs, targets, weights = make_problem("relu", "vanilla")
+    rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.05]), 2, seed=3)
+    direction = noise_directions(model, 2, seed=3)[1]
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            parameter.add_(0.05 * direction[name])
+        expected = float(weighted_mse(model(inputs), targets, weights))
+    assert rows[1]["error"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_overflowing_perturbed_model_records_inf_without_crashing():
+    model, inputs, targets, weights = make_problem("linear", "diagonal")
+    rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.0, 1e8]), 2, 0)
+    assert math.isfinite(rows[0]["error"])
+    assert all(r["error"] == math.inf for r in rows[1:])

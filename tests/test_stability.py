@@ -1,0 +1,68 @@
+"""Stability estimators on synthetic curves whose answers are known in closed form."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curse_of_memory.perturbation import beta_grid
+from curse_of_memory.stability import crossing_beta, crossings, error_curve, stability_radius
+
+BETAS = beta_grid(1e-3, 2.0, 12)
+
+
+def curve(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=BETAS)
+
+
+def test_error_curve_is_max_over_draws_then_running_max():
+    draws = pd.DataFrame(
+        {"beta": [0, 1, 1, 2, 2, 3], "draw": [0, 0, 1, 0, 1, 0], "error": [1, 5, 3, 2, 4, 6]}
+    )
+    assert error_curve(draws).tolist() == [1, 5, 5, 6]
+
+
+def test_radius_of_a_power_law_is_its_closed_form():
+    """E = a β² is a line in log–log, so interpolation recovers β* = sqrt(τ E_null / a) exactly."""
+    a, null, threshold = 4.0, 2.0, 0.5
+    errors = a * BETAS**2
+    errors[0] = 1e-9
+    radius = stability_radius(curve(errors), null, threshold)
+    assert radius.value == pytest.approx(math.sqrt(threshold * null / a), rel=1e-12)
+    assert not radius.censored
+
+
+def test_radius_is_invariant_to_the_scale_of_the_target():
+    errors = 1e-4 + 3.0 * BETAS**3
+    for factor in [1e-6, 1.0, 1e8]:
+        scaled = stability_radius(curve(factor * errors), factor * 0.7, 0.2)
+        assert scaled.value == pytest.approx(stability_radius(curve(errors), 0.7, 0.2).value, rel=1e-12)
+
+
+def test_radius_edge_cases():
+    assert stability_radius(curve(np.full(len(BETAS), 2.0)), 1.0, 1.0).value == 0.0
+    never = stability_radius(curve(np.full(len(BETAS), 0.1)), 1.0, 1.0)
+    assert never.censored and never.value == BETAS[-1]
+    blow_up = np.where(BETAS > 0.03, np.inf, 0.01)
+    assert stability_radius(curve(blow_up), 1.0, 1.0).value == BETAS[BETAS <= 0.03][-1]
+
+
+def test_crossing_of_power_laws_is_exact():
+    small = curve(np.ones(len(BETAS)))
+    large = curve((BETAS / 0.1) ** 2)
+    large.iloc[0] = 1e-6
+    assert crossing_beta(small, large) == pytest.approx(0.1, rel=1e-12)
+    assert crossing_beta(small, curve(np.full(len(BETAS), 0.5))) != crossing_beta(small, large)
+    assert math.isnan(crossing_beta(small, curve(np.full(len(BETAS), 0.5))))
+    assert math.isnan(crossing_beta(large, small))  # the larger model is not better at β = 0
+
+
+def test_crossings_pair_consecutive_widths_and_move_left_when_built_to():
+    """Curves E_m = e_m + (β/β_m)² with β_m shrinking in m cross further left as m grows."""
+    curves = {}
+    for width, floor, knee in [(8, 1e-2, 0.2), (16, 1e-3, 0.05), (32, 1e-4, 0.01)]:
+        curves[width] = curve(floor + (BETAS / knee) ** 2)
+    rows = crossings(curves)
+    assert [(r["width_small"], r["width_large"]) for r in rows] == [(8, 16), (16, 32)]
+    assert rows[1]["crossing_beta"] < rows[0]["crossing_beta"]

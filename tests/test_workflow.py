@@ -1,0 +1,118 @@
+"""The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets", "envs", "tests/config.tiny.yaml"]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A scratch copy of the workflow, so runs never touch the checkout's results/."""
+    for name in WORKFLOW_FILES:
+        source, target = REPO / name, tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy(source, target)
+    return tmp_path
+
+
+def snakemake(workdir: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *arguments],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = output[output.index("Job stats:") :].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_dry_run_of_the_quick_preset(workdir):
+    result = snakemake(workdir, "-n", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 2 * 4 * 3 * 4
+    assert counts["perturbation_error"] == counts["model_memory"] == counts["train"]
+    for rule in ["fig7", "fig8", "perturbation_grid", "memory_figure", "stability_figure"]:
+        assert rule in counts, rule
+
+
+def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
+    result = snakemake(workdir, "-n", "--cores", "2", "--configfile", "presets/paper.yaml")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 72 + 24  # the authors' sweep plus Figure 7's relu cells
+
+
+def test_one_figure_target_builds_only_its_inputs(workdir):
+    result = snakemake(workdir, "-n", "--cores", "1", "fig7")
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    assert "fig8" not in counts and "memory_figure" not in counts and "model_memory" not in counts
+
+
+def test_lint_is_clean(workdir):
+    result = snakemake(workdir, "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_invalid_config_fails_before_any_job(workdir):
+    (workdir / "bad.yaml").write_text("training:\n  optimizer: sgd\n")
+    result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "bad.yaml")
+    assert result.returncode != 0
+    assert "training.optimizer: 'sgd' is not allowed; allowed values: ['adamw', 'adam']" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_tiny_end_to_end_run(workdir):
+    result = snakemake(workdir, "--cores", "2", "--configfile", "tests/config.tiny.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = workdir / "results"
+    perturbation = pd.read_csv(results / "summary" / "perturbation.csv")
+    assert list(perturbation.columns) == [
+        "study", "target", "activation", "parameterization", "width", "seed", "beta", "draw", "error",
+    ]
+    assert len(perturbation) == 2 * (1 + 5 * 2)  # 2 models x (beta 0 once + 5 betas x 2 draws)
+    assert set(perturbation["study"]) == {"trained"}
+    stability = pd.read_csv(results / "summary" / "stability.csv")
+    assert list(stability.columns[:10]) == [
+        "study", "target", "activation", "parameterization", "width", "seed",
+        "error_at_zero", "null_error", "stability_radius", "radius_censored",
+    ]
+    assert "stability_margin" in stability.columns and len(stability) == 2
+    assert (stability["error_at_zero"] < stability["null_error"]).all()
+    memory = pd.read_csv(results / "summary" / "memory.csv")
+    assert set(memory["kind"]) == {"target", "model"} and set(memory["input"]) == {"heaviside", "impulse"}
+    target_memory = memory[(memory["kind"] == "target") & (memory["input"] == "impulse")]
+    expected = (1 + 0.1 * target_memory["t"]) ** -1.1
+    assert (target_memory["memory"] - expected).abs().max() < 1e-10
+    for figure in ["fig7", "fig8", "perturbation_pol", "memory_trained", "stability_vs_width"]:
+        assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "width8_seed0.log").read_text()
+    assert log.count(" epoch ") == 3
+    rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
