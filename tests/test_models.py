@@ -84,7 +84,7 @@ def test_stable_forms_stay_positive_definite_under_any_raw_perturbation(paramete
 def test_unstable_baselines_lose_definiteness_under_perturbation():
     """The relu baselines, evaluated raw, have a negative eigenvalue after a small negative shift."""
     for parameterization in ["diagonal", "vanilla"]:
-        model = RNN(8, "tanh", parameterization, seed=0).bake_clamp_()
+        model = RNN(8, "tanh", parameterization, seed=0)
         with torch.no_grad():
             model.recurrent_raw.sub_(0.01)
         assert model.stability_margin().item() < 0
@@ -101,24 +101,31 @@ def test_stability_margin_is_the_smallest_eigenvalue(parameterization):
 
 
 @pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
-def test_baking_the_clamp_keeps_outputs_and_exposes_zero_crossings(parameterization):
+def test_projection_keeps_baselines_nonnegative_and_training_moves_zero_modes(parameterization):
     model = RNN(6, "tanh", parameterization, seed=4)
-    inputs = torch.randn(2, 20, 1, dtype=torch.float64)
-    before = model(inputs).detach()
-    assert model.stability_margin().item() >= -1e-12
-    model.bake_clamp_()
-    torch.testing.assert_close(model(inputs).detach(), before, rtol=0, atol=1e-12)
+    assert float(model.recurrent_raw.min()) == 0.0  # projected at initialisation
     with torch.no_grad():
-        model.recurrent_raw.sub_(0.5)  # a perturbation now moves eigenvalues below zero
-    assert model.stability_margin().item() < 0
+        model.recurrent_raw.sub_(1.0)
+    model.project_()
+    assert bool((model.recurrent_raw >= 0).all())
+    model.recurrent_raw.grad = None
+    model(torch.randn(2, 20, 1, dtype=torch.float64)).pow(2).mean().backward()
+    assert bool((model.recurrent_raw.grad != 0).all())  # no dead gradient at w = 0, unlike relu
 
 
-def test_checkpoint_round_trip_preserves_outputs_and_baked_state():
-    model = RNN(5, "hardtanh", "diagonal", seed=6).bake_clamp_()
+def test_projection_leaves_reparameterised_forms_alone():
+    model = RNN(6, "tanh", "softplus", seed=4)
+    before = model.recurrent_raw.detach().clone()
+    assert bool((before < 0).any())
+    model.project_()
+    assert torch.equal(model.recurrent_raw.detach(), before)
+
+
+def test_checkpoint_round_trip_preserves_outputs():
+    model = RNN(5, "hardtanh", "diagonal", seed=6)
     rebuilt = model_from_payload(save_checkpoint_payload(model))
     inputs = torch.randn(2, 15, 1, dtype=torch.float64)
     torch.testing.assert_close(rebuilt(inputs), model(inputs))
-    assert bool(rebuilt.clamp_baked)
 
 
 def test_invalid_arguments_are_named():

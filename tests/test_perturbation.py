@@ -38,7 +38,7 @@ def test_each_tensor_moves_by_exactly_beta_in_the_max_norm():
 
 
 def make_problem(activation="tanh", parameterization="softplus"):
-    model = RNN(4, activation, parameterization, seed=0).bake_clamp_()
+    model = RNN(4, activation, parameterization, seed=0)
     inputs = torch.randn(8, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     targets = torch.randn(8, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     weights = temporal_weights(25, 2.0)

@@ -12,6 +12,14 @@ parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a f
 
 A new parameterisation is one function ``g`` registered with :func:`register_parameterization`.
 
+The unstable baselines (diagonal, vanilla) use ``g(w) = w`` with the constraint ``w ≥ 0`` kept by
+projection after every optimiser step, and at evaluation the raw ``w`` is perturbed, so
+eigenvalues can cross zero. The authors keep ``Ŵ ≥ 0`` with ``g = relu`` instead, which freezes every
+mode whose ``w`` starts negative (half of them at ``w ~ N(0, 1)``) as an exact integrator with zero
+gradient; those frozen modes blow up under any perturbation whatever the target, so they would
+hide the target-dependence the paper is about. Projection keeps the same constraint and the same
+evaluation protocol without dead gradients.
+
 Fast path: with the linear activation the recurrence is linear time-invariant, so the output is the
 causal convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response
 to the constant drive ``b``; :meth:`RNN.forward` computes that exactly, with no time loop.
@@ -42,14 +50,13 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
 
-    ``clamp_only_in_training`` marks the authors' unstable baselines, whose ``g`` (relu) only keeps
-    training positive: after training ``w`` is replaced by ``g(w)`` and used as is, so a weight
-    perturbation acts on the eigenvalues directly and can push them across zero.
+    ``nonnegative_raw`` marks the unstable baselines: ``g`` is the identity and training projects
+    ``w`` onto ``w ≥ 0`` after every step (see the module docstring).
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
-    clamp_only_in_training: bool = False
+    nonnegative_raw: bool = False
 
 
 #: Registry of recurrent-weight parameterisations, by name.
@@ -57,19 +64,23 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {}
 
 
 def register_parameterization(
-    name: str, *, rotated: bool = True, clamp_only_in_training: bool = False
+    name: str, *, rotated: bool = True, nonnegative_raw: bool = False
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
     """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated)."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, clamp_only_in_training)
+        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw)
         return eigenvalue_map
 
     return decorator
 
 
-register_parameterization("diagonal", rotated=False, clamp_only_in_training=True)(torch.relu)
-register_parameterization("vanilla", rotated=True, clamp_only_in_training=True)(torch.relu)
+def _identity(w: Tensor) -> Tensor:
+    return w
+
+
+register_parameterization("diagonal", rotated=False, nonnegative_raw=True)(_identity)
+register_parameterization("vanilla", rotated=True, nonnegative_raw=True)(_identity)
 register_parameterization("softplus")(F.softplus)  # eq. 16: g(M) = −log(1 + e^M) in dh/dt
 register_parameterization("exp")(torch.exp)  # eq. 16: g(M) = −e^M in dh/dt
 
@@ -128,8 +139,7 @@ class RNN(nn.Module):
             self.rotation = nn.Parameter(torch.linalg.qr(square)[0])
         self.output_weight = uniform((width,), fan_in=width)
         self.output_bias = uniform((1,), fan_in=width)
-        # True once the clamp of a clamp-only-in-training form has been baked into recurrent_raw.
-        self.register_buffer("clamp_baked", torch.tensor(False))
+        self.project_()
 
     def hyperparameters(self) -> dict:
         """The constructor arguments that rebuild this architecture (stored in checkpoints)."""
@@ -141,9 +151,7 @@ class RNN(nn.Module):
         }
 
     def eigenvalues(self) -> Tensor:
-        """``g(w)``: the diagonal of ``Ŵ`` before rotation (raw ``w`` once the clamp is baked)."""
-        if self.form.clamp_only_in_training and bool(self.clamp_baked):
-            return self.recurrent_raw
+        """``g(w)``: the diagonal of ``Ŵ`` before rotation."""
         return self.form.eigenvalue_map(self.recurrent_raw)
 
     def recurrent_matrix(self) -> Tensor:
@@ -163,15 +171,10 @@ class RNN(nn.Module):
         return torch.linalg.eigvalsh(self.recurrent_matrix()).min()
 
     @torch.no_grad()
-    def bake_clamp_(self) -> RNN:
-        """Replace ``w`` by ``g(w)`` for clamp-only-in-training forms; afterwards ``w`` is used as is.
-
-        The outputs do not change. This is the authors' evaluation protocol for the diagonal and
-        vanilla RNNs; other forms are left untouched.
-        """
-        if self.form.clamp_only_in_training and not bool(self.clamp_baked):
-            self.recurrent_raw.copy_(self.form.eigenvalue_map(self.recurrent_raw))
-            self.clamp_baked.fill_(True)
+    def project_(self) -> RNN:
+        """Enforce the parameterisation's constraint (``w ≥ 0`` for the baselines); call after a step."""
+        if self.form.nonnegative_raw:
+            self.recurrent_raw.clamp_(min=0.0)
         return self
 
     def forward(self, inputs: Tensor) -> Tensor:

@@ -6,7 +6,8 @@ error of the perturbed model is its test loss (the training loss's weighted MSE)
 estimated by the max over ``draws`` random directions; draw ``d`` uses the same direction at every β
 (the authors reseed per draw), so each draw traces the error along one ray in weight space.
 β = 0 is evaluated once. Perturbations act on the raw parameters: the pre-map ``w`` for the
-reparameterised forms, and for diagonal/vanilla the raw ``w`` after :meth:`RNN.bake_clamp_`.
+reparameterised forms, and for diagonal/vanilla ``w`` itself (no projection at evaluation, so
+eigenvalues can cross zero).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Loss: the temporally weighted MSE ``mean_k,n (w_k (ŷ_{n,k} − y_{n,k}))²`` wi
 ``w_k ∝ ((k+1)/(T+1))^p`` normalised to ``Σ_k w_k = T`` (weights applied to prediction and target),
 plus the stability penalty ``coefficient · relu(threshold − margin)`` where margin is the smallest
 eigenvalue of ``Ŵ``. Optimiser AdamW (or Adam), ReduceLROnPlateau on the validation loss, gradient
-norm clipping, the checkpoint at the best validation loss. Stopping: ``max_epochs``, a patience on
+norm clipping, the projection of constrained parameters after every step, the checkpoint at the
+best validation loss. Stopping: ``max_epochs``, a patience on
 the validation loss, and optionally the authors' chained criterion (stop once the validation loss
 is below ``stop_below``, half the previous width's best validation loss).
 """
@@ -133,6 +134,7 @@ def train(
             if settings.gradient_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
             optimizer.step()
+            model.project_()
             running += loss.item() * len(batch)
             count += len(batch)
         validation_loss = (

@@ -56,7 +56,7 @@ log.info("training %s on %s (%d threads)", model.hyperparameters(), device, torc
 result = train(model, splits, settings, seed=seed)
 
 model.load_state_dict(result.best_state)
-model.bake_clamp_().cpu()
+model.cpu()
 test_loss = evaluate_loss(model, *(t.cpu() for t in splits["test"]), settings)
 metrics = {
     **{key: wildcards[key] for key in ("target", "activation", "parameterization")},
