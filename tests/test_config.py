@@ -34,8 +34,10 @@ def test_defaults_fill_missing_keys():
         {
             "targets": {"exp": {"memory": "exp"}},
             "grid": {"targets": ["exp"]},
-            "figures": {"fig7": {k: figure[k] for k in ("target", "activation")},
-                        "fig8": {k: figure[k] for k in ("target", "activations")}},
+            "figures": {
+                "fig7": {k: figure[k] for k in ("target", "activation")},
+                "fig8": {k: figure[k] for k in ("target", "activations")},
+            },
         }
     )
     assert config["training"]["scheduler"] == {"factor": 0.1, "patience": 10}
@@ -46,23 +48,69 @@ def test_defaults_fill_missing_keys():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c["training"].update(lerning_rate=0.1), r"training: unknown key\(s\) \['lerning_rate'\]; allowed keys: \[.*'learning_rate'"),
-        (lambda c: c["grid"].update(activations=["sigmoid"]), r"grid.activations: 'sigmoid' is not allowed; allowed values: \['hardtanh', 'linear', 'relu', 'tanh'\]"),
-        (lambda c: c["grid"].update(parameterizations=["cayley"]), r"grid.parameterizations: 'cayley' .*allowed values: .*'softplus'"),
-        (lambda c: c["targets"]["exp"].update(memory="gauss"), r"targets.exp.memory: 'gauss' .*allowed values: .*'pol'"),
-        (lambda c: c["targets"]["pol"]["parameters"].update(exponent=2), r"targets.pol.parameters: 'exponent' .*allowed values: \['power', 'scale'\]"),
-        (lambda c: c["grid"].update(targets=["exp", "nope"]), r"grid.targets: 'nope' .*allowed values: \['exp', 'pol'\]"),
-        (lambda c: c["grid"].update(widths=[8, 0]), r"grid.widths.1: 0 is less than the minimum of 1"),
+        (
+            lambda c: c["training"].update(lerning_rate=0.1),
+            r"training: unknown key\(s\) \['lerning_rate'\]; allowed keys: \[.*'learning_rate'",
+        ),
+        (
+            lambda c: c["grid"].update(activations=["sigmoid"]),
+            r"grid.activations: 'sigmoid' is not allowed; "
+            r"allowed values: \['hardtanh', 'linear', 'relu', 'tanh'\]",
+        ),
+        (
+            lambda c: c["grid"].update(parameterizations=["cayley"]),
+            r"grid.parameterizations: 'cayley' .*allowed values: .*'softplus'",
+        ),
+        (
+            lambda c: c["targets"]["exp"].update(memory="gauss"),
+            r"targets.exp.memory: 'gauss' .*allowed values: .*'pol'",
+        ),
+        (
+            lambda c: c["targets"]["pol"]["parameters"].update(exponent=2),
+            r"targets.pol.parameters: 'exponent' .*allowed values: \['power', 'scale'\]",
+        ),
+        (
+            lambda c: c["grid"].update(targets=["exp", "nope"]),
+            r"grid.targets: 'nope' .*allowed values: \['exp', 'pol'\]",
+        ),
+        (
+            lambda c: c["grid"].update(widths=[8, 0]),
+            r"grid.widths.1: 0 is less than the minimum of 1",
+        ),
         (lambda c: c["grid"].update(widths=[-4]), r"grid.widths.0: -4 is less than the minimum"),
         (lambda c: c["grid"].update(widths=[]), r"grid.widths: \[\] should be non-empty"),
-        (lambda c: c["perturbation"]["betas"].update(ratio=0.5), r"perturbation.betas.ratio: 0.5 is less than or equal to the minimum of 1"),
-        (lambda c: c["perturbation"]["betas"].update(start=-1e-3), r"perturbation.betas.start: -0.001 is less than or equal to the minimum of 0"),
-        (lambda c: c["training"].update(optimizer="sgd"), r"training.optimizer: 'sgd' is not allowed; allowed values: \['adamw', 'adam'\]"),
-        (lambda c: c["training"].update(batch_size=10**6), r"training.batch_size: 1000000 exceeds data.sizes.train"),
-        (lambda c: c["perturbation"].update(evaluation_size=10**6), r"perturbation.evaluation_size: 1000000 exceeds data.sizes.test"),
-        (lambda c: c["training"].update(max_epochs="ten"), r"training.max_epochs: 'ten' is not of type 'integer'"),
-        (lambda c: c["figures"]["fig7"].update(activation="sigmoid"), r"figures.fig7.activation: 'sigmoid'"),
-        (lambda c: c.update(extra_section={}), r"<top level>: unknown key\(s\) \['extra_section'\]"),
+        (
+            lambda c: c["perturbation"]["betas"].update(ratio=0.5),
+            r"perturbation.betas.ratio: 0.5 is less than or equal to the minimum of 1",
+        ),
+        (
+            lambda c: c["perturbation"]["betas"].update(start=-1e-3),
+            r"perturbation.betas.start: -0.001 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["training"].update(optimizer="sgd"),
+            r"training.optimizer: 'sgd' is not allowed; allowed values: \['adamw', 'adam'\]",
+        ),
+        (
+            lambda c: c["training"].update(batch_size=10**6),
+            r"training.batch_size: 1000000 exceeds data.sizes.train",
+        ),
+        (
+            lambda c: c["perturbation"].update(evaluation_size=10**6),
+            r"perturbation.evaluation_size: 1000000 exceeds data.sizes.test",
+        ),
+        (
+            lambda c: c["training"].update(max_epochs="ten"),
+            r"training.max_epochs: 'ten' is not of type 'integer'",
+        ),
+        (
+            lambda c: c["figures"]["fig7"].update(activation="sigmoid"),
+            r"figures.fig7.activation: 'sigmoid'",
+        ),
+        (
+            lambda c: c.update(extra_section={}),
+            r"<top level>: unknown key\(s\) \['extra_section'\]",
+        ),
     ],
 )
 def test_mistakes_fail_with_a_message_naming_the_key(quick, mutate, expected):

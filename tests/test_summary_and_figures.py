@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curse_of_memory.figures import memory_figure, perturbation_figure, save_figure, stability_figure
+from curse_of_memory.figures import (
+    memory_figure,
+    perturbation_figure,
+    save_figure,
+    stability_figure,
+)
 from curse_of_memory.perturbation import beta_grid
 from curse_of_memory.summary import MODEL_KEYS, crossing_table, null_error, stability_table
 
@@ -23,9 +28,19 @@ def synthetic_perturbation() -> pd.DataFrame:
                     error = floor + (beta / knee) ** 2 * (1 + 0.1 * draw)
                     if parameterization == "unstable" and beta > 20 * knee:
                         error = math.inf
-                    rows.append(dict(study="trained", target="pol", activation="tanh",
-                                     parameterization=parameterization, width=width, seed=0,
-                                     beta=beta, draw=draw, error=error))
+                    rows.append(
+                        dict(
+                            study="trained",
+                            target="pol",
+                            activation="tanh",
+                            parameterization=parameterization,
+                            width=width,
+                            seed=0,
+                            beta=beta,
+                            draw=draw,
+                            error=error,
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
@@ -39,7 +54,12 @@ def test_stability_table_and_crossings_tell_stable_from_unstable():
     perturbation = synthetic_perturbation()
     margins = perturbation[MODEL_KEYS].drop_duplicates().assign(stability_margin=0.5)
     table = stability_table(perturbation, margins, {"pol": 1.0}, threshold=1.0)
-    assert len(table) == 6 and set(table.columns) >= {*MODEL_KEYS, "error_at_zero", "stability_radius", "stability_margin"}
+    assert len(table) == 6 and set(table.columns) >= {
+        *MODEL_KEYS,
+        "error_at_zero",
+        "stability_radius",
+        "stability_margin",
+    }
     stable = table[table["parameterization"] == "stable"].sort_values("width")
     unstable = table[table["parameterization"] == "unstable"].sort_values("width")
     assert np.all(np.diff(unstable["stability_radius"]) < 0)
@@ -59,12 +79,38 @@ def test_figures_render_with_infinite_errors(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 10_000 and (tmp_path / "p.pdf").stat().st_size > 5_000
 
     margins = perturbation[MODEL_KEYS].drop_duplicates().assign(stability_margin=0.5)
-    save_figure(stability_figure(stability_table(perturbation, margins, {"pol": 1.0}, 1.0)), [tmp_path / "s.png"])
+    save_figure(
+        stability_figure(stability_table(perturbation, margins, {"pol": 1.0}, 1.0)),
+        [tmp_path / "s.png"],
+    )
     t = np.arange(20.0)
-    memory = pd.concat([
-        pd.DataFrame({"subject": "pol", "kind": "target", "input": "heaviside", "t": t, "memory": (1 + t) ** -1.1, "target": "pol"}),
-        pd.DataFrame({"subject": "m", "kind": "model", "input": "heaviside", "t": t, "memory": np.exp(-t / 3),
-                      "target": "pol", "activation": "tanh", "parameterization": "softplus", "width": 8, "seed": 0}),
-    ])
+    memory = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "subject": "pol",
+                    "kind": "target",
+                    "input": "heaviside",
+                    "t": t,
+                    "memory": (1 + t) ** -1.1,
+                    "target": "pol",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "subject": "m",
+                    "kind": "model",
+                    "input": "heaviside",
+                    "t": t,
+                    "memory": np.exp(-t / 3),
+                    "target": "pol",
+                    "activation": "tanh",
+                    "parameterization": "softplus",
+                    "width": 8,
+                    "seed": 0,
+                }
+            ),
+        ]
+    )
     save_figure(memory_figure(memory, width=8), [tmp_path / "m.png"])
     assert (tmp_path / "s.png").stat().st_size > 10_000 and (tmp_path / "m.png").stat().st_size > 10_000

@@ -28,11 +28,14 @@ def test_weighted_mse_equals_the_direct_double_sum():
     predictions = torch.randn(3, 5, 1, dtype=torch.float64)
     targets = torch.randn(3, 5, 1, dtype=torch.float64)
     weights = temporal_weights(5, 2.0)
-    direct = sum(
-        float(weights[k] * (predictions[n, k, 0] - targets[n, k, 0])) ** 2
-        for n in range(3)
-        for k in range(5)
-    ) / 15
+    direct = (
+        sum(
+            float(weights[k] * (predictions[n, k, 0] - targets[n, k, 0])) ** 2
+            for n in range(3)
+            for k in range(5)
+        )
+        / 15
+    )
     assert float(weighted_mse(predictions, targets, weights)) == pytest.approx(direct, rel=1e-12)
 
 
@@ -57,7 +60,10 @@ def tiny_splits(memory="exp"):
 def test_training_lowers_the_loss_and_is_deterministic():
     splits = tiny_splits()
     settings = TrainingSettings(batch_size=16, max_epochs=8, learning_rate=0.02)
-    first_model, second_model = RNN(4, "tanh", "softplus", seed=1), RNN(4, "tanh", "softplus", seed=1)
+    first_model, second_model = (
+        RNN(4, "tanh", "softplus", seed=1),
+        RNN(4, "tanh", "softplus", seed=1),
+    )
     first = train(first_model, splits, settings, seed=1)
     second = train(second_model, splits, settings, seed=1)
     losses = [row["validation_loss"] for row in first.history]

@@ -12,7 +12,14 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.workflow
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "workflow", "presets", "envs", "tests/config.tiny.yaml"]
+WORKFLOW_FILES = [
+    "Snakefile",
+    "config.yaml",
+    "workflow",
+    "presets",
+    "envs",
+    "tests/config.tiny.yaml",
+]
 
 
 @pytest.fixture
@@ -84,7 +91,10 @@ def test_invalid_config_fails_before_any_job(workdir):
     (workdir / "bad.yaml").write_text("training:\n  optimizer: sgd\n")
     result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "bad.yaml")
     assert result.returncode != 0
-    assert "training.optimizer: 'sgd' is not allowed; allowed values: ['adamw', 'adam']" in result.stdout + result.stderr
+    assert (
+        "training.optimizer: 'sgd' is not allowed; allowed values: ['adamw', 'adam']"
+        in result.stdout + result.stderr
+    )
     assert not (workdir / "results").exists()
 
 
@@ -94,19 +104,38 @@ def test_tiny_end_to_end_run(workdir):
     results = workdir / "results"
     perturbation = pd.read_csv(results / "summary" / "perturbation.csv")
     assert list(perturbation.columns) == [
-        "study", "target", "activation", "parameterization", "width", "seed", "beta", "draw", "error",
+        "study",
+        "target",
+        "activation",
+        "parameterization",
+        "width",
+        "seed",
+        "beta",
+        "draw",
+        "error",
     ]
     assert len(perturbation) == 2 * (1 + 5 * 2)  # 2 models x (beta 0 once + 5 betas x 2 draws)
     assert set(perturbation["study"]) == {"trained"}
     stability = pd.read_csv(results / "summary" / "stability.csv")
     assert list(stability.columns[:10]) == [
-        "study", "target", "activation", "parameterization", "width", "seed",
-        "error_at_zero", "null_error", "stability_radius", "radius_censored",
+        "study",
+        "target",
+        "activation",
+        "parameterization",
+        "width",
+        "seed",
+        "error_at_zero",
+        "null_error",
+        "stability_radius",
+        "radius_censored",
     ]
     assert "stability_margin" in stability.columns and len(stability) == 2
     assert (stability["error_at_zero"] < stability["null_error"]).all()
     memory = pd.read_csv(results / "summary" / "memory.csv")
-    assert set(memory["kind"]) == {"target", "model"} and set(memory["input"]) == {"heaviside", "impulse"}
+    assert set(memory["kind"]) == {"target", "model"} and set(memory["input"]) == {
+        "heaviside",
+        "impulse",
+    }
     target_memory = memory[(memory["kind"] == "target") & (memory["input"] == "impulse")]
     expected = (1 + 0.1 * target_memory["t"]) ** -1.1
     assert (target_memory["memory"] - expected).abs().max() < 1e-10

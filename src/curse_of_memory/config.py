@@ -79,9 +79,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
 
     for name, target in config["targets"].items():
         _check_names(f"targets.{name}.memory", [target["memory"]], MEMORY_SHAPES)
-        _check_names(
-            f"targets.{name}.parameters", target["parameters"], shape_parameters(target["memory"])
-        )
+        _check_names(f"targets.{name}.parameters", target["parameters"], shape_parameters(target["memory"]))
     grid = config["grid"]
     _check_names("grid.targets", grid["targets"], config["targets"])
     _check_names("grid.activations", grid["activations"], ACTIVATIONS)
@@ -109,11 +107,15 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         _check_names(f"figures.{figure}.target", [figures[figure]["target"]], grid["targets"])
     _check_names("figures.fig7.activation", [figures["fig7"]["activation"]], grid["activations"])
     _check_names(
-        "figures.fig7.parameterizations", figures["fig7"]["parameterizations"], grid["parameterizations"]
+        "figures.fig7.parameterizations",
+        figures["fig7"]["parameterizations"],
+        grid["parameterizations"],
     )
     _check_names("figures.fig8.activations", figures["fig8"]["activations"], grid["activations"])
     _check_names(
-        "figures.fig8.parameterization", [figures["fig8"]["parameterization"]], grid["parameterizations"]
+        "figures.fig8.parameterization",
+        [figures["fig8"]["parameterization"]],
+        grid["parameterizations"],
     )
     return config
 

@@ -2,7 +2,9 @@
 
 Perturbation-error panels follow the paper's layout: log–log axes, one curve per width, β = 0 drawn
 at the left edge (a tick labelled 0, two grid steps left of the smallest β) and non-finite errors
-drawn on a line labelled ∞ at the top.
+drawn on a line labelled ∞ at the top. So that the finite part of the curves stays readable, errors
+more than ``10^INFINITY_DECADES`` times the largest unperturbed error of the panel are drawn on the
+∞ line too (the tables keep every value).
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after selecting the non-interactive backend
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from curse_of_memory.artifacts import atomic_path
+from curse_of_memory.stability import error_curve
 
-from curse_of_memory.artifacts import atomic_path  # noqa: E402
-from curse_of_memory.stability import error_curve  # noqa: E402
+#: Errors this many decades above a panel's largest E_m(0) are drawn on the ∞ line.
+INFINITY_DECADES = 6
 
 
 def width_colors(widths: Sequence[int]) -> dict[int, tuple]:
@@ -47,13 +49,14 @@ def plot_perturbation_panel(
     colors = colors or width_colors(list(curves))
     betas = np.array(sorted(draws["beta"].unique()))
     zero_x = _zero_position(betas)
-    finite = np.concatenate([c.to_numpy()[np.isfinite(c.to_numpy())] for c in curves.values()])
-    finite = finite[finite > 0]
-    bottom, top = (finite.min(), finite.max()) if len(finite) else (1e-6, 1.0)
-    infinity_y = top * 10 ** max(1.0, 0.15 * math.log10(top / bottom + 1))
+    at_zero = max(float(curve.iloc[0]) for curve in curves.values())
+    infinity_y = at_zero * 10**INFINITY_DECADES
+    values = np.concatenate([curve.to_numpy() for curve in curves.values()])
+    shown = values[np.isfinite(values) & (values > 0) & (values < infinity_y)]
+    bottom = shown.min() if len(shown) else at_zero
     for width, curve in curves.items():
         x = np.where(curve.index.to_numpy() == 0, zero_x, curve.index.to_numpy())
-        y = np.where(np.isfinite(curve.to_numpy()), curve.to_numpy(), infinity_y)
+        y = np.minimum(curve.to_numpy(), infinity_y)  # inf and blown-up errors sit on the ∞ line
         ax.plot(x, y, marker="o", color=colors[width], label=f"m = {width}")
     if crossings is not None:
         for row in crossings.itertuples():
@@ -126,10 +129,8 @@ def memory_figure(memory: pd.DataFrame, width: int) -> plt.Figure:
         for column, parameterization in enumerate(parameterizations):
             ax = axes[row, column]
             ax.plot(reference["t"], reference["memory"], "k--", lw=1.6, label=r"target $|\rho(t)|$")
-            chosen = models[
-                (models["target"] == target) & (models["parameterization"] == parameterization)
-            ]
-            for (activation, seed), curve in chosen.groupby(["activation", "seed"]):
+            chosen = models[(models["target"] == target) & (models["parameterization"] == parameterization)]
+            for (activation, _seed), curve in chosen.groupby(["activation", "seed"]):
                 ax.plot(curve["t"], curve["memory"], color=palette[activation], label=activation)
             ax.set_yscale("log")
             ax.set_title(f"{target} target, {parameterization}, m = {width}")
@@ -150,7 +151,10 @@ def stability_figure(stability: pd.DataFrame) -> plt.Figure:
     for column, target in enumerate(targets):
         chosen = stability[stability["target"] == target]
         for row, (quantity, label) in enumerate(
-            [("stability_radius", r"stability radius $\beta^*$"), ("stability_margin", r"$\lambda_{\min}(\hat W)$")]
+            [
+                ("stability_radius", r"stability radius $\beta^*$"),
+                ("stability_margin", r"$\lambda_{\min}(\hat W)$"),
+            ]
         ):
             ax = axes[row, column]
             sns.lineplot(

@@ -39,9 +39,7 @@ def _amplitude_column(amplitudes: Sequence[float]) -> Tensor:
     return values[:, None]
 
 
-def heaviside_memory(
-    model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]
-) -> np.ndarray:
+def heaviside_memory(model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]) -> np.ndarray:
     """``M(t_k)``, k = 0..length−1, from Heaviside inputs (Definition 3.1), max over amplitudes."""
     scale = _amplitude_column(amplitudes)
     responses = _responses(model, (scale * torch.ones(1, length, dtype=torch.float64))[..., None])
@@ -49,9 +47,7 @@ def heaviside_memory(
     return (increments.abs() / (scale.abs() * dt)).amax(dim=0).numpy()
 
 
-def impulse_memory(
-    model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]
-) -> np.ndarray:
+def impulse_memory(model: SequenceModel, length: int, dt: float, amplitudes: Sequence[float]) -> np.ndarray:
     """``M(t_k)``, k = 0..length−1, from unit-area impulse inputs (Appendix F), max over amplitudes."""
     scale = _amplitude_column(amplitudes)
     impulse = torch.zeros(1, length, dtype=torch.float64)

@@ -116,9 +116,7 @@ def fft_causal_convolution(inputs: np.ndarray, kernel: np.ndarray) -> np.ndarray
 SPLITS = ("train", "validation", "test")
 
 
-def sample_inputs(
-    sizes: dict[str, int], length: int, input_std: float, seed: int
-) -> dict[str, np.ndarray]:
+def sample_inputs(sizes: dict[str, int], length: int, input_std: float, seed: int) -> dict[str, np.ndarray]:
     """I.i.d. Gaussian inputs per split, each split from its own child of ``SeedSequence(seed)``.
 
     The inputs depend only on the seed and sizes, so every target sees the same input sequences

@@ -107,9 +107,7 @@ def train(
     """
     train_inputs, train_targets = splits["train"]
     validation_inputs, validation_targets = splits["validation"]
-    weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(
-        train_inputs.device
-    )
+    weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(train_inputs.device)
     optimizer = make_optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience

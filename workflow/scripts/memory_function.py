@@ -17,12 +17,11 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 settings = snakemake.params.memory
-if "checkpoint" in snakemake.input.keys():
+if hasattr(snakemake.input, "checkpoint"):
     subject = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train"))
-    dt = subject.dt
 else:
     subject = target_from_metadata(load_dataset(snakemake.input.dataset)[1])
-    dt = subject.dt
+dt = subject.dt
 length = settings["length"]
 frames = [
     pd.DataFrame(

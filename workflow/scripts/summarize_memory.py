@@ -15,12 +15,21 @@ frames = [
 for path, cell in zip(snakemake.input.models, params.cells, strict=True):
     subject = "{target}/{activation}/{parameterization}/width{width}_seed{seed}".format(**cell)
     frames.append(
-        load_csv(path, made_by="model_memory").assign(
-            subject=subject, kind="model", study="trained", **cell
-        )
+        load_csv(path, made_by="model_memory").assign(subject=subject, kind="model", study="trained", **cell)
     )
-columns = ["subject", "kind", "input", "t", "memory", "study", "target", "activation",
-           "parameterization", "width", "seed"]
+columns = [
+    "subject",
+    "kind",
+    "input",
+    "t",
+    "memory",
+    "study",
+    "target",
+    "activation",
+    "parameterization",
+    "width",
+    "seed",
+]
 table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
 save_csv(snakemake.output.table, table)
 log.info("%d rows", len(table))

@@ -22,7 +22,11 @@ log.info("zero-predictor errors: %s", null_errors)
 
 margins = pd.DataFrame(
     [
-        {**cell, "study": "trained", "stability_margin": load_json(path, made_by="train")["stability_margin"]}
+        {
+            **cell,
+            "study": "trained",
+            "stability_margin": load_json(path, made_by="train")["stability_margin"],
+        }
         for path, cell in zip(snakemake.input.metrics, params.cells, strict=True)
     ]
 )[[*MODEL_KEYS, "stability_margin"]]
