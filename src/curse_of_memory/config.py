@@ -96,12 +96,6 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             f"invalid config: perturbation.evaluation_size: {config['perturbation']['evaluation_size']}"
             f" exceeds data.sizes.test ({sizes['test']}); allowed values: 1..{sizes['test']}"
         )
-    if config["memory"]["length"] > config["data"]["sequence_length"]:
-        raise ConfigError(
-            f"invalid config: memory.length: {config['memory']['length']} exceeds "
-            f"data.sequence_length ({config['data']['sequence_length']})"
-        )
-
     figures = config["figures"]
     for figure in ("fig7", "fig8"):
         _check_names(f"figures.{figure}.target", [figures[figure]["target"]], grid["targets"])

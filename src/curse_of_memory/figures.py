@@ -25,6 +25,10 @@ from curse_of_memory.stability import error_curve
 INFINITY_DECADES = 6
 
 
+#: Memory functions below this value (round-off of a decayed response) are cut from the log axis.
+MEMORY_FLOOR = 1e-12
+
+
 def width_colors(widths: Sequence[int]) -> dict[int, tuple]:
     """One colour per width, light (small m) to dark (large m)."""
     palette = sns.color_palette("viridis_r", n_colors=max(len(widths), 2))
@@ -133,6 +137,7 @@ def memory_figure(memory: pd.DataFrame, width: int) -> plt.Figure:
             for (activation, _seed), curve in chosen.groupby(["activation", "seed"]):
                 ax.plot(curve["t"], curve["memory"], color=palette[activation], label=activation)
             ax.set_yscale("log")
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], MEMORY_FLOOR))
             ax.set_title(f"{target} target, {parameterization}, m = {width}")
             ax.set_xlabel("t")
             ax.set_ylabel("memory function")
@@ -145,34 +150,45 @@ def memory_figure(memory: pd.DataFrame, width: int) -> plt.Figure:
 
 
 def stability_figure(stability: pd.DataFrame) -> plt.Figure:
-    """Stability radius (top) and stability margin (bottom) against width, one column per target."""
-    targets = list(dict.fromkeys(stability["target"]))
-    fig, axes = plt.subplots(2, len(targets), figsize=(3.6 * len(targets), 5.2), squeeze=False)
-    for column, target in enumerate(targets):
-        chosen = stability[stability["target"] == target]
-        for row, (quantity, label) in enumerate(
-            [
-                ("stability_radius", r"stability radius $\beta^*$"),
-                ("stability_margin", r"$\lambda_{\min}(\hat W)$"),
-            ]
-        ):
+    """Stability radius (top row) and stability margin (bottom row) against width.
+
+    One column per activation, colour by parameterisation, solid/dashed/… by target: the curse of
+    memory shows as the pol curves of the unreparameterised forms lying below the exp curves.
+    A radius of 0 is drawn at the bottom edge of the log axis.
+    """
+    activations = list(dict.fromkeys(stability["activation"]))
+    fig, axes = plt.subplots(
+        2, len(activations), figsize=(3.0 * len(activations), 5.0), squeeze=False, sharex=True
+    )
+    positive = stability.loc[stability["stability_radius"] > 0, "stability_radius"]
+    floor = positive.min() / 3 if len(positive) else 1e-6
+    shown = stability.assign(stability_radius=stability["stability_radius"].clip(lower=floor))
+    quantities = [
+        ("stability_radius", r"stability radius $\beta^*$"),
+        ("stability_margin", r"$\lambda_{\min}(\hat W)$"),
+    ]
+    for column, activation in enumerate(activations):
+        chosen = shown[shown["activation"] == activation]
+        for row, (quantity, label) in enumerate(quantities):
             ax = axes[row, column]
             sns.lineplot(
                 data=chosen,
                 x="width",
                 y=quantity,
                 hue="parameterization",
-                style="activation",
+                style="target",
                 markers=True,
-                dashes=False,
                 ax=ax,
-                legend=(row == 0 and column == len(targets) - 1),
+                legend=(row == 0 and column == len(activations) - 1),
+                errorbar=None,
             )
             ax.set_xscale("log", base=2)
             if quantity == "stability_radius":
+                ax.set_yscale("log")
+            else:
                 ax.set_yscale("symlog", linthresh=1e-3)
-            ax.set_ylabel(label)
-            ax.set_title(f"{target} target")
+            ax.set_ylabel(label if column == 0 else "")
+            ax.set_title(f"{activation} RNN")
     legend = axes[0, -1].get_legend()
     if legend is not None:
         legend.set_bbox_to_anchor((1.02, 1.0))
