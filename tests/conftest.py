@@ -1,5 +1,8 @@
-"""Shared fixtures: the repository root and float64 torch defaults."""
+"""Shared test helpers: the repository root, scratch copies of the workflow, running Snakemake."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,3 +16,42 @@ def _single_thread_torch():
     """Keep unit tests single-threaded and deterministic."""
     torch.set_num_threads(1)
     yield
+
+
+WORKFLOW_FILES = [
+    "Snakefile",
+    "config.yaml",
+    "workflow",
+    "presets",
+    "envs",
+    "tests/config.tiny.yaml",
+]
+
+
+def copy_workflow(destination: Path) -> Path:
+    """Copy what Snakemake needs into ``destination``, so runs never touch the checkout's results/."""
+    for name in WORKFLOW_FILES:
+        source, target = REPO / name, destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy(source, target)
+    return destination
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A scratch copy of the workflow."""
+    return copy_workflow(tmp_path)
+
+
+def snakemake_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *arguments]
+
+
+def snakemake(workdir: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir`` and capture its output."""
+    return subprocess.run(
+        snakemake_command(*arguments), cwd=workdir, capture_output=True, text=True, timeout=timeout
+    )

@@ -113,8 +113,19 @@ def test_defaults_fill_missing_keys():
         ),
     ],
 )
+@pytest.mark.reliability
 def test_mistakes_fail_with_a_message_naming_the_key(quick, mutate, expected):
     config = copy.deepcopy(quick)
     mutate(config)
     with pytest.raises(ConfigError, match=expected):
         validate_config(config)
+
+
+@pytest.mark.reliability
+def test_a_preset_file_with_a_typo_fails_naming_the_key(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("perturbation:\n  drawz: 30\n")
+    with pytest.raises(
+        ConfigError, match=r"perturbation: unknown key\(s\) \['drawz'\]; allowed keys: .*'draws'"
+    ):
+        load_config(REPO / "config.yaml", preset)

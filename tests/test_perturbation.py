@@ -66,6 +66,7 @@ def test_error_matches_a_model_with_the_noise_added_by_hand():
     assert rows[1]["error"] == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.reliability
 def test_overflowing_perturbed_model_records_inf_without_crashing():
     model, inputs, targets, weights = make_problem("linear", "diagonal")
     rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.0, 1e8]), 2, 0)

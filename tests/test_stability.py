@@ -66,3 +66,15 @@ def test_crossings_pair_consecutive_widths_and_move_left_when_built_to():
     rows = crossings(curves)
     assert [(r["width_small"], r["width_large"]) for r in rows] == [(8, 16), (16, 32)]
     assert rows[1]["crossing_beta"] < rows[0]["crossing_beta"]
+
+
+def test_estimators_handle_infinite_errors():
+    """Overflowed perturbed models are recorded as inf: curves, radii and crossings stay defined."""
+    draws = pd.DataFrame(
+        {"beta": [0.0, 0.1, 0.1, 0.2], "draw": [0, 0, 1, 0], "error": [1.0, 2.0, np.inf, 3.0]}
+    )
+    assert error_curve(draws).tolist() == [1.0, np.inf, np.inf]
+    small = curve(np.where(BETAS > 0.1, np.inf, 1.0))
+    large = curve(np.where(BETAS > 0.02, np.inf, 0.01))
+    assert crossing_beta(small, large) == BETAS[BETAS <= 0.02][-1]
+    assert stability_radius(large, 1.0, 1.0).value == BETAS[BETAS <= 0.02][-1]

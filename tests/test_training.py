@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from curse_of_memory import training
 from curse_of_memory.models import RNN
 from curse_of_memory.targets import LinearFunctional, make_dataset
 from curse_of_memory.training import (
@@ -88,11 +89,79 @@ def test_chained_stop_and_patience_end_training_early():
     assert patient.metrics["epochs"] < 500
 
 
-def test_divergence_stops_with_the_best_finite_checkpoint():
+@pytest.mark.reliability
+def test_divergence_without_retries_stops_with_the_best_finite_checkpoint():
     splits = tiny_splits()
     model = RNN(4, "linear", "exp", seed=0)
-    settings = TrainingSettings(batch_size=16, max_epochs=20, learning_rate=1e3, gradient_clip=None)
+    settings = TrainingSettings(
+        batch_size=16, max_epochs=20, learning_rate=1e3, gradient_clip=None, divergence_retries=0
+    )
     result = train(model, splits, settings, seed=0)
     assert result.metrics["stop_reason"] == "diverged"
     assert all(math.isfinite(row["validation_loss"]) for row in result.history)
     assert all(bool(torch.isfinite(t).all()) for t in result.best_state.values() if t.is_floating_point())
+
+
+@pytest.mark.reliability
+def test_divergence_retries_the_epoch_at_a_lower_learning_rate():
+    splits = tiny_splits()
+    settings = TrainingSettings(
+        batch_size=16, max_epochs=6, learning_rate=1e3, gradient_clip=None, divergence_retries=6
+    )
+    result = train(RNN(4, "linear", "exp", seed=0), splits, settings, seed=0)
+    retries = result.metrics["divergence_retries"]
+    assert result.metrics["stop_reason"] == "max_epochs" and len(retries) >= 1
+    assert [r["learning_rate"] for r in retries] == pytest.approx(
+        [1e3 * 0.1 ** (i + 1) for i in range(len(retries))]
+    )
+    assert [row["epoch"] for row in result.history] == list(range(1, 7))
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
+
+
+class SimulatedCrashError(Exception):
+    """Stands in for the job being killed."""
+
+
+@pytest.mark.reliability
+def test_resume_from_a_checkpoint_ends_bit_for_bit_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    splits = tiny_splits("pol")
+    settings = TrainingSettings(batch_size=16, max_epochs=9, checkpoint_every=4)
+    uninterrupted = train(RNN(4, "tanh", "vanilla", seed=3), splits, settings, seed=3)
+
+    validations = {"count": 0}
+    real_evaluate = training.evaluate_loss
+
+    def crash_in_epoch_six(*args):
+        validations["count"] += 1
+        if validations["count"] == 6:
+            raise SimulatedCrashError
+        return real_evaluate(*args)
+
+    resume = tmp_path / "resume.pt"
+    monkeypatch.setattr(training, "evaluate_loss", crash_in_epoch_six)
+    with pytest.raises(SimulatedCrashError):
+        train(RNN(4, "tanh", "vanilla", seed=3), splits, settings, seed=3, resume_path=resume)
+    monkeypatch.setattr(training, "evaluate_loss", real_evaluate)
+    assert resume.exists()  # written after epoch 4; epoch 5 is lost with the crash
+
+    resumed = train(RNN(4, "tanh", "vanilla", seed=3), splits, settings, seed=3, resume_path=resume)
+    assert resumed.history == uninterrupted.history
+    for name, tensor in uninterrupted.best_state.items():
+        assert torch.equal(tensor, resumed.best_state[name]), name
+
+
+@pytest.mark.reliability
+def test_a_resume_file_from_other_settings_is_ignored(tmp_path, caplog):
+    splits = tiny_splits()
+    resume = tmp_path / "resume.pt"
+    train(
+        RNN(4, "tanh", "softplus"),
+        splits,
+        TrainingSettings(batch_size=16, max_epochs=2, checkpoint_every=1),
+        0,
+        resume,
+    )
+    other = TrainingSettings(batch_size=16, max_epochs=3, learning_rate=0.05, checkpoint_every=1)
+    result = train(RNN(4, "tanh", "softplus"), splits, other, 0, resume)
+    assert "ignoring" in caplog.text
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]

@@ -1,48 +1,11 @@
 """The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-from .conftest import REPO
+from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
-
-WORKFLOW_FILES = [
-    "Snakefile",
-    "config.yaml",
-    "workflow",
-    "presets",
-    "envs",
-    "tests/config.tiny.yaml",
-]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A scratch copy of the workflow, so runs never touch the checkout's results/."""
-    for name in WORKFLOW_FILES:
-        source, target = REPO / name, tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copy(source, target)
-    return tmp_path
-
-
-def snakemake(workdir: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *arguments],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def job_counts(output: str) -> dict[str, int]:

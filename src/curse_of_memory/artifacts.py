@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 class ArtifactError(RuntimeError):
     """An input artifact is missing, truncated or corrupted."""
@@ -30,6 +33,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(temporary)
         os.replace(temporary, path)
@@ -45,9 +49,10 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def save_torch(path: str | Path, payload: Any) -> None:
-    """``torch.save`` atomically."""
-    with atomic_path(path) as temporary:
-        torch.save(payload, temporary)
+    """``torch.save`` atomically, byte-reproducibly (through a handle, so the archive's internal name
+    does not depend on the random temporary file name)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        torch.save(payload, handle)
 
 
 def save_json(path: str | Path, payload: dict) -> None:

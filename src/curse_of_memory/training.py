@@ -5,7 +5,16 @@ Loss: the temporally weighted MSE ``mean_k,n (w_k (ŷ_{n,k} − y_{n,k}))²`` wi
 plus the stability penalty ``coefficient · relu(threshold − margin)`` where margin is the smallest
 eigenvalue of ``Ŵ``. Optimiser AdamW (or Adam), ReduceLROnPlateau on the validation loss, gradient
 norm clipping, the projection of constrained parameters after every step, the checkpoint at the
-best validation loss. Stopping: ``max_epochs``, a patience on
+best validation loss.
+
+Reliability. With a ``resume_path``, the full state (model, optimiser, scheduler, shuffling RNG,
+best-so-far, history) is written there atomically every ``checkpoint_every`` epochs, and a rerun
+resumes from it, ending with the same weights bit for bit. A resume file written under other
+settings, another architecture, seed or data is ignored. Divergence policy: a non-finite training or
+validation loss restores the state at the start of that epoch and retries it with the learning rate
+multiplied by ``divergence_lr_factor``, at most ``divergence_retries`` times (each retry is recorded
+in the metrics); after that the run stops with ``stop_reason = 'diverged'`` and keeps the best
+finite checkpoint, never a NaN model. Stopping: ``max_epochs``, a patience on
 the validation loss, and optionally the authors' chained criterion (stop once the validation loss
 is below ``stop_below``, half the previous width's best validation loss).
 """
@@ -13,14 +22,18 @@ is below ``stop_below``, half the previous width's best validation loss).
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from curse_of_memory.artifacts import load_torch, save_torch
 from curse_of_memory.models import RNN
 
 LOGGER = logging.getLogger(__name__)
@@ -44,6 +57,9 @@ class TrainingSettings:
     margin_penalty_threshold: float = 1.0
     evaluation_batch_size: int = 4096
     stop_below: float | None = None
+    checkpoint_every: int = 5
+    divergence_retries: int = 2
+    divergence_lr_factor: float = 0.1
 
 
 def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -86,6 +102,18 @@ class TrainingResult:
     metrics: dict
 
 
+@dataclass
+class _Progress:
+    """Everything besides model, optimiser, scheduler and RNG that a resumed run needs."""
+
+    best_state: dict[str, Tensor]
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    retries: list[dict] = field(default_factory=list)
+
+
 def make_optimizer(model: RNN, settings: TrainingSettings) -> torch.optim.Optimizer:
     """AdamW or Adam over all parameters."""
     optimizers = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
@@ -94,91 +122,170 @@ def make_optimizer(model: RNN, settings: TrainingSettings) -> torch.optim.Optimi
     )
 
 
+def run_fingerprint(model: RNN, settings: TrainingSettings, seed: int, targets: Tensor) -> str:
+    """A digest of what determines a run: settings, architecture, seed and the training targets."""
+    digest = hashlib.sha256()
+    description = {"settings": asdict(settings), "model": model.hyperparameters(), "seed": seed}
+    digest.update(json.dumps(description, sort_keys=True).encode())
+    digest.update(targets.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Run:
+    """The mutable pieces of one training run, with snapshot/restore for resume and retries."""
+
+    def __init__(self, model: RNN, settings: TrainingSettings, seed: int) -> None:
+        self.model, self.settings = model, settings
+        self.optimizer = make_optimizer(model, settings)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
+        )
+        self.generator = torch.Generator().manual_seed(seed)
+        self.progress = _Progress(best_state=copy.deepcopy(model.state_dict()))
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "generator": self.generator.get_state(),
+                "progress": asdict(self.progress),
+            }
+        )
+
+    def restore(self, snapshot: dict) -> None:
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.scheduler.load_state_dict(snapshot["scheduler"])
+        self.generator.set_state(snapshot["generator"])
+        self.progress = _Progress(**copy.deepcopy(snapshot["progress"]))
+
+    def epoch(self, inputs: Tensor, targets: Tensor, weights: Tensor) -> float:
+        """One pass over shuffled mini-batches; the mean training loss, or NaN once it is not finite."""
+        order = torch.randperm(inputs.shape[0], generator=self.generator).to(inputs.device)
+        running = 0.0
+        for start in range(0, len(order), self.settings.batch_size):
+            batch = order[start : start + self.settings.batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = weighted_mse(self.model(inputs[batch]), targets[batch], weights)
+            if not torch.isfinite(loss):
+                return math.nan
+            (loss + margin_penalty(self.model, self.settings)).backward()
+            if self.settings.gradient_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.gradient_clip)
+            self.optimizer.step()
+            self.model.project_()
+            running += loss.item() * len(batch)
+        return running / len(order)
+
+
+def _load_resume(path: Path | None, fingerprint: str) -> dict | None:
+    """The resume snapshot at ``path`` if it exists and was written by this very run."""
+    if path is None or not Path(path).exists():
+        return None
+    saved = load_torch(path, made_by="train")
+    if saved.get("fingerprint") != fingerprint:
+        LOGGER.warning("ignoring %s: written by a run with other settings, model, seed or data", path)
+        return None
+    return saved["snapshot"]
+
+
 def train(
     model: RNN,
     splits: dict[str, tuple[Tensor, Tensor]],
     settings: TrainingSettings,
     seed: int,
+    resume_path: Path | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place on ``splits['train']``, selecting on ``splits['validation']``.
 
-    Mini-batches are shuffled by a generator seeded with ``seed``. A non-finite training loss stops
-    the run (``stop_reason = 'diverged'``) and the best finite checkpoint is kept.
+    Mini-batches are shuffled by a generator seeded with ``seed``. See the module docstring for
+    resuming (``resume_path``) and the divergence policy.
     """
     train_inputs, train_targets = splits["train"]
     validation_inputs, validation_targets = splits["validation"]
     weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(train_inputs.device)
-    optimizer = make_optimizer(model, settings)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
-    )
-    generator = torch.Generator().manual_seed(seed)
-    best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
-    history: list[dict] = []
+    run = _Run(model, settings, seed)
+    fingerprint = run_fingerprint(model, settings, seed, train_targets)
+    resumed = _load_resume(resume_path, fingerprint)
+    if resumed is not None:
+        run.restore(resumed)
+        LOGGER.info("resumed from %s after epoch %d", resume_path, run.progress.epoch)
+    last_good = run.snapshot()
     stop_reason = "max_epochs"
-    started = time.perf_counter()
-    for epoch in range(1, settings.max_epochs + 1):
-        epoch_started = time.perf_counter()
-        order = torch.randperm(train_inputs.shape[0], generator=generator).to(train_inputs.device)
-        running, count, diverged = 0.0, 0, False
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = weighted_mse(model(train_inputs[batch]), train_targets[batch], weights)
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            (loss + margin_penalty(model, settings)).backward()
-            if settings.gradient_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
-            optimizer.step()
-            model.project_()
-            running += loss.item() * len(batch)
-            count += len(batch)
+    while run.progress.epoch < settings.max_epochs:
+        epoch = run.progress.epoch + 1
+        started = time.perf_counter()
+        train_loss = run.epoch(train_inputs, train_targets, weights)
         validation_loss = (
-            math.nan if diverged else evaluate_loss(model, validation_inputs, validation_targets, settings)
+            evaluate_loss(model, validation_inputs, validation_targets, settings)
+            if math.isfinite(train_loss)
+            else math.nan
         )
-        if diverged or not math.isfinite(validation_loss):
-            stop_reason = "diverged"
-            LOGGER.error("epoch %d: loss is not finite; stopping, keeping epoch %d", epoch, best_epoch)
-            break
-        train_loss = running / count
-        scheduler.step(validation_loss)
-        if validation_loss < best_loss:
-            best_loss, best_epoch = validation_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
+            retries = run.progress.retries
+            if len(retries) >= settings.divergence_retries:
+                stop_reason = "diverged"
+                LOGGER.error(
+                    "epoch %d: loss is not finite after %d retries; stopping with the best finite "
+                    "checkpoint (epoch %d)",
+                    epoch,
+                    len(retries),
+                    run.progress.best_epoch,
+                )
+                break
+            run.restore(last_good)
+            for group in run.optimizer.param_groups:
+                group["lr"] *= settings.divergence_lr_factor
+            learning_rate = run.optimizer.param_groups[0]["lr"]
+            run.progress.retries = [*retries, {"epoch": epoch, "learning_rate": learning_rate}]
+            LOGGER.warning(
+                "epoch %d: loss is not finite; retrying it at learning rate %.1e", epoch, learning_rate
+            )
+            last_good = run.snapshot()
+            continue
+        progress = run.progress
+        run.scheduler.step(validation_loss)
+        if validation_loss < progress.best_loss:
+            progress.best_loss, progress.best_epoch = validation_loss, epoch
+            progress.best_state = copy.deepcopy(model.state_dict())
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
             "validation_loss": validation_loss,
-            "best_validation_loss": best_loss,
-            "learning_rate": optimizer.param_groups[0]["lr"],
+            "best_validation_loss": progress.best_loss,
+            "learning_rate": run.optimizer.param_groups[0]["lr"],
             "stability_margin": model.stability_margin().item(),
-            "seconds": time.perf_counter() - epoch_started,
         }
-        history.append(row)
+        progress.history.append(row)
+        progress.epoch = epoch
         LOGGER.info(
             "epoch %4d  train %.4e  validation %.4e  best %.4e  lr %.1e  margin %+.4f  %.2fs",
             epoch,
             train_loss,
             validation_loss,
-            best_loss,
+            progress.best_loss,
             row["learning_rate"],
             row["stability_margin"],
-            row["seconds"],
+            time.perf_counter() - started,
         )
-        if settings.stop_below is not None and best_loss < settings.stop_below:
+        last_good = run.snapshot()
+        if resume_path is not None and epoch % settings.checkpoint_every == 0:
+            save_torch(resume_path, {"fingerprint": fingerprint, "snapshot": last_good})
+        if settings.stop_below is not None and progress.best_loss < settings.stop_below:
             stop_reason = "beat_previous_width"
             break
         patience = settings.early_stopping_patience
-        if patience is not None and epoch - best_epoch >= patience:
+        if patience is not None and epoch - progress.best_epoch >= patience:
             stop_reason = "early_stopping"
             break
+    progress = run.progress
     metrics = {
-        "best_epoch": best_epoch,
-        "best_validation_loss": best_loss,
-        "epochs": len(history),
+        "best_epoch": progress.best_epoch,
+        "best_validation_loss": progress.best_loss,
+        "epochs": len(progress.history),
         "stop_reason": stop_reason,
-        "training_seconds": time.perf_counter() - started,
+        "divergence_retries": progress.retries,
     }
-    return TrainingResult(best_state=best_state, history=history, metrics=metrics)
+    return TrainingResult(best_state=progress.best_state, history=progress.history, metrics=metrics)

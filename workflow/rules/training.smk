@@ -19,5 +19,7 @@ rule train:
         "../../envs/curse-of-memory.yaml"
     log:
         f"results/logs/train/{CELL}.log",
+    benchmark:
+        f"results/benchmarks/train/{CELL}.tsv"
     script:
         "../scripts/train.py"

@@ -1,5 +1,7 @@
 """Rule train: one grid cell's RNN, trained with the configured protocol; checkpoint at best validation."""
 
+from pathlib import Path
+
 import pandas as pd
 import torch
 
@@ -35,6 +37,9 @@ settings = TrainingSettings(
     margin_penalty_coefficient=config["margin_penalty"]["coefficient"],
     margin_penalty_threshold=config["margin_penalty"]["threshold"],
     stop_below=stop_below,
+    checkpoint_every=config["checkpoint_every"],
+    divergence_retries=config["divergence"]["retries"],
+    divergence_lr_factor=config["divergence"]["learning_rate_factor"],
 )
 arrays, _ = load_dataset(snakemake.input.dataset)
 splits = {
@@ -53,7 +58,9 @@ model = RNN(
     seed=seed,
 ).to(device)
 log.info("training %s on %s (%d threads)", model.hyperparameters(), device, torch.get_num_threads())
-result = train(model, splits, settings, seed=seed)
+# Not a declared output: it survives a killed job, so the rerun resumes (see training.py).
+resume_path = Path(snakemake.output.checkpoint).with_name("resume.pt")
+result = train(model, splits, settings, seed=seed, resume_path=resume_path)
 
 model.load_state_dict(result.best_state)
 model.cpu()
@@ -65,11 +72,10 @@ metrics = {
     **result.metrics,
     "test_loss": test_loss,
     "stability_margin": model.stability_margin().item(),
-    "device": str(device),
-    "threads": torch.get_num_threads(),
     "stop_below": stop_below,
 }
 save_torch(snakemake.output.checkpoint, save_checkpoint_payload(model))
 save_json(snakemake.output.metrics, metrics)
 save_csv(snakemake.output.history, pd.DataFrame(result.history))
+resume_path.unlink(missing_ok=True)
 log.info("done: %s", metrics)
