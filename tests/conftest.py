@@ -24,6 +24,7 @@ WORKFLOW_FILES = [
     "workflow",
     "presets",
     "envs",
+    "src",
     "tests/config.tiny.yaml",
 ]
 

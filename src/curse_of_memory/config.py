@@ -85,6 +85,13 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     _check_names("grid.activations", grid["activations"], ACTIVATIONS)
     _check_names("grid.parameterizations", grid["parameterizations"], PARAMETERIZATIONS)
 
+    training_schema = schema["properties"]["training"]
+    for index, override in enumerate(config["overrides"]):
+        merged = _merged(config["training"], override["training"])
+        for error in jsonschema.Draft7Validator(training_schema).iter_errors(merged):
+            error.path.extendleft(reversed(["overrides", index, "training"]))
+            raise ConfigError("invalid config: " + _message(error))
+
     sizes = config["data"]["sizes"]
     if config["training"]["batch_size"] > sizes["train"]:
         raise ConfigError(
@@ -112,6 +119,22 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         grid["parameterizations"],
     )
     return config
+
+
+def cell_training(config: dict, cell: dict) -> dict:
+    """The training settings of one grid cell: ``training`` with every matching override merged in."""
+    settings = config["training"]
+    for override in config["overrides"]:
+        if all(cell[key] == value for key, value in override["match"].items()):
+            settings = _merged(settings, override["training"])
+    return settings
+
+
+def _merged(base: dict, update: dict) -> dict:
+    """A deep-merged copy of ``base`` updated by ``update``."""
+    merged = _copy(base)
+    _merge(merged, _copy(update))
+    return merged
 
 
 def load_config(*paths: Path) -> dict:

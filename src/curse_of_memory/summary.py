@@ -9,10 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from curse_of_memory.artifacts import load_csv
 from curse_of_memory.stability import crossings, error_curve, stability_radius
 
 MODEL_KEYS = ["study", "target", "activation", "parameterization", "width", "seed"]
 FAMILY_KEYS = ["study", "target", "activation", "parameterization", "seed"]
+
+
+def collect_perturbation(paths: list, cells: list[dict], study: str) -> pd.DataFrame:
+    """Per-model draw tables (``beta, draw, error``) stacked with their model keys, in tidy order."""
+    frames = [
+        load_csv(path, made_by="perturbation_error").assign(study=study, **cell)
+        for path, cell in zip(paths, cells, strict=True)
+    ]
+    return pd.concat(frames, ignore_index=True)[[*MODEL_KEYS, "beta", "draw", "error"]]
 
 
 def null_error(outputs: np.ndarray, weights: np.ndarray) -> float:

@@ -4,6 +4,7 @@
 
 rule perturbation_error:
     input:
+        code=package_code("models", "perturbation", "training", "targets", "artifacts", "runtime"),
         checkpoint=f"results/models/{CELL}/model.pt",
         dataset="results/targets/{target}.npz",
     output:
@@ -22,6 +23,7 @@ rule perturbation_error:
 
 rule model_memory:
     input:
+        code=package_code("memory", "models", "artifacts", "runtime"),
         checkpoint=f"results/models/{CELL}/model.pt",
     output:
         memory=f"results/memory/models/{CELL}.csv",
@@ -38,6 +40,7 @@ rule model_memory:
 
 rule target_memory:
     input:
+        code=package_code("memory", "targets", "artifacts", "runtime"),
         dataset="results/targets/{target}.npz",
     output:
         memory="results/memory/targets/{target}.csv",

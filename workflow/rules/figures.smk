@@ -1,20 +1,17 @@
 # Stage 5: figures. Every figure rule takes the shared style file as an input, so restyling reruns
 # exactly the figures. Rule names are the target names: `snakemake fig7` builds Figure 7.
 
-FIGURE_STYLE = config["figures"]["style"]
-FIG7 = config["figures"]["fig7"]
-FIG8 = config["figures"]["fig8"]
-
 
 rule fig7:
     input:
-        perturbation="results/summary/perturbation.csv",
-        crossings="results/summary/crossings.csv",
+        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+        draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG7_PANELS)),
         style=FIGURE_STYLE,
     output:
         figure_files("fig7"),
     params:
-        panels=[panel(FIG7["target"], FIG7["activation"], p) for p in FIG7["parameterizations"]],
+        cells=panel_cells(FIG7_PANELS),
+        panels=FIG7_PANELS,
         columns=len(FIG7["parameterizations"]),
         title=f"Figure 7: {FIG7['activation']} RNN on the {FIG7['target']} target, "
         "without and with stable reparameterisation",
@@ -28,13 +25,14 @@ rule fig7:
 
 rule fig8:
     input:
-        perturbation="results/summary/perturbation.csv",
-        crossings="results/summary/crossings.csv",
+        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+        draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG8_PANELS)),
         style=FIGURE_STYLE,
     output:
         figure_files("fig8"),
     params:
-        panels=[panel(FIG8["target"], a, FIG8["parameterization"]) for a in FIG8["activations"]],
+        cells=panel_cells(FIG8_PANELS),
+        panels=FIG8_PANELS,
         columns=len(FIG8["activations"]),
         title=f"Figure 8: {FIG8['parameterization']} reparameterisation with nonlinear activations "
         f"on the {FIG8['target']} target",
@@ -48,17 +46,16 @@ rule fig8:
 
 rule perturbation_grid:
     input:
-        perturbation="results/summary/perturbation.csv",
-        crossings="results/summary/crossings.csv",
+        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+        draws=lambda wildcards: cell_paths(
+            f"results/perturbation/{CELL}.csv", panel_cells(grid_panels(wildcards))
+        ),
         style=FIGURE_STYLE,
     output:
         expand("results/figures/perturbation_{{target}}.{fmt}", fmt=config["figures"]["formats"]),
     params:
-        panels=lambda wildcards: [
-            panel(wildcards.target, a, p)
-            for a in config["grid"]["activations"]
-            for p in config["grid"]["parameterizations"]
-        ],
+        cells=lambda wildcards: panel_cells(grid_panels(wildcards)),
+        panels=grid_panels,
         columns=len(config["grid"]["parameterizations"]),
         title=lambda wildcards: f"Perturbation error E_m(beta), {wildcards.target} target",
     conda:
@@ -71,6 +68,7 @@ rule perturbation_grid:
 
 rule memory_figure:
     input:
+        code=package_code("figures", "artifacts", "runtime"),
         memory="results/summary/memory.csv",
         style=FIGURE_STYLE,
     output:
@@ -87,6 +85,7 @@ rule memory_figure:
 
 rule stability_figure:
     input:
+        code=package_code("figures", "artifacts", "runtime"),
         stability="results/summary/stability.csv",
         style=FIGURE_STYLE,
     output:

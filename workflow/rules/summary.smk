@@ -3,6 +3,7 @@
 
 rule summarize_perturbation:
     input:
+        code=package_code("summary", "artifacts", "runtime"),
         draws=cell_paths(f"results/perturbation/{CELL}.csv"),
     output:
         table="results/summary/perturbation.csv",
@@ -18,6 +19,7 @@ rule summarize_perturbation:
 
 rule summarize_stability:
     input:
+        code=package_code("summary", "stability", "targets", "training", "artifacts", "runtime"),
         perturbation="results/summary/perturbation.csv",
         metrics=cell_paths(f"results/models/{CELL}/metrics.json"),
         datasets=expand("results/targets/{target}.npz", target=config["grid"]["targets"]),
@@ -40,6 +42,7 @@ rule summarize_stability:
 
 rule summarize_memory:
     input:
+        code=package_code("artifacts", "runtime"),
         models=cell_paths(f"results/memory/models/{CELL}.csv"),
         targets=expand("results/memory/targets/{target}.csv", target=config["grid"]["targets"]),
     output:

@@ -2,6 +2,8 @@
 
 
 rule make_target:
+    input:
+        code=package_code("targets", "artifacts", "runtime"),
     output:
         dataset="results/targets/{target}.npz",
     params:

@@ -3,6 +3,7 @@
 
 rule train:
     input:
+        code=package_code("models", "training", "targets", "artifacts", "runtime"),
         dataset="results/targets/{target}.npz",
         previous=previous_width_metrics,
     output:
@@ -10,7 +11,7 @@ rule train:
         metrics=f"results/models/{CELL}/metrics.json",
         history=f"results/models/{CELL}/history.csv",
     params:
-        training=config["training"],
+        training=training_settings,
         dt=config["data"]["dt"],
     threads: training_threads()
     resources:

@@ -1,0 +1,55 @@
+"""The Slurm profile against a real Slurm cluster (.ci/start-slurm.sh starts a single-node one)."""
+
+import filecmp
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from .conftest import copy_workflow, snakemake
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+
+def slurm_is_up() -> bool:
+    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+        return False
+    try:
+        states = subprocess.run(
+            ["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return states.returncode == 0 and "idle" in states.stdout.split()
+
+
+@pytest.mark.skipif(
+    not slurm_is_up(), reason="no running Slurm cluster (start one with .ci/start-slurm.sh as root)"
+)
+def test_tiny_run_on_slurm_equals_the_local_run(tmp_path):
+    cluster, local = (copy_workflow(tmp_path / name) for name in ("cluster", "local"))
+    tiny = ["--configfile", "tests/config.tiny.yaml"]
+    on_slurm = snakemake(
+        cluster,
+        "--profile",
+        "workflow/profiles/slurm",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        *tiny,
+        timeout=1200,
+    )
+    assert on_slurm.returncode == 0, on_slurm.stderr[-4000:]
+    submissions = re.findall(
+        r"submitted with SLURM jobid (\d+) \(log: \S*/rule_train/(\S+)/\d+\.log\)", on_slurm.stderr
+    )
+    assert len(submissions) == 2, on_slurm.stderr[-4000:]  # both training cells ran as Slurm jobs
+    for job_id, _ in submissions:
+        assert list((cluster / ".snakemake" / "slurm_logs" / "rule_train").rglob(f"{job_id}.log"))
+    assert re.search(r"submitted with SLURM jobid \d+ \(log: \S*/group_evaluate_models", on_slurm.stderr)
+
+    assert snakemake(local, "--cores", "2", *tiny).returncode == 0
+    for table in ("perturbation", "stability", "crossings", "memory"):
+        path = f"results/summary/{table}.csv"
+        assert filecmp.cmp(cluster / path, local / path, shallow=False), table
