@@ -125,7 +125,7 @@ def test_stability_margin_is_the_smallest_eigenvalue(parameterization):
 @pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
 def test_projection_keeps_baselines_nonnegative_and_training_moves_zero_modes(parameterization):
     model = RNN(6, "tanh", parameterization, seed=4)
-    assert float(model.recurrent_raw.min()) == 0.0  # projected at initialisation
+    assert model.recurrent_raw.min().item() == 0.0  # projected at initialisation
     with torch.no_grad():
         model.recurrent_raw.sub_(1.0)
     model.project_()
