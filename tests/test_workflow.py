@@ -37,6 +37,20 @@ def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     assert counts["train"] == 72 + 24  # the authors' sweep plus Figure 7's relu cells
 
 
+def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(workdir):
+    result = snakemake(
+        workdir, "-n", "--profile", "workflow/profiles/slurm", "--configfile", "presets/paper.yaml"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert job_counts(output)["train"] == 96
+    train_jobs = output.split("rule train:")[1:]
+    assert len(train_jobs) == 96
+    for job in train_jobs:
+        resources = job[job.index("resources:") :].splitlines()[0]
+        assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
+
+
 def test_one_figure_target_builds_only_its_inputs(workdir):
     result = snakemake(workdir, "-n", "--cores", "1", "fig7")
     assert result.returncode == 0, result.stderr
