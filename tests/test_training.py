@@ -165,3 +165,20 @@ def test_a_resume_file_from_other_settings_is_ignored(tmp_path, caplog):
     result = train(RNN(4, "tanh", "softplus"), splits, other, 0, resume)
     assert "ignoring" in caplog.text
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
+
+
+def test_settings_from_the_quick_preset_match_its_training_section():
+    from curse_of_memory.config import load_config
+
+    from .conftest import REPO
+
+    section = load_config(REPO / "config.yaml")["training"]
+    settings = TrainingSettings.from_config(section, stop_below=0.5)
+    assert (settings.learning_rate, settings.batch_size, settings.max_epochs) == (
+        section["learning_rate"],
+        section["batch_size"],
+        section["max_epochs"],
+    )
+    assert settings.scheduler_patience == section["scheduler"]["patience"]
+    assert settings.divergence_lr_factor == section["divergence"]["learning_rate_factor"]
+    assert settings.stop_below == 0.5

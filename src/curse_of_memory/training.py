@@ -61,6 +61,29 @@ class TrainingSettings:
     divergence_retries: int = 2
     divergence_lr_factor: float = 0.1
 
+    @classmethod
+    def from_config(cls, section: dict, stop_below: float | None = None) -> TrainingSettings:
+        """Settings from a validated config ``training`` section (see config.yaml for each key)."""
+        return cls(
+            optimizer=section["optimizer"],
+            learning_rate=section["learning_rate"],
+            weight_decay=section["weight_decay"],
+            batch_size=section["batch_size"],
+            evaluation_batch_size=section["evaluation_batch_size"],
+            max_epochs=section["max_epochs"],
+            gradient_clip=section["gradient_clip"],
+            scheduler_factor=section["scheduler"]["factor"],
+            scheduler_patience=section["scheduler"]["patience"],
+            early_stopping_patience=section["early_stopping_patience"],
+            loss_weight_power=section["loss_weight_power"],
+            margin_penalty_coefficient=section["margin_penalty"]["coefficient"],
+            margin_penalty_threshold=section["margin_penalty"]["threshold"],
+            stop_below=stop_below,
+            checkpoint_every=section["checkpoint_every"],
+            divergence_retries=section["divergence"]["retries"],
+            divergence_lr_factor=section["divergence"]["learning_rate_factor"],
+        )
+
 
 def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
     """``w_k = ((k+1)/(T+1))^power`` for k = 0..T−1, normalised so that ``Σ w_k = T``."""

@@ -22,25 +22,7 @@ if snakemake.input.previous:
     stop_below = config["chained_early_stopping"]["factor"] * previous["best_validation_loss"]
     log.info("chained early stopping: stop once the validation loss is below %.4e", stop_below)
 
-settings = TrainingSettings(
-    optimizer=config["optimizer"],
-    learning_rate=config["learning_rate"],
-    weight_decay=config["weight_decay"],
-    batch_size=config["batch_size"],
-    evaluation_batch_size=config["evaluation_batch_size"],
-    max_epochs=config["max_epochs"],
-    gradient_clip=config["gradient_clip"],
-    scheduler_factor=config["scheduler"]["factor"],
-    scheduler_patience=config["scheduler"]["patience"],
-    early_stopping_patience=config["early_stopping_patience"],
-    loss_weight_power=config["loss_weight_power"],
-    margin_penalty_coefficient=config["margin_penalty"]["coefficient"],
-    margin_penalty_threshold=config["margin_penalty"]["threshold"],
-    stop_below=stop_below,
-    checkpoint_every=config["checkpoint_every"],
-    divergence_retries=config["divergence"]["retries"],
-    divergence_lr_factor=config["divergence"]["learning_rate_factor"],
-)
+settings = TrainingSettings.from_config(config, stop_below=stop_below)
 arrays, _ = load_dataset(snakemake.input.dataset)
 splits = {
     split: tuple(
