@@ -51,6 +51,16 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
         assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
 
 
+def test_chained_early_stopping_makes_each_width_wait_for_the_next_smaller(workdir):
+    (workdir / "chained.yaml").write_text("training: {chained_early_stopping: {enabled: true}}\n")
+    result = snakemake(
+        workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml", "chained.yaml"
+    )
+    assert result.returncode == 0, result.stderr
+    wide = result.stdout.split("output: results/models/pol/tanh/softplus/width8_seed0/model.pt")[0]
+    assert "results/models/pol/tanh/softplus/width4_seed0/metrics.json" in wide.split("rule train:")[-1]
+
+
 def test_one_figure_target_builds_only_its_inputs(workdir):
     result = snakemake(workdir, "-n", "--cores", "1", "fig7")
     assert result.returncode == 0, result.stderr
