@@ -76,8 +76,10 @@ def test_a_killed_training_resumes_and_ends_bit_for_bit_like_an_uninterrupted_on
 
 
 def test_reruns_and_core_counts_give_byte_identical_results(tmp_path):
-    first, second = (copy_workflow(tmp_path / name) for name in ("first", "second"))
-    for workdir, cores in ((first, "2"), (second, "1")):
+    runs = {name: copy_workflow(tmp_path / name) for name in ("first", "again", "one_core")}
+    for name, workdir in runs.items():
+        cores = "1" if name == "one_core" else "2"
         result = snakemake(workdir, "--cores", cores, "--configfile", "tests/config.tiny.yaml")
         assert result.returncode == 0, result.stderr[-3000:]
-    assert_identical_results(first, second)
+    assert_identical_results(runs["first"], runs["again"])  # a rerun from scratch
+    assert_identical_results(runs["first"], runs["one_core"])  # --cores 2 against --cores 1

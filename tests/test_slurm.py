@@ -1,13 +1,14 @@
 """The Slurm profile against a real Slurm cluster (.ci/start-slurm.sh starts a single-node one)."""
 
 import filecmp
+import os
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from .conftest import copy_workflow, snakemake
+from .conftest import REPO, copy_workflow, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -24,10 +25,18 @@ def slurm_is_up() -> bool:
     return states.returncode == 0 and "idle" in states.stdout.split()
 
 
+@pytest.fixture
+def slurm_cluster():
+    """The running cluster; shut down afterwards when CURSE_OF_MEMORY_STOP_SLURM=1 (as .ci/run sets)."""
+    yield
+    if os.environ.get("CURSE_OF_MEMORY_STOP_SLURM") == "1":
+        subprocess.run(["bash", str(REPO / ".ci" / "stop-slurm.sh")], check=False, timeout=60)
+
+
 @pytest.mark.skipif(
     not slurm_is_up(), reason="no running Slurm cluster (start one with .ci/start-slurm.sh as root)"
 )
-def test_tiny_run_on_slurm_equals_the_local_run(tmp_path):
+def test_tiny_run_on_slurm_equals_the_local_run(tmp_path, slurm_cluster):
     cluster, local = (copy_workflow(tmp_path / name) for name in ("cluster", "local"))
     tiny = ["--configfile", "tests/config.tiny.yaml"]
     on_slurm = snakemake(
