@@ -56,6 +56,35 @@ def impulse_memory(model: SequenceModel, length: int, dt: float, amplitudes: Seq
     return (responses.abs() / scale.abs()).amax(dim=0).numpy()
 
 
+def as_sequence_model(
+    module: torch.nn.Module, readout: Callable[[Tensor], Tensor] | None = None
+) -> SequenceModel:
+    """Wrap any causal torch sequence module as a (batch, time, 1) → (batch, time, 1) float64 callable.
+
+    Handles ``batch_first=False`` modules (torch's RNN/GRU/LSTM default) and modules returning a tuple
+    (the output first, as torch's recurrent modules do); ``readout`` maps the output features
+    (batch, time, features) to one output channel, e.g. a ``torch.nn.Linear(features, 1)``.
+    """
+    batch_first = getattr(module, "batch_first", True)
+    parameter = next(module.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float64
+
+    def model(inputs: Tensor) -> Tensor:
+        sequence = inputs.to(dtype) if batch_first else inputs.to(dtype).transpose(0, 1)
+        outputs = module(sequence)
+        outputs = outputs[0] if isinstance(outputs, tuple) else outputs
+        outputs = outputs if batch_first else outputs.transpose(0, 1)
+        if readout is not None:
+            outputs = readout(outputs)
+        if outputs.shape[-1] != 1:
+            raise ValueError(
+                f"the model returns {outputs.shape[-1]} output features; pass readout= to map them to one"
+            )
+        return outputs.to(torch.float64)
+
+    return model
+
+
 MEMORY_DEFINITIONS: dict[str, Callable[..., np.ndarray]] = {
     "heaviside": heaviside_memory,
     "impulse": impulse_memory,
