@@ -5,7 +5,12 @@ for daemon in slurmd slurmctld munged; do
     pkill -x "$daemon" 2>/dev/null
 done
 for _ in $(seq 1 20); do
-    pgrep -x 'slurmd|slurmctld|munged' >/dev/null || exit 0
+    running=0
+    for daemon in slurmd slurmctld munged; do
+        pgrep -x "$daemon" >/dev/null && running=1
+    done
+    [ "$running" = 0 ] && exit 0
     sleep 0.5
 done
-exit 0
+echo "Slurm daemons still running after 10 s" >&2
+exit 1

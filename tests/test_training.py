@@ -45,9 +45,9 @@ def test_margin_penalty_is_relu_of_the_gap():
     with torch.no_grad():
         model.recurrent_raw.fill_(math.log(0.25))  # every eigenvalue of Ŵ is 0.25
     settings = TrainingSettings(margin_penalty_coefficient=0.01, margin_penalty_threshold=1.0)
-    assert float(margin_penalty(model, settings)) == pytest.approx(0.01 * 0.75)
+    assert margin_penalty(model, settings).item() == pytest.approx(0.01 * 0.75)
     relaxed = TrainingSettings(margin_penalty_coefficient=0.01, margin_penalty_threshold=0.1)
-    assert float(margin_penalty(model, relaxed)) == 0.0
+    assert margin_penalty(model, relaxed).item() == 0.0
 
 
 def tiny_splits(memory="exp"):
