@@ -7,6 +7,9 @@ from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
+# The model columns of the public tables, spelled out (README "Outputs"): a rename must fail here.
+MODEL_COLUMNS = ["study", "target", "activation", "parameterization", "width", "seed"]
+
 
 def job_counts(output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run as {rule: count}."""
@@ -90,27 +93,12 @@ def test_tiny_end_to_end_run(workdir):
     assert result.returncode == 0, result.stderr[-3000:]
     results = workdir / "results"
     perturbation = pd.read_csv(results / "summary" / "perturbation.csv")
-    assert list(perturbation.columns) == [
-        "study",
-        "target",
-        "activation",
-        "parameterization",
-        "width",
-        "seed",
-        "beta",
-        "draw",
-        "error",
-    ]
+    assert list(perturbation.columns) == [*MODEL_COLUMNS, "beta", "draw", "error"]
     assert len(perturbation) == 2 * (1 + 5 * 2)  # 2 models x (beta 0 once + 5 betas x 2 draws)
     assert set(perturbation["study"]) == {"trained"}
     stability = pd.read_csv(results / "summary" / "stability.csv")
     assert list(stability.columns[:10]) == [
-        "study",
-        "target",
-        "activation",
-        "parameterization",
-        "width",
-        "seed",
+        *MODEL_COLUMNS,
         "error_at_zero",
         "null_error",
         "stability_radius",
@@ -119,6 +107,7 @@ def test_tiny_end_to_end_run(workdir):
     assert "stability_margin" in stability.columns and len(stability) == 2
     assert (stability["error_at_zero"] < stability["null_error"]).all()
     memory = pd.read_csv(results / "summary" / "memory.csv")
+    assert list(memory.columns) == ["subject", "kind", "input", "t", "memory", *MODEL_COLUMNS]
     assert set(memory["kind"]) == {"target", "model"} and set(memory["input"]) == {
         "heaviside",
         "impulse",

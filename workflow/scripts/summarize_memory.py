@@ -4,6 +4,7 @@ import pandas as pd
 
 from curse_of_memory.artifacts import load_csv, save_csv
 from curse_of_memory.runtime import configure_logging
+from curse_of_memory.summary import MODEL_KEYS
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
@@ -17,19 +18,7 @@ for path, cell in zip(snakemake.input.models, params.cells, strict=True):
     frames.append(
         load_csv(path, made_by="model_memory").assign(subject=subject, kind="model", study="trained", **cell)
     )
-columns = [
-    "subject",
-    "kind",
-    "input",
-    "t",
-    "memory",
-    "study",
-    "target",
-    "activation",
-    "parameterization",
-    "width",
-    "seed",
-]
+columns = ["subject", "kind", "input", "t", "memory", *MODEL_KEYS]
 table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
 save_csv(snakemake.output.table, table)
 log.info("%d rows", len(table))
