@@ -49,6 +49,7 @@ rule summarize_memory:
         table="results/summary/memory.csv",
     params:
         cells=grid_cells(),
+        subjects=cell_paths(CELL),
         targets=config["grid"]["targets"],
     conda:
         "../../envs/curse-of-memory.yaml"

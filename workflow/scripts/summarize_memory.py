@@ -13,8 +13,7 @@ frames = [
     load_csv(path, made_by="target_memory").assign(subject=target, kind="target", target=target)
     for path, target in zip(snakemake.input.targets, params.targets, strict=True)
 ]
-for path, cell in zip(snakemake.input.models, params.cells, strict=True):
-    subject = "{target}/{activation}/{parameterization}/width{width}_seed{seed}".format(**cell)
+for path, cell, subject in zip(snakemake.input.models, params.cells, params.subjects, strict=True):
     frames.append(
         load_csv(path, made_by="model_memory").assign(subject=subject, kind="model", study="trained", **cell)
     )
