@@ -5,7 +5,15 @@ import copy
 import pytest
 import yaml
 
-from curse_of_memory.config import ConfigError, load_config, validate_config
+from curse_of_memory.config import (
+    ConfigError,
+    cell_perturbation,
+    cell_training,
+    load_config,
+    study_cells,
+    target_data,
+    validate_config,
+)
 
 from .conftest import REPO
 
@@ -71,7 +79,7 @@ def test_defaults_fill_missing_keys():
         ),
         (
             lambda c: c["grid"].update(targets=["exp", "nope"]),
-            r"grid.targets: 'nope' .*allowed values: \['exp', 'pol'\]",
+            r"grid.targets: 'nope' .*allowed values: \['exp', 'exp_lstsq', .*'pol'",
         ),
         (
             lambda c: c["grid"].update(widths=[8, 0]),
@@ -108,6 +116,34 @@ def test_defaults_fill_missing_keys():
             r"figures.fig7.activation: 'sigmoid'",
         ),
         (
+            lambda c: c["studies"]["teacher_rnn"]["targets"].append("pol"),
+            r"studies.teacher_rnn.targets: 'pol' already belongs to study 'trained'",
+        ),
+        (
+            lambda c: c["lstsq"]["targets"].append("nonlinear_pol"),
+            r"lstsq.targets: 'nonlinear_pol' is not of kind 'linear'",
+        ),
+        (
+            lambda c: c["targets"]["teacher_r05"]["parameters"].update(radious=0.5),
+            r"targets.teacher_r05.parameters: 'radious' .*allowed values: .*'radius'",
+        ),
+        (
+            lambda c: c["targets"]["nonlinear_pol"].pop("memory"),
+            r"targets.nonlinear_pol.memory: required for kind 'nonlinear'",
+        ),
+        (
+            lambda c: c["targets"]["exp"].update(kind="wavelet"),
+            r"targets.exp.kind: 'wavelet' .*allowed values: .*'teacher_rnn'",
+        ),
+        (
+            lambda c: c["studies"]["nonlinear"]["training"].update(optimiser="adam"),
+            r"studies.nonlinear.training: unknown key\(s\) \['optimiser'\]",
+        ),
+        (
+            lambda c: c["targets"]["nonlinear_pol"].update(data={"sizes": {"test": 4}}),
+            r"perturbation.evaluation_size: 512 exceeds data.sizes.test of target 'nonlinear_pol'",
+        ),
+        (
             lambda c: c.update(extra_section={}),
             r"<top level>: unknown key\(s\) \['extra_section'\]",
         ),
@@ -129,3 +165,31 @@ def test_a_preset_file_with_a_typo_fails_naming_the_key(tmp_path):
         ConfigError, match=r"perturbation: unknown key\(s\) \['drawz'\]; allowed keys: .*'draws'"
     ):
         load_config(REPO / "config.yaml", preset)
+
+
+def test_study_cells_take_their_study_settings_over_the_top_level():
+    config = load_config(REPO / "config.yaml", REPO / "presets" / "paper.yaml")
+    nonlinear = {
+        "target": "nonlinear_pol",
+        "activation": "tanh",
+        "parameterization": "vanilla",
+        "width": 8,
+        "seed": 0,
+    }
+    main = {"target": "pol", "activation": "tanh", "parameterization": "vanilla", "width": 8, "seed": 0}
+    training = cell_training(config, nonlinear)
+    assert (training["optimizer"], training["learning_rate"], training["loss_weight_power"]) == (
+        "adam",
+        0.005,
+        0,
+    )
+    assert training["gradient_clip"] == config["training"]["gradient_clip"]  # not set by the study
+    assert cell_training(config, main)["optimizer"] == "adamw"
+    perturbation = cell_perturbation(config, nonlinear)
+    assert perturbation["betas"]["start"] == 1e-11 and perturbation["draws"] == 3
+    assert cell_perturbation(config, main) == config["perturbation"]
+    assert target_data(config, "nonlinear_pol")["sizes"]["train"] == 12800
+    assert target_data(config, "pol")["sizes"]["train"] == 128000
+    cells = study_cells(config, "teacher_rnn")
+    assert len(cells) == 10 * 4 and {cell["study"] for cell in cells} == {"teacher_rnn"}
+    assert len(study_cells(config)) == 145

@@ -7,13 +7,17 @@ import pandas as pd
 import pytest
 
 from curse_of_memory.figures import (
+    definitions_figure,
     memory_figure,
+    nondecaying_figure,
     perturbation_figure,
     save_figure,
     stability_figure,
+    study_figure,
+    teacher_figure,
 )
 from curse_of_memory.perturbation import beta_grid
-from curse_of_memory.summary import MODEL_KEYS, crossing_table, null_error, stability_table
+from curse_of_memory.summary import MODEL_KEYS, crossing_table, null_error, stability_table, teacher_table
 
 BETAS = beta_grid(1e-3, 2.0, 10)
 
@@ -114,3 +118,75 @@ def test_figures_render_with_infinite_errors(tmp_path):
     )
     save_figure(memory_figure(memory, width=8), [tmp_path / "m.png"])
     assert (tmp_path / "s.png").stat().st_size > 10_000 and (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def teacher_inputs():
+    """Two teachers: 'fast' fitted well with a positive radius and an exponential memory; 'chaotic'
+    poorly fitted with a memory that does not decay."""
+    perturbation = synthetic_perturbation()
+    stable = perturbation[perturbation["parameterization"] == "stable"].assign(parameterization="vanilla")
+    fast = stable.assign(target="fast", study="teacher_rnn")
+    chaotic = stable.assign(target="chaotic", study="teacher_rnn", error=stable["error"] + 0.5)
+    stability = stability_table(pd.concat([fast, chaotic]), None, {"fast": 1.0, "chaotic": 1.0}, 1.0)
+    t = np.arange(100.0)
+    memories = {
+        "fast": pd.DataFrame({"t": t, "memory": np.exp(-0.3 * t)}),
+        "chaotic": pd.DataFrame({"t": t, "memory": 1.0 + 0.5 * np.sin(1.3 * t)}),
+    }
+    parameters = {"fast": {"radius": 0.5}, "chaotic": {"radius": 2.0}}
+    return stability, memories, parameters, pd.concat([fast, chaotic])
+
+
+def test_teacher_table_keeps_the_fitted_teachers_and_reads_their_decay():
+    stability, memories, parameters, _ = teacher_inputs()
+    table = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0)
+    fast, chaotic = (table.set_index("target").loc[name] for name in ("fast", "chaotic"))
+    assert fast["survived"] and not chaotic["survived"]
+    assert fast["relative_error_at_zero"] == pytest.approx(1e-4)  # the widest student, E_null = 1
+    assert chaotic["relative_error_at_zero"] == pytest.approx(0.5001)
+    assert fast["exponential_rate"] == pytest.approx(0.3) and fast["decays_exponentially"]
+    assert not chaotic["decays_exponentially"]
+    assert fast["teacher_radius"] == 0.5
+    strict = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=10.0)
+    assert not strict["survived"].any()  # radius_floor above every radius filters everything out
+
+
+def test_study_teacher_and_memory_study_figures_render(tmp_path):
+    stability, memories, parameters, perturbation = teacher_inputs()
+    teachers = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0)
+    memory = pd.concat(frame.assign(target=name) for name, frame in memories.items())
+    example = {"target": "fast", "activation": "tanh", "parameterization": "vanilla", "seed": 0}
+    chosen = perturbation[perturbation["target"] == "fast"]
+    save_figure(
+        teacher_figure(teachers, memory, chosen, crossing_table(chosen), example, "t"), [tmp_path / "3.png"]
+    )
+    target_memory = pd.concat(
+        [memories["fast"].assign(input="heaviside"), memories["fast"].assign(input="impulse")]
+    )
+    panels = [{"target": "fast", "activation": "tanh", "parameterization": "vanilla"}]
+    figure = study_figure(target_memory, chosen, crossing_table(chosen), panels, "t")
+    save_figure(figure, [tmp_path / "2.png"])
+    t = np.arange(30.0)
+    curves = pd.concat(
+        pd.DataFrame(
+            {"family": f, "layers": 1, "seed": s, "input": i, "t": t, "memory": np.exp(-t / (2 + s))}
+        )
+        for f in ("rnn", "s4d")
+        for s in range(3)
+        for i in ("heaviside", "impulse")
+    )
+    agreement = (
+        curves[["family", "layers", "seed"]]
+        .drop_duplicates()
+        .assign(relative_l1_difference=0.0, log_correlation=1.0)
+    )
+    save_figure(definitions_figure(curves, agreement), [tmp_path / "10.png"])
+    nondecaying = pd.concat(
+        pd.DataFrame(
+            {"model": name, "t": t, "memory": memory, "response": np.cos(np.pi * t), "decays": decays}
+        )
+        for name, memory, decays in [("paper 2-D", np.ones(30), False), ("random", np.exp(-t), True)]
+    )
+    save_figure(nondecaying_figure(np.array([[1.0, 1.0], [-4.0, -3.0]]), nondecaying), [tmp_path / "11.png"])
+    for name in ("2", "3", "10", "11"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name

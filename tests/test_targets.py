@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
+from curse_of_memory.memory import heaviside_memory
 from curse_of_memory.targets import (
     MEMORY_SHAPES,
     LinearFunctional,
+    build_target,
     fft_causal_convolution,
+    kind_parameters,
     load_dataset,
     make_dataset,
     save_dataset,
@@ -69,9 +72,67 @@ def test_dataset_is_seeded_and_shares_inputs_across_targets():
 def test_dataset_round_trip_keeps_metadata(tmp_path):
     target = LinearFunctional("twopart", parameters={"centre": 5.0}, scale=2.0, dt=0.5)
     arrays = make_dataset(target, {"train": 2, "validation": 2, "test": 2}, 10, 1.0, seed=0)
-    metadata = {"memory": "twopart", "parameters": {"centre": 5.0}, "scale": 2.0, "dt": 0.5}
+    spec = {"kind": "linear", "memory": "twopart", "parameters": {"centre": 5.0}, "scale": 2.0}
+    metadata = {"target": spec, "dt": 0.5}
     save_dataset(tmp_path / "d.npz", arrays, metadata)
     loaded, loaded_metadata = load_dataset(tmp_path / "d.npz")
     assert target_from_metadata(loaded_metadata) == target
     np.testing.assert_array_equal(loaded["rho"], target.rho(loaded["t"]))
     np.testing.assert_array_equal(loaded["y_train"], arrays["y_train"])
+
+
+def test_saturated_functional_is_tanh_of_the_linear_functional():
+    inputs = np.random.default_rng(0).standard_normal((3, 30))
+    spec = {"kind": "nonlinear", "memory": "pol", "parameters": {"scale": 1.0, "power": 1.5}, "scale": 0.7}
+    target = build_target(spec, dt=1.0)
+    linear = LinearFunctional("pol", {"scale": 1.0, "power": 1.5}, scale=0.7)
+    np.testing.assert_allclose(target.apply(inputs), np.tanh(linear.apply(inputs)), rtol=1e-14)
+
+
+def test_saturated_functional_memory_decays_like_rho():
+    """Figure 2's requirement: the *measured* Heaviside memory decays as (t+1)^-1.5."""
+    spec = {"kind": "nonlinear", "memory": "pol", "parameters": {"scale": 1.0, "power": 1.5}}
+    memory = heaviside_memory(build_target(spec, dt=1.0), 200, 1.0, [-1.0, -0.1, 0.1, 1.0])
+    t = np.arange(200.0)
+    slope = np.polyfit(np.log(t[20:] + 1), np.log(memory[20:]), 1)[0]
+    assert slope == pytest.approx(-1.5, abs=0.02)
+    assert np.all(memory <= (t + 1) ** -1.5 + 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["teacher_rnn", "teacher_transformer"])
+def test_teacher_targets_are_causal_seeded_and_unit_scale(kind):
+    inputs = np.random.default_rng(1).standard_normal((64, 40))
+    first = build_target({"kind": kind, "parameters": {"seed": 3}}, dt=1.0)
+    again = build_target({"kind": kind, "parameters": {"seed": 3}}, dt=1.0)
+    other = build_target({"kind": kind, "parameters": {"seed": 4}}, dt=1.0)
+    outputs = first.apply(inputs)
+    np.testing.assert_array_equal(outputs, again.apply(inputs))
+    assert not np.allclose(outputs, other.apply(inputs))
+    changed = inputs.copy()
+    changed[:, 25:] += 1.0
+    np.testing.assert_allclose(first.apply(changed)[:, :25], outputs[:, :25], atol=1e-12)
+    assert 0.5 < outputs.std() < 2.0
+
+
+def test_teacher_rnn_matches_its_recurrence_written_out():
+    target = build_target({"kind": "teacher_rnn", "parameters": {"width": 8, "radius": 0.8, "seed": 2}}, 1.0)
+    rnn, readout = target.module.rnn, target.module.readout
+    weights = {name: p.detach().numpy() for name, p in rnn.named_parameters()}
+    assert np.abs(np.linalg.eigvals(weights["weight_hh_l0"])).max() == pytest.approx(0.8)
+    inputs = np.random.default_rng(2).standard_normal((2, 15))
+    state, expected = np.zeros((2, 8)), []
+    for k in range(15):
+        state = np.tanh(
+            state @ weights["weight_hh_l0"].T
+            + inputs[:, k : k + 1] @ weights["weight_ih_l0"].T
+            + weights["bias_ih_l0"]
+            + weights["bias_hh_l0"]
+        )
+        expected.append(state @ readout.weight.detach().numpy().T + readout.bias.detach().numpy())
+    np.testing.assert_allclose(target.apply(inputs), np.concatenate(expected, axis=1), rtol=1e-12)
+
+
+def test_kind_parameters_name_each_kinds_settings():
+    assert set(kind_parameters({"kind": "linear", "memory": "pol"})) == {"scale", "power"}
+    assert {"width", "radius", "seed"} <= set(kind_parameters({"kind": "teacher_rnn"}))
+    assert {"features", "heads", "layers"} <= set(kind_parameters({"kind": "teacher_transformer"}))

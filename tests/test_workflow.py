@@ -27,17 +27,26 @@ def test_dry_run_of_the_quick_preset(workdir):
     result = snakemake(workdir, "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train"] == 2 * 4 * 3 * 4
+    # the main grid, Figure 2's widths, Figure 3's 6 teachers x 3 widths, Figure 12's widths
+    assert counts["train"] == 2 * 4 * 3 * 4 + 4 + 6 * 3 + 3
     assert counts["perturbation_error"] == counts["model_memory"] == counts["train"]
-    for rule in ["fig7", "fig8", "perturbation_grid", "memory_figure", "stability_figure"]:
-        assert rule in counts, rule
+    assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
+    for rule in [
+        *FIGURE_RULES,
+        "least_squares",
+        "teacher_filter",
+        "memory_definitions",
+        "nondecaying_memory",
+    ]:
+        assert counts.get(rule) == (2 if rule == "perturbation_grid" else 1), rule
 
 
 def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     result = snakemake(workdir, "-n", "--cores", "2", "--configfile", "presets/paper.yaml")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train"] == 72 + 24  # the authors' sweep plus Figure 7's relu cells
+    # the authors' sweep, Figure 7's relu cells, then Figures 2 (5 widths), 3 (10 teachers x 4), 12 (4)
+    assert counts["train"] == 72 + 24 + 5 + 10 * 4 + 4
 
 
 def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(workdir):
@@ -46,9 +55,9 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
     )
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert job_counts(output)["train"] == 96
+    assert job_counts(output)["train"] == 145
     train_jobs = output.split("rule train:")[1:]
-    assert len(train_jobs) == 96
+    assert len(train_jobs) == 145
     for job in train_jobs:
         resources = job[job.index("resources:") :].splitlines()[0]
         assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
@@ -94,8 +103,14 @@ def test_tiny_end_to_end_run(workdir):
     results = workdir / "results"
     perturbation = pd.read_csv(results / "summary" / "perturbation.csv")
     assert list(perturbation.columns) == [*MODEL_COLUMNS, "beta", "draw", "error"]
-    assert len(perturbation) == 2 * (1 + 5 * 2)  # 2 models x (beta 0 once + 5 betas x 2 draws)
-    assert set(perturbation["study"]) == {"trained"}
+    rows = perturbation.groupby("study").size().to_dict()
+    assert rows == {
+        "trained": 2 * (1 + 5 * 2),  # 2 models x (beta 0 once + 5 betas x 2 draws)
+        "nonlinear": 1 + 6 * 3,  # the study's own betas and draws
+        "teacher_rnn": 2 * (1 + 5 * 2),
+        "teacher_transformer": 1 + 5 * 2,
+        "lstsq": 2 * 2 * 3 * (1 + 21 * 2),  # targets x widths x parameterizations x (1 + betas x draws)
+    }
     stability = pd.read_csv(results / "summary" / "stability.csv")
     assert list(stability.columns[:10]) == [
         *MODEL_COLUMNS,
@@ -104,18 +119,28 @@ def test_tiny_end_to_end_run(workdir):
         "stability_radius",
         "radius_censored",
     ]
-    assert "stability_margin" in stability.columns and len(stability) == 2
-    assert (stability["error_at_zero"] < stability["null_error"]).all()
+    assert "stability_margin" in stability.columns and len(stability) == 2 + 1 + 2 + 1 + 12
+    assert stability["stability_margin"].notna().all() and stability["null_error"].gt(0).all()
+    trained = stability[stability["study"] == "trained"]
+    assert (trained["error_at_zero"] < trained["null_error"]).all()
+    teachers = pd.read_csv(results / "summary" / "teachers.csv")
+    assert list(teachers["target"]) == ["teacher_r05", "teacher_r20"]
+    assert teachers.loc[0, "decays_exponentially"] and not teachers.loc[1, "decays_exponentially"]
+    agreement = pd.read_csv(results / "summary" / "memory_definitions.csv")
+    assert len(agreement) == (2 + 1) * 2 and agreement["log_correlation"].gt(0.5).all()
     memory = pd.read_csv(results / "summary" / "memory.csv")
     assert list(memory.columns) == ["subject", "kind", "input", "t", "memory", *MODEL_COLUMNS]
     assert set(memory["kind"]) == {"target", "model"} and set(memory["input"]) == {
         "heaviside",
         "impulse",
     }
-    target_memory = memory[(memory["kind"] == "target") & (memory["input"] == "impulse")]
+    target_memory = memory[
+        (memory["target"] == "pol") & (memory["kind"] == "target") & (memory["input"] == "impulse")
+    ]
     expected = (1 + 0.1 * target_memory["t"]) ** -1.1
     assert (target_memory["memory"] - expected).abs().max() < 1e-10
-    for figure in ["fig7", "fig8", "perturbation_pol", "memory_trained", "stability_vs_width"]:
+    figures = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"]
+    for figure in [*figures, "perturbation_pol", "memory_trained", "stability_vs_width"]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "width8_seed0.log").read_text()
     assert log.count(" epoch ") == 3
@@ -124,7 +149,8 @@ def test_tiny_end_to_end_run(workdir):
     check_partial_reruns(workdir)
 
 
-FIGURE_RULES = {"fig7", "fig8", "perturbation_grid", "memory_figure", "stability_figure"}
+PAPER_FIGURE_RULES = {"fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"}
+FIGURE_RULES = {*PAPER_FIGURE_RULES, "perturbation_grid", "memory_figure", "stability_figure"}
 
 
 def planned_jobs(workdir, *configfiles) -> dict[str, int]:
@@ -146,12 +172,13 @@ def check_partial_reruns(workdir):
     assert set(planned_jobs(workdir)) == FIGURE_RULES
 
     edit(workdir / "src/curse_of_memory/perturbation.py")
-    assert planned_jobs(workdir)["perturbation_error"] == 2
+    assert planned_jobs(workdir)["perturbation_error"] == 6  # every trained model of every study
+    assert planned_jobs(workdir)["least_squares"] == 1
     assert "train" not in planned_jobs(workdir)
 
     (workdir / "one_cell.yaml").write_text(
         "overrides:\n  - match: {width: 8}\n    training: {learning_rate: 0.003}\n"
     )
     changed = planned_jobs(workdir, "one_cell.yaml")
-    assert changed["train"] == 1 and changed["perturbation_error"] == 2 and changed["model_memory"] == 1
+    assert changed["train"] == 1 and changed["perturbation_error"] == 6 and changed["model_memory"] == 1
     assert "make_target" not in changed and "target_memory" not in changed

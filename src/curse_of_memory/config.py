@@ -6,6 +6,7 @@ path) and, where there is a closed set, the allowed values, before any job runs.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import jsonschema
 import yaml
 
 from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS
-from curse_of_memory.targets import MEMORY_SHAPES, shape_parameters
+from curse_of_memory.targets import MEMORY_SHAPES, TARGET_KINDS, kind_parameters
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -50,9 +51,9 @@ def _key(path: Iterable[Any]) -> str:
     return ".".join(str(part) for part in path) or "<top level>"
 
 
-def _message(error: jsonschema.ValidationError) -> str:
-    """One line naming the key and what is allowed there."""
-    where = _key(error.absolute_path)
+def _message(error: jsonschema.ValidationError, prefix: Iterable[Any] = ()) -> str:
+    """One line naming the key (below the dotted ``prefix``) and what is allowed there."""
+    where = _key([*prefix, *error.absolute_path])
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -78,31 +79,45 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         raise ConfigError("invalid config: " + "; ".join(_message(error) for error in errors[:3]))
 
     for name, target in config["targets"].items():
-        _check_names(f"targets.{name}.memory", [target["memory"]], MEMORY_SHAPES)
-        _check_names(f"targets.{name}.parameters", target["parameters"], shape_parameters(target["memory"]))
+        _check_target(name, target, schema)
     grid = config["grid"]
-    _check_names("grid.targets", grid["targets"], config["targets"])
-    _check_names("grid.activations", grid["activations"], ACTIVATIONS)
-    _check_names("grid.parameterizations", grid["parameterizations"], PARAMETERIZATIONS)
+    _check_grid("grid", grid, config)
+    owner = {target: MAIN_STUDY for target in grid["targets"]}
+    for study, settings in config["studies"].items():
+        _check_grid(f"studies.{study}", settings, config)
+        for target in settings["targets"]:
+            if target in owner:
+                raise ConfigError(
+                    f"invalid config: studies.{study}.targets: {target!r} already belongs to study "
+                    f"{owner[target]!r}; a target belongs to one study"
+                )
+            owner[target] = study
+        for section in ("training", "perturbation"):
+            _check_section(["studies", study, section], config[section], settings[section], schema, section)
+    for target in config["lstsq"]["targets"]:
+        _check_names("lstsq.targets", [target], config["targets"])
+        if config["targets"][target]["kind"] != "linear":
+            raise ConfigError(f"invalid config: lstsq.targets: {target!r} is not of kind 'linear'")
 
-    training_schema = schema["properties"]["training"]
     for index, override in enumerate(config["overrides"]):
-        merged = _merged(config["training"], override["training"])
-        for error in jsonschema.Draft7Validator(training_schema).iter_errors(merged):
-            error.path.extendleft(reversed(["overrides", index, "training"]))
-            raise ConfigError("invalid config: " + _message(error))
+        _check_section(
+            ["overrides", index, "training"], config["training"], override["training"], schema, "training"
+        )
 
-    sizes = config["data"]["sizes"]
-    if config["training"]["batch_size"] > sizes["train"]:
-        raise ConfigError(
-            f"invalid config: training.batch_size: {config['training']['batch_size']} exceeds "
-            f"data.sizes.train ({sizes['train']}); allowed values: 1..{sizes['train']}"
-        )
-    if config["perturbation"]["evaluation_size"] > sizes["test"]:
-        raise ConfigError(
-            f"invalid config: perturbation.evaluation_size: {config['perturbation']['evaluation_size']}"
-            f" exceeds data.sizes.test ({sizes['test']}); allowed values: 1..{sizes['test']}"
-        )
+    for cell in study_cells(config):
+        sizes = target_data(config, cell["target"])["sizes"]
+        batch_size = cell_training(config, cell)["batch_size"]
+        evaluation_size = cell_perturbation(config, cell)["evaluation_size"]
+        if batch_size > sizes["train"]:
+            raise ConfigError(
+                f"invalid config: training.batch_size: {batch_size} exceeds data.sizes.train of target "
+                f"{cell['target']!r} ({sizes['train']}); allowed values: 1..{sizes['train']}"
+            )
+        if evaluation_size > sizes["test"]:
+            raise ConfigError(
+                f"invalid config: perturbation.evaluation_size: {evaluation_size} exceeds data.sizes.test of "
+                f"target {cell['target']!r} ({sizes['test']}); allowed values: 1..{sizes['test']}"
+            )
     figures = config["figures"]
     for figure in ("fig7", "fig8"):
         _check_names(f"figures.{figure}.target", [figures[figure]["target"]], grid["targets"])
@@ -121,13 +136,93 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
+def _check_target(name: str, target: dict, schema: dict) -> None:
+    """A target entry: a registered kind, its memory shape where it needs one, known parameter names."""
+    where = f"targets.{name}"
+    _check_names(f"{where}.kind", [target["kind"]], TARGET_KINDS)
+    if target["kind"] in MEMORY_KINDS:
+        if "memory" not in target:
+            raise ConfigError(f"invalid config: {where}.memory: required for kind {target['kind']!r}")
+        _check_names(f"{where}.memory", [target["memory"]], MEMORY_SHAPES)
+    _check_names(f"{where}.parameters", target["parameters"], kind_parameters(target))
+    _check_section(["targets", name, "data"], {}, target["data"], schema, "data")
+
+
+def _check_grid(where: str, grid: dict, config: dict) -> None:
+    _check_names(f"{where}.targets", grid["targets"], config["targets"])
+    _check_names(f"{where}.activations", grid["activations"], ACTIVATIONS)
+    _check_names(f"{where}.parameterizations", grid["parameterizations"], PARAMETERIZATIONS)
+
+
+def _check_section(where: list, base: dict, update: dict, schema: dict, section: str) -> None:
+    """``update`` deep-merged over ``base`` must satisfy the schema of the top-level ``section``."""
+    merged = _merged(base, update)
+    validator = jsonschema.Draft7Validator(
+        {**schema["properties"][section], "definitions": schema["definitions"]}
+    )
+    for error in validator.iter_errors(merged):
+        raise ConfigError("invalid config: " + _message(error, where))
+
+
+#: The study name of the main ``grid`` (the ``study`` column of its rows).
+MAIN_STUDY = "trained"
+
+#: Target kinds defined by a memory shape (they need ``memory``).
+MEMORY_KINDS = ("linear", "nonlinear")
+
+CELL_KEYS = ("target", "activation", "parameterization", "width", "seed")
+
+
+def study_grids(config: dict) -> dict[str, dict]:
+    """Every trained study's grid: the main ``grid`` (study ``trained``) and each of ``studies``."""
+    return {MAIN_STUDY: config["grid"], **config["studies"]}
+
+
+def study_cells(config: dict, study: str | None = None) -> list[dict]:
+    """The cells (dicts of CELL_KEYS plus ``study``) of one trained study, or of all of them."""
+    grids = study_grids(config)
+    chosen = grids if study is None else {study: grids[study]}
+    return [
+        {"study": name, **dict(zip(CELL_KEYS, values, strict=True))}
+        for name, grid in chosen.items()
+        for values in itertools.product(
+            grid["targets"], grid["activations"], grid["parameterizations"], grid["widths"], grid["seeds"]
+        )
+    ]
+
+
+def target_study(config: dict, target: str) -> str:
+    """The trained study whose grid lists ``target`` (each target belongs to at most one)."""
+    for name, grid in study_grids(config).items():
+        if target in grid["targets"]:
+            return name
+    raise KeyError(f"target {target!r} is in no trained study")
+
+
+def target_data(config: dict, target: str) -> dict:
+    """The data settings of one target: ``data`` with the target's own ``data`` merged in."""
+    return _merged(config["data"], config["targets"][target]["data"])
+
+
 def cell_training(config: dict, cell: dict) -> dict:
-    """The training settings of one grid cell: ``training`` with every matching override merged in."""
+    """The training settings of one cell: ``training``, its study's ``training``, then every matching
+    override, deep-merged in that order."""
     settings = config["training"]
+    study = target_study(config, cell["target"])
+    if study != MAIN_STUDY:
+        settings = _merged(settings, config["studies"][study]["training"])
     for override in config["overrides"]:
         if all(cell[key] == value for key, value in override["match"].items()):
             settings = _merged(settings, override["training"])
     return settings
+
+
+def cell_perturbation(config: dict, cell: dict) -> dict:
+    """The perturbation settings of one cell: ``perturbation`` with its study's merged in."""
+    study = target_study(config, cell["target"])
+    if study == MAIN_STUDY:
+        return config["perturbation"]
+    return _merged(config["perturbation"], config["studies"][study]["perturbation"])
 
 
 def _merged(base: dict, update: dict) -> dict:

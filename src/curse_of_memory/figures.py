@@ -3,8 +3,8 @@
 Perturbation-error panels follow the paper's layout: log–log axes, one curve per width, β = 0 drawn
 at the left edge (a tick labelled 0, two grid steps left of the smallest β) and non-finite errors
 drawn on a line labelled ∞ at the top. So that the finite part of the curves stays readable, errors
-more than ``10^INFINITY_DECADES`` times the largest unperturbed error of the panel are drawn on the
-∞ line too (the tables keep every value).
+more than ``10^INFINITY_DECADES`` times the panel's largest error at β = 0 or the smallest β are drawn
+on the ∞ line too (the tables keep every value).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import pandas as pd
 import seaborn as sns
 
 from curse_of_memory.artifacts import atomic_path
+from curse_of_memory.decay import exponential_fit, power_law_fit
+from curse_of_memory.dynamics import attractors, tanh_map, vector_field
 from curse_of_memory.stability import error_curve
 
 #: Errors this many decades above a panel's largest E_m(0) are drawn on the ∞ line.
@@ -53,7 +55,7 @@ def plot_perturbation_panel(
     colors = colors or width_colors(list(curves))
     betas = np.array(sorted(draws["beta"].unique()))
     zero_x = _zero_position(betas)
-    at_zero = max(float(curve.iloc[0]) for curve in curves.values())
+    at_zero = max(float(curve.iloc[:2].max()) for curve in curves.values())
     infinity_y = at_zero * 10**INFINITY_DECADES
     values = np.concatenate([curve.to_numpy() for curve in curves.values()])
     shown = values[np.isfinite(values) & (values > 0) & (values < infinity_y)]
@@ -99,12 +101,230 @@ def perturbation_figure(
             ax.set_title(f"no runs for {panel}")
             continue
         plot_perturbation_panel(ax, perturbation[selected], crossings[chosen], colors)
-        ax.set_title(f"{panel['activation']}, {panel['parameterization']}, {panel['target']} target")
+        ax.set_title(_family_title(panel))
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_axis_off()
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _family_title(panel: dict) -> str:
+    return f"{panel['activation']}, {panel['parameterization']}, {panel['target']} target"
+
+
+def plot_memory_decay(ax: plt.Axes, t: np.ndarray, memory: np.ndarray, label: str, color, fits: bool) -> None:
+    """One memory function on log–log axes (t+1 on x), with its exponential and power-law fit lines."""
+    shown = memory > MEMORY_FLOOR
+    ax.plot(t[shown] + 1, memory[shown], color=color, label=label)
+    if not fits:
+        return
+    exponential, power = exponential_fit(t, memory), power_law_fit(t, memory)
+    if np.isfinite(exponential.slope):
+        ax.plot(
+            t + 1,
+            np.exp(exponential.intercept - exponential.slope * t),
+            color=color,
+            ls="--",
+            lw=0.9,
+            label=f"exp fit: rate {exponential.slope:.3g}, $R^2$ {exponential.r_squared:.3f}",
+        )
+    if np.isfinite(power.slope):
+        ax.plot(
+            t + 1,
+            np.exp(power.intercept) * (t + 1) ** -power.slope,
+            color=color,
+            ls=":",
+            lw=0.9,
+            label=f"power fit: $(t+1)^{{-{power.slope:.2f}}}$, $R^2$ {power.r_squared:.3f}",
+        )
+
+
+def _memory_axes(ax: plt.Axes, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(max(bottom, top * 1e-12, MEMORY_FLOOR), top)
+    ax.set_xlabel("t + 1")
+    ax.set_ylabel("memory function")
+    ax.set_title(title)
+
+
+def study_figure(
+    target_memory: pd.DataFrame,
+    perturbation: pd.DataFrame,
+    crossings: pd.DataFrame,
+    panels: Sequence[dict],
+    title: str,
+) -> plt.Figure:
+    """A target's measured memory function (left, with decay fits) and its students' ``E_m(β)`` panels.
+
+    ``target_memory`` has rows ``input, t, memory`` for the Heaviside and impulse definitions; the
+    Heaviside one is fitted (Figures 2 and 12).
+    """
+    fig, axes = plt.subplots(1, 1 + len(panels), figsize=(3.6 * (1 + len(panels)), 3.0), squeeze=False)
+    memory_ax = axes[0, 0]
+    for (name, curve), color in zip(target_memory.groupby("input", sort=False), ["k", "0.55"], strict=False):
+        plot_memory_decay(
+            memory_ax,
+            curve["t"].to_numpy(),
+            curve["memory"].to_numpy(),
+            name,
+            color,
+            fits=name == "heaviside",
+        )
+    _memory_axes(memory_ax, "target memory (measured)")
+    memory_ax.legend(fontsize=6, loc="lower left")
+    colors = width_colors(perturbation["width"].unique())
+    keys = ["target", "activation", "parameterization"]
+    for ax, panel in zip(axes[0, 1:], panels, strict=True):
+        selected = (perturbation[keys] == pd.Series(panel)).all(axis=1)
+        chosen = (crossings[keys] == pd.Series(panel)).all(axis=1)
+        plot_perturbation_panel(ax, perturbation[selected], crossings[chosen], colors)
+        ax.set_title(_family_title(panel))
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def teacher_figure(
+    teachers: pd.DataFrame,
+    memory: pd.DataFrame,
+    perturbation: pd.DataFrame,
+    crossings: pd.DataFrame,
+    example: dict,
+    title: str,
+) -> plt.Figure:
+    """Figure 3: one teacher's students' ``E_m(β)`` (left); every teacher's memory (right), survivors in
+    colour with their exponential fits, filtered-out teachers in grey.
+
+    ``teachers`` is the teacher table (``target, survived``); ``memory`` has ``target, t, memory``.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.2))
+    plot_perturbation_panel(left, perturbation, crossings)
+    kept = teachers.groupby("target", sort=False)["survived"].any()
+    left.set_title(f"students of {example['target']} ({'kept' if kept[example['target']] else 'none kept'})")
+    left.legend(fontsize=6)
+    survivors = kept.index[kept].tolist()
+    palette = dict(zip(survivors, sns.color_palette("tab10", n_colors=max(len(survivors), 1)), strict=False))
+    for target, curve in memory.groupby("target", sort=False):
+        t, values = curve["t"].to_numpy(), curve["memory"].to_numpy()
+        if target in palette:
+            shown = values > MEMORY_FLOOR
+            right.plot(t[shown] + 1, values[shown], color=palette[target], label=f"{target} (kept)")
+            fit = exponential_fit(t, values)
+            right.plot(t + 1, np.exp(fit.intercept - fit.slope * t), color=palette[target], ls="--", lw=0.8)
+        else:
+            shown = values > MEMORY_FLOOR
+            right.plot(t[shown] + 1, values[shown], color="0.7", lw=0.9, label=f"{target} (filtered out)")
+    _memory_axes(right, "teacher memory functions (dashed: exponential fits)")
+    right.set_xscale("linear")
+    right.set_xlabel("t")
+    right.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def definitions_figure(curves: pd.DataFrame, agreement: pd.DataFrame) -> plt.Figure:
+    """Figure 10: Heaviside vs impulse memory, one panel per (family, layers); median over seeds with a
+    band from the 10th to the 90th percentile. Titles give the panel's median agreement numbers."""
+    families = list(dict.fromkeys(curves["family"]))
+    depths = sorted(curves["layers"].unique())
+    fig, axes = plt.subplots(
+        len(families),
+        len(depths),
+        figsize=(2.6 * len(depths), 2.2 * len(families)),
+        squeeze=False,
+        sharex=True,
+    )
+    colors = {"heaviside": "C0", "impulse": "C3"}
+    for row, family in enumerate(families):
+        for column, layers in enumerate(depths):
+            ax = axes[row, column]
+            panel = curves[(curves["family"] == family) & (curves["layers"] == layers)]
+            if panel.empty:
+                ax.set_axis_off()
+                continue
+            for name, curve in panel.groupby("input", sort=False):
+                quantiles = curve.groupby("t")["memory"].quantile([0.1, 0.5, 0.9]).unstack()
+                ax.plot(quantiles.index, quantiles[0.5], color=colors.get(name, "k"), label=name)
+                ax.fill_between(
+                    quantiles.index, quantiles[0.1], quantiles[0.9], color=colors.get(name, "k"), alpha=0.2
+                )
+            numbers = agreement[(agreement["family"] == family) & (agreement["layers"] == layers)].median(
+                numeric_only=True
+            )
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], MEMORY_FLOOR))
+            ax.set_title(
+                f"{family.upper()}, {layers} layer{'s' if layers > 1 else ''}\n"
+                f"L1 diff {numbers['relative_l1_difference']:.2f}, log corr {numbers['log_correlation']:.3f}",
+                fontsize=8,
+            )
+            ax.set_xlabel("t")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle("Figure 10: memory functions from Heaviside and impulse inputs (random initialisation)")
+    fig.tight_layout()
+    return fig
+
+
+def nondecaying_figure(weights: np.ndarray, memory: pd.DataFrame) -> plt.Figure:
+    """Figure 11: the 2-D tanh RNN's phase portrait with its attractors, its memory function, and the
+    memory functions of random tanh RNNs (non-decaying ones in colour, decaying ones in grey)."""
+    fig, (portrait, own, random) = plt.subplots(1, 3, figsize=(11.0, 3.3))
+    grid = np.linspace(-2.0, 2.0, 21)
+    states = np.stack(np.meshgrid(grid, grid), axis=-1)
+    field = vector_field(states, weights)
+    portrait.quiver(states[..., 0], states[..., 1], field[..., 0], field[..., 1], color="0.5", angles="xy")
+    starts = np.array([[1.5, -0.5], [-1.5, 0.5], [0.3, 0.2], [-0.2, 1.8]])
+    for start in starts:
+        path = [start]
+        for _ in range(12):
+            path.append(tanh_map(path[-1], weights))
+        path = np.array(path)
+        portrait.plot(path[:, 0], path[:, 1], "-o", ms=2, lw=0.8)
+    found = attractors(weights, states.reshape(-1, 2))
+    portrait.plot(found[:, 0], found[:, 1], "k*", ms=12, label="attractors")
+    portrait.set_xlabel("$h_1$")
+    portrait.set_ylabel("$h_2$")
+    portrait.set_title("phase portrait: $\\Delta h = \\tanh(hW) - h$", fontsize=9)
+    portrait.legend(fontsize=7, loc="lower left")
+    paper = memory[memory["model"] == memory["model"].iloc[0]]
+    own.plot(paper["t"], paper["memory"], "k-", lw=0.8, label="memory function")
+    response = own.twinx()
+    response.plot(paper["t"], paper["response"], color="C1", lw=0.8, marker=".", ms=3)
+    response.set_ylabel("step response $y_k$", color="C1")
+    own.set_xlim(0, min(40, paper["t"].max()))
+    own.set_xlabel("t")
+    own.set_ylabel("memory function")
+    own.set_title(f"{paper['model'].iloc[0]} RNN: memory never decays", fontsize=9)
+    others = memory[memory["model"] != memory["model"].iloc[0]]
+    for name, curve in others.groupby("model", sort=False):
+        decays = bool(curve["decays"].iloc[0])
+        random.plot(
+            curve["t"],
+            curve["memory"],
+            color="0.75" if decays else None,
+            lw=0.8,
+            label=None if decays else name,
+        )
+    random.set_yscale("log")
+    random.set_ylim(bottom=max(random.get_ylim()[0], MEMORY_FLOOR))
+    kept = others.drop_duplicates("model")
+    random.set_title(
+        f"random tanh RNNs: {int((~kept['decays']).sum())} of {len(kept)} never decay (grey: decay)",
+        fontsize=9,
+    )
+    random.set_xlabel("t")
+    if not kept["decays"].all():
+        random.legend(fontsize=5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle("Figure 11: tanh RNNs whose memory does not decay")
     fig.tight_layout()
     return fig
 

@@ -89,3 +89,18 @@ MEMORY_DEFINITIONS: dict[str, Callable[..., np.ndarray]] = {
     "heaviside": heaviside_memory,
     "impulse": impulse_memory,
 }
+
+
+def definition_agreement(heaviside: np.ndarray, impulse: np.ndarray) -> dict[str, float]:
+    """How closely two memory functions of one model agree (Figure 10).
+
+    ``relative_l1_difference = Σ|M_H − M_I| / Σ M_H`` (0 when equal, as for every linear model) and
+    ``log_correlation``: the Pearson correlation of ``log M_H`` and ``log M_I`` over the times where both
+    are above round-off (1 when the curves have the same shape on the paper's log axes).
+    """
+    difference = float(np.abs(heaviside - impulse).sum() / heaviside.sum())
+    resolved = (heaviside > 1e-12 * heaviside.max()) & (impulse > 1e-12 * impulse.max())
+    if resolved.sum() < 3:
+        return {"relative_l1_difference": difference, "log_correlation": float("nan")}
+    correlation = float(np.corrcoef(np.log(heaviside[resolved]), np.log(impulse[resolved]))[0, 1])
+    return {"relative_l1_difference": difference, "log_correlation": correlation}

@@ -10,16 +10,20 @@ import numpy as np
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv
+from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
 from curse_of_memory.stability import crossings, error_curve, stability_radius
+from curse_of_memory.targets import load_dataset
+from curse_of_memory.training import temporal_weights
 
 MODEL_KEYS = ["study", "target", "activation", "parameterization", "width", "seed"]
 FAMILY_KEYS = ["study", "target", "activation", "parameterization", "seed"]
 
 
-def collect_perturbation(paths: list, cells: list[dict], study: str) -> pd.DataFrame:
-    """Per-model draw tables (``beta, draw, error``) stacked with their model keys, in tidy order."""
+def collect_perturbation(paths: list, cells: list[dict]) -> pd.DataFrame:
+    """Per-model draw tables (``beta, draw, error``) stacked with their model keys (``cells`` carry
+    ``study`` and the CELL keys), in tidy order."""
     frames = [
-        load_csv(path, made_by="perturbation_error").assign(study=study, **cell)
+        load_csv(path, made_by="perturbation_error").assign(**cell)
         for path, cell in zip(paths, cells, strict=True)
     ]
     return pd.concat(frames, ignore_index=True)[[*MODEL_KEYS, "beta", "draw", "error"]]
@@ -30,15 +34,27 @@ def null_error(outputs: np.ndarray, weights: np.ndarray) -> float:
     return float(((weights[None, :] * outputs) ** 2).mean())
 
 
+def dataset_null_errors(paths: list, targets: list[str], evaluation: dict[str, dict]) -> dict[str, float]:
+    """Per target, :func:`null_error` on its data set's first ``size`` test outputs, weighted as its
+    models were trained (``evaluation[target] = {size, loss_weight_power}``)."""
+    errors = {}
+    for target, path in zip(targets, paths, strict=True):
+        outputs = load_dataset(path)[0]["y_test"][: evaluation[target]["size"]]
+        weights = temporal_weights(outputs.shape[1], evaluation[target]["loss_weight_power"]).numpy()
+        errors[target] = null_error(outputs, weights)
+    return errors
+
+
 def stability_table(
     perturbation: pd.DataFrame,
-    margins: pd.DataFrame,
+    margins: pd.DataFrame | None,
     null_errors: dict[str, float],
     threshold: float,
 ) -> pd.DataFrame:
     """Per model: ``error_at_zero``, ``stability_radius`` (+ ``radius_censored``), ``stability_margin``.
 
-    ``margins`` has the model keys and ``stability_margin``; ``null_errors`` maps target → E_null.
+    ``margins`` (optional) has the model keys and ``stability_margin``; ``null_errors`` maps target → E_null
+    (target names are unique across studies).
     """
     rows = []
     for keys, draws in perturbation.groupby(MODEL_KEYS, sort=False):
@@ -55,7 +71,7 @@ def stability_table(
             }
         )
     table = pd.DataFrame(rows)
-    return table.merge(margins, on=MODEL_KEYS, how="left")
+    return table if margins is None else table.merge(margins, on=MODEL_KEYS, how="left")
 
 
 def crossing_table(perturbation: pd.DataFrame) -> pd.DataFrame:
@@ -67,3 +83,42 @@ def crossing_table(perturbation: pd.DataFrame) -> pd.DataFrame:
             rows.append({**dict(zip(FAMILY_KEYS, keys, strict=True)), **crossing})
     columns = [*FAMILY_KEYS, "width_small", "width_large", "crossing_beta"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def teacher_table(
+    stability: pd.DataFrame,
+    memories: dict[str, pd.DataFrame],
+    teacher_parameters: dict[str, dict],
+    fit_threshold: float,
+    radius_floor: float,
+) -> pd.DataFrame:
+    """Figure 3's filter: per teacher (and student family), its memory's decay fits and whether it survived.
+
+    A teacher survives when its widest student fits it (``E_m(0)/E_null ≤ fit_threshold``) and every
+    width keeps a stability radius above ``radius_floor`` (0: positive). ``memories`` maps a teacher to
+    its Heaviside memory table (``t, memory``); ``teacher_parameters`` to its config parameters.
+    """
+    rows = []
+    for keys, family in stability.groupby(FAMILY_KEYS, sort=False):
+        row = dict(zip(FAMILY_KEYS, keys, strict=True))
+        widest = family.loc[family["width"].idxmax()]
+        relative_error = float(widest["error_at_zero"] / widest["null_error"])
+        smallest_radius = float(family["stability_radius"].min())
+        memory = memories[row["target"]]
+        t, values = memory["t"].to_numpy(), memory["memory"].to_numpy()
+        exponential, power = exponential_fit(t, values), power_law_fit(t, values)
+        rows.append(
+            {
+                **row,
+                **{f"teacher_{name}": value for name, value in teacher_parameters[row["target"]].items()},
+                "relative_error_at_zero": relative_error,
+                "smallest_stability_radius": smallest_radius,
+                "survived": relative_error <= fit_threshold and smallest_radius > radius_floor,
+                "exponential_rate": exponential.slope,
+                "exponential_r_squared": exponential.r_squared,
+                "power_law_power": power.slope,
+                "power_law_r_squared": power.r_squared,
+                "decays_exponentially": decays_exponentially(t, values),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,4 +1,13 @@
-"""Linear-functional targets ``H_t(x) = ∫ ρ(s) x_{t-s} ds`` and their seeded data sets.
+"""Targets (the maps ``y = H(x)`` the RNNs learn) and their seeded data sets.
+
+Kinds of target (registry :data:`TARGET_KINDS`; a config entry's ``kind`` picks one):
+
+- ``linear``: the linear functional ``H_t(x) = ∫ ρ(s) x_{t-s} ds`` with a registered memory shape ρ.
+- ``nonlinear``: ``y_k = tanh(scale · z_k)`` with ``z = dt Σ ρ(s dt) x_{k−s}`` (Figure 2's nonlinear
+  functional with polynomial memory; a Wiener system). Its Heaviside memory function is
+  ``scale · ρ(t) · max_x tanh'(x · scale · Σ_{s≤t} ρ dt)``, which for the smallest amplitudes is
+  ``≈ scale · ρ(t)``: it decays like ρ, e.g. ``(t+1)^{-1.5}``, and the pipeline measures it.
+- ``teacher_rnn`` / ``teacher_transformer``: random teachers from :mod:`curse_of_memory.teachers`.
 
 The discrete functional is the Riemann sum ``y_k = dt · Σ_{s=0}^{k} ρ(s·dt) x_{k-s}`` (PAPER.md §1),
 computed by zero-padded FFT convolution in O(T log T). With the authors' ``dt = 1`` it equals their
@@ -19,6 +28,7 @@ import scipy.special
 import torch
 
 from curse_of_memory.artifacts import load_npz, save_npz
+from curse_of_memory.teachers import TeacherRNN, TeacherTransformer
 
 MemoryShape = Callable[..., np.ndarray]
 
@@ -105,6 +115,94 @@ class LinearFunctional:
         return torch.as_tensor(outputs, dtype=inputs.dtype, device=inputs.device)[..., None]
 
 
+@dataclass(frozen=True)
+class SaturatedFunctional:
+    """``y_k = tanh(scale · z_k)`` with ``z`` the linear functional of memory ρ (kind ``nonlinear``)."""
+
+    memory: str
+    parameters: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0
+    dt: float = 1.0
+
+    def rho(self, t: np.ndarray) -> np.ndarray:
+        """The small-amplitude memory ``scale · ρ(t)`` (the measured memory is at most this)."""
+        return self.linear().rho(t)
+
+    def linear(self) -> LinearFunctional:
+        """The linear part ``z``, with ``scale`` as the factor on ρ."""
+        return LinearFunctional(self.memory, self.parameters, self.scale, self.dt)
+
+    def apply(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs ``tanh(scale · z)`` of inputs shaped (batch, time)."""
+        return np.tanh(self.linear().apply(inputs))
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        outputs = self.apply(inputs[..., 0].detach().cpu().numpy())
+        return torch.as_tensor(outputs, dtype=inputs.dtype, device=inputs.device)[..., None]
+
+
+@dataclass(frozen=True)
+class ModuleTarget:
+    """A torch teacher module as a target: (batch, time, 1) tensors or (batch, time) arrays."""
+
+    module: torch.nn.Module
+    dt: float = 1.0
+    #: Sequences per forward pass when generating a data set (bounds memory, not results).
+    batch_size: int = 4096
+
+    @torch.no_grad()
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.module(inputs.to(torch.float64))
+
+    def apply(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs of inputs shaped (batch, time), in batches."""
+        tensor = torch.as_tensor(inputs, dtype=torch.float64)[..., None]
+        chunks = [self(chunk)[..., 0] for chunk in tensor.split(self.batch_size)]
+        return torch.cat(chunks).numpy()
+
+
+Target = LinearFunctional | SaturatedFunctional | ModuleTarget
+
+
+def _memory_target(cls: type) -> Callable[[dict, float], Target]:
+    def build(spec: dict, dt: float) -> Target:
+        return cls(memory=spec["memory"], parameters=dict(spec["parameters"]), scale=spec["scale"], dt=dt)
+
+    return build
+
+
+def _module_target(cls: type) -> Callable[[dict, float], Target]:
+    def build(spec: dict, dt: float) -> Target:
+        return ModuleTarget(cls(**spec["parameters"]), dt=dt)
+
+    build.module_class = cls
+    return build
+
+
+#: Registry of target kinds: ``kind → build(spec, dt)``; ``spec`` is a config ``targets`` entry.
+TARGET_KINDS: dict[str, Callable[[dict, float], Target]] = {
+    "linear": _memory_target(LinearFunctional),
+    "nonlinear": _memory_target(SaturatedFunctional),
+    "teacher_rnn": _module_target(TeacherRNN),
+    "teacher_transformer": _module_target(TeacherTransformer),
+}
+
+
+def kind_parameters(spec: dict) -> dict[str, float]:
+    """The parameters a target entry may set, with defaults: the memory shape's or the teacher's."""
+    build = TARGET_KINDS[spec["kind"]]
+    if hasattr(build, "module_class"):
+        signature = inspect.signature(build.module_class)
+        return {name: p.default for name, p in signature.parameters.items()}
+    return shape_parameters(spec["memory"])
+
+
+def build_target(spec: dict, dt: float) -> Target:
+    """The target of one config ``targets`` entry (``kind`` defaults to ``linear``)."""
+    spec = {"kind": "linear", "parameters": {}, "scale": 1.0, **spec}
+    return TARGET_KINDS[spec["kind"]](spec, dt)
+
+
 def fft_causal_convolution(inputs: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``y_k = Σ_{s=0}^{k} kernel_s · x_{k-s}`` along the last axis, zero-padded to avoid wrap-around."""
     length = inputs.shape[-1]
@@ -130,15 +228,16 @@ def sample_inputs(sizes: dict[str, int], length: int, input_std: float, seed: in
 
 
 def make_dataset(
-    target: LinearFunctional, sizes: dict[str, int], length: int, input_std: float, seed: int
+    target: Target, sizes: dict[str, int], length: int, input_std: float, seed: int
 ) -> dict[str, np.ndarray]:
-    """Inputs ``x_<split>``, outputs ``y_<split>``, the time grid ``t`` and ``rho`` on it."""
+    """Inputs ``x_<split>``, outputs ``y_<split>``, the time grid ``t`` and (if defined) ``rho`` on it."""
     arrays: dict[str, np.ndarray] = {}
     for split, inputs in sample_inputs(sizes, length, input_std, seed).items():
         arrays[f"x_{split}"] = inputs
         arrays[f"y_{split}"] = target.apply(inputs)
     arrays["t"] = target.dt * np.arange(length)
-    arrays["rho"] = target.rho(arrays["t"])
+    if hasattr(target, "rho"):
+        arrays["rho"] = target.rho(arrays["t"])
     return arrays
 
 
@@ -154,11 +253,6 @@ def load_dataset(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, metadata
 
 
-def target_from_metadata(metadata: dict) -> LinearFunctional:
-    """Rebuild the target functional recorded in a data set's metadata."""
-    return LinearFunctional(
-        memory=metadata["memory"],
-        parameters=metadata["parameters"],
-        scale=metadata["scale"],
-        dt=metadata["dt"],
-    )
+def target_from_metadata(metadata: dict) -> Target:
+    """Rebuild the target recorded in a data set's metadata (its config entry and ``dt``)."""
+    return build_target(metadata["target"], metadata["dt"])

@@ -1,36 +1,48 @@
-# Helpers shared by all rule files — config validation, the grid of cells, the paths of artifacts.
+# Helpers shared by all rule files — config validation, the cells of every study, the paths of artifacts.
 
-import itertools
 import os
 
 from snakemake.utils import min_version
 
-from curse_of_memory.config import cell_training, validate_config
+from curse_of_memory.config import (
+    MAIN_STUDY,
+    cell_perturbation,
+    cell_training,
+    study_cells,
+    study_grids,
+    target_data,
+    target_study,
+    validate_config,
+)
 
 min_version("9.0")
 
 # Fill defaults and fail before any job runs on a wrong key, type or value.
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
-# One training run: target x activation x parameterisation x width x seed.
+# One training run: target x activation x parameterisation x width x seed. A target belongs to one
+# trained study (the main `grid`, study "trained", or one of `studies`), so paths need no study part.
 CELL = "{target}/{activation}/{parameterization}/width{width}_seed{seed}"
-CELL_KEYS = ("target", "activation", "parameterization", "width", "seed")
 
 
-def grid_cells():
-    """Every configured cell as a dict of its wildcard values."""
-    grid = config["grid"]
-    return [
-        dict(zip(CELL_KEYS, values))
-        for values in itertools.product(
-            grid["targets"], grid["activations"], grid["parameterizations"], grid["widths"], grid["seeds"]
-        )
-    ]
+def grid_cells(study=None):
+    """Every trained cell (of one study, or of all) as a dict of its wildcard values plus ``study``."""
+    return study_cells(config, study)
 
 
 def cell_paths(pattern, cells=None):
-    """``pattern`` (containing CELL's wildcards) filled in for ``cells`` (default: every grid cell)."""
+    """``pattern`` (containing CELL's wildcards) filled in for ``cells`` (default: every trained cell)."""
     return [pattern.format(**cell) for cell in (grid_cells() if cells is None else cells)]
+
+
+def trained_targets():
+    """The targets of every trained study, in config order."""
+    return list(dict.fromkeys(t for grid in study_grids(config).values() for t in grid["targets"]))
+
+
+def has_study(name):
+    """Whether the config defines the trained study ``name``."""
+    return name in config["studies"]
 
 
 def figure_files(name):
@@ -38,10 +50,18 @@ def figure_files(name):
     return expand("results/figures/{name}.{fmt}", name=name, fmt=config["figures"]["formats"])
 
 
+def _cell(wildcards):
+    return {**dict(wildcards.items()), "width": int(wildcards.width), "seed": int(wildcards.seed)}
+
+
 def training_settings(wildcards):
-    """The training settings of the cell in ``wildcards`` (config ``training`` plus its overrides)."""
-    cell = {**dict(wildcards.items()), "width": int(wildcards.width), "seed": int(wildcards.seed)}
-    return cell_training(config, cell)
+    """The training settings of the cell in ``wildcards`` (``training``, its study's, its overrides)."""
+    return cell_training(config, _cell(wildcards))
+
+
+def perturbation_settings(wildcards):
+    """The perturbation settings of the cell in ``wildcards`` (``perturbation`` and its study's)."""
+    return cell_perturbation(config, _cell(wildcards))
 
 
 def package_code(*modules):
@@ -58,11 +78,25 @@ def uses_gpu():
     return config["training"]["device"] == "cuda"
 
 
+def study_grid(target):
+    """The grid of the trained study that ``target`` belongs to."""
+    return study_grids(config)[target_study(config, target)]
+
+
+def target_evaluation(target):
+    """How a target's models are evaluated (test sequences used, loss weights): its first cell's settings."""
+    cell = next(c for c in grid_cells() if c["target"] == target)
+    return {
+        "size": cell_perturbation(config, cell)["evaluation_size"],
+        "loss_weight_power": cell_training(config, cell)["loss_weight_power"],
+    }
+
+
 def previous_width_metrics(wildcards):
     """With chained early stopping, the metrics of the next-smaller width (its loss sets the stop level)."""
-    if not config["training"]["chained_early_stopping"]["enabled"]:
+    if not training_settings(wildcards)["chained_early_stopping"]["enabled"]:
         return []
-    smaller = [w for w in sorted(config["grid"]["widths"]) if w < int(wildcards.width)]
+    smaller = [w for w in sorted(study_grid(wildcards.target)["widths"]) if w < int(wildcards.width)]
     if not smaller:
         return []
     cell = {**dict(wildcards.items()), "width": smaller[-1]}
@@ -75,12 +109,20 @@ def panel(target, activation, parameterization):
 
 
 def panel_cells(panels):
-    """The grid cells (every width and seed) that a list of panels draws."""
+    """The trained cells (every width and seed of the panel's study) that a list of panels draws."""
+    cells = []
+    for p in panels:
+        grid = study_grid(p["target"])
+        study = target_study(config, p["target"])
+        cells += [{**p, "study": study, "width": w, "seed": s} for w in grid["widths"] for s in grid["seeds"]]
+    return cells
+
+
+def study_panels(study):
+    """Every (target, activation, parameterization) family of one trained study."""
+    grid = study_grids(config)[study]
     return [
-        {**p, "width": width, "seed": seed}
-        for p in panels
-        for width in config["grid"]["widths"]
-        for seed in config["grid"]["seeds"]
+        panel(t, a, p) for t in grid["targets"] for a in grid["activations"] for p in grid["parameterizations"]
     ]
 
 
@@ -90,10 +132,25 @@ FIG7 = config["figures"]["fig7"]
 FIG8 = config["figures"]["fig8"]
 FIG7_PANELS = [panel(FIG7["target"], FIG7["activation"], p) for p in FIG7["parameterizations"]]
 FIG8_PANELS = [panel(FIG8["target"], a, FIG8["parameterization"]) for a in FIG8["activations"]]
+FIG1, FIG4 = config["figures"]["fig1"], config["figures"]["fig4"]
+FIG1_PANELS = [panel(t, "linear", FIG1["parameterization"]) for t in FIG1["targets"]]
+FIG4_PANELS = [panel(FIG4["target"], "linear", p) for p in FIG4["parameterizations"]]
+FIG3_STUDY = config["figures"]["fig3"]["study"]
+FIG3_TEACHERS = study_grids(config)[FIG3_STUDY]["targets"] if has_study(FIG3_STUDY) else []
+
+
+def paper_figures():
+    """The paper's figures this config can build: least-squares (1, 4) and the configured studies (2, 3, 12)."""
+    names = ["fig1", "fig4"] if config["lstsq"]["targets"] else []
+    names += [f for f in ("fig2", "fig3", "fig12") if has_study(config["figures"][f]["study"])]
+    return names + ["fig10", "fig11"]
+
+
+PAPER_FIGURES = paper_figures()
 
 
 def grid_panels(wildcards):
-    """Every (activation, parameterization) panel of one target."""
+    """Every (activation, parameterization) panel of one target of the main grid."""
     return [
         panel(wildcards.target, a, p)
         for a in config["grid"]["activations"]

@@ -10,8 +10,8 @@ rule perturbation_error:
     output:
         draws=f"results/perturbation/{CELL}.csv",
     params:
-        perturbation=config["perturbation"],
-        loss_weight_power=config["training"]["loss_weight_power"],
+        perturbation=perturbation_settings,
+        loss_weight_power=lambda wildcards: training_settings(wildcards)["loss_weight_power"],
     threads: 1
     conda:
         "../../envs/curse-of-memory.yaml"

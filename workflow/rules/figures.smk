@@ -75,6 +75,7 @@ rule memory_figure:
         figure_files("memory_trained"),
     params:
         width=max(config["grid"]["widths"]),
+        study=MAIN_STUDY,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -90,6 +91,8 @@ rule stability_figure:
         style=FIGURE_STYLE,
     output:
         figure_files("stability_vs_width"),
+    params:
+        study=MAIN_STUDY,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -98,8 +101,156 @@ rule stability_figure:
         "../scripts/plot_stability.py"
 
 
+if LSTSQ:
+
+    rule fig1:
+        input:
+            code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+            table="results/lstsq/perturbation.csv",
+            style=FIGURE_STYLE,
+        output:
+            figure_files("fig1"),
+        params:
+            panels=FIG1_PANELS,
+            columns=len(FIG1_PANELS),
+            title="Figure 1: linear RNNs fitted by least squares, (a) exponential and (b) polynomial memory",
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            "results/logs/figures/fig1.log",
+        script:
+            "../scripts/plot_perturbation.py"
+
+    rule fig4:
+        input:
+            code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+            table="results/lstsq/perturbation.csv",
+            style=FIGURE_STYLE,
+        output:
+            figure_files("fig4"),
+        params:
+            panels=FIG4_PANELS,
+            columns=len(FIG4_PANELS),
+            title=f"Figure 4: Figure 1b with stable reparameterisation of the rates ({FIG4['target']})",
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            "results/logs/figures/fig4.log",
+        script:
+            "../scripts/plot_perturbation.py"
+
+
+for _figure, _study, _title in [
+    ("fig2", config["figures"]["fig2"]["study"], "Figure 2: a nonlinear functional with polynomial memory, tanh RNNs"),
+    ("fig12", config["figures"]["fig12"]["study"], "Figure 12: a random causal transformer teacher, RNN students"),
+]:
+    if not has_study(_study):
+        continue
+    _panels = [p for p in study_panels(_study) if p["target"] == study_grids(config)[_study]["targets"][0]]
+
+    rule:
+        name:
+            _figure
+        input:
+            code=package_code("figures", "decay", "summary", "stability", "artifacts", "runtime"),
+            draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(_panels)),
+            memory=f"results/memory/targets/{_panels[0]['target']}.csv",
+            style=FIGURE_STYLE,
+        output:
+            figure_files(_figure),
+        params:
+            cells=panel_cells(_panels),
+            panels=_panels,
+            title=_title,
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            f"results/logs/figures/{_figure}.log",
+        script:
+            "../scripts/plot_study.py"
+
+
+if has_study(FIG3_STUDY):
+
+    rule teacher_filter:
+        input:
+            code=package_code("summary", "decay", "stability", "targets", "training", "artifacts", "runtime"),
+            draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
+            datasets=expand("results/targets/{target}.npz", target=FIG3_TEACHERS),
+            memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
+        output:
+            table="results/summary/teachers.csv",
+        params:
+            cells=panel_cells(study_panels(FIG3_STUDY)),
+            targets=FIG3_TEACHERS,
+            evaluation={t: target_evaluation(t) for t in FIG3_TEACHERS},
+            teacher_parameters={t: config["targets"][t]["parameters"] for t in FIG3_TEACHERS},
+            threshold=config["stability"]["relative_error_threshold"],
+            filter=config["stability"]["teacher_filter"],
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            "results/logs/summary/teachers.log",
+        script:
+            "../scripts/teacher_filter.py"
+
+    rule fig3:
+        input:
+            code=package_code("figures", "decay", "summary", "stability", "artifacts", "runtime"),
+            teachers=rules.teacher_filter.output.table,
+            draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
+            memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
+            style=FIGURE_STYLE,
+        output:
+            figure_files("fig3"),
+        params:
+            cells=panel_cells(study_panels(FIG3_STUDY)),
+            targets=FIG3_TEACHERS,
+            title="Figure 3: teacher filtering -- the teachers RNNs approximate stably have exponential memory",
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            "results/logs/figures/fig3.log",
+        script:
+            "../scripts/plot_teachers.py"
+
+
+rule fig10:
+    input:
+        code=package_code("figures", "artifacts", "runtime"),
+        curves=rules.memory_definitions.output.curves,
+        agreement=rules.memory_definitions.output.agreement,
+        style=FIGURE_STYLE,
+    output:
+        figure_files("fig10"),
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/figures/fig10.log",
+    script:
+        "../scripts/plot_memory_definitions.py"
+
+
+rule fig11:
+    input:
+        code=package_code("figures", "dynamics", "artifacts", "runtime"),
+        memory=rules.nondecaying_memory.output.memory,
+        style=FIGURE_STYLE,
+    output:
+        figure_files("fig11"),
+    params:
+        weights=config["nondecaying_memory"]["weights"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/figures/fig11.log",
+    script:
+        "../scripts/plot_nondecaying.py"
+
+
 rule figures:
     input:
+        [path for name in PAPER_FIGURES for path in figure_files(name)],
         rules.fig7.output,
         rules.fig8.output,
         expand(

@@ -1,10 +1,15 @@
-# Stage 4: tidy tables over the whole grid (names and columns are a public interface; see README).
+# Stage 4: tidy tables over every study (names and columns are a public interface; see README).
+
+LSTSQ = bool(config["lstsq"]["targets"])
+LSTSQ_DRAWS = ["results/lstsq/perturbation.csv"] if LSTSQ else []
+LSTSQ_FITS = ["results/lstsq/fits.csv"] if LSTSQ else []
 
 
 rule summarize_perturbation:
     input:
         code=package_code("summary", "artifacts", "runtime"),
         draws=cell_paths(f"results/perturbation/{CELL}.csv"),
+        lstsq=LSTSQ_DRAWS,
     output:
         table="results/summary/perturbation.csv",
     params:
@@ -22,15 +27,16 @@ rule summarize_stability:
         code=package_code("summary", "stability", "targets", "training", "artifacts", "runtime"),
         perturbation="results/summary/perturbation.csv",
         metrics=cell_paths(f"results/models/{CELL}/metrics.json"),
-        datasets=expand("results/targets/{target}.npz", target=config["grid"]["targets"]),
+        datasets=expand("results/targets/{target}.npz", target=trained_targets()),
+        lstsq=LSTSQ_FITS,
     output:
         stability="results/summary/stability.csv",
         crossings="results/summary/crossings.csv",
     params:
         cells=grid_cells(),
-        targets=config["grid"]["targets"],
-        evaluation_size=config["perturbation"]["evaluation_size"],
-        loss_weight_power=config["training"]["loss_weight_power"],
+        targets=trained_targets(),
+        # each target's zero-predictor error uses its own study's evaluation set and loss
+        evaluation={t: target_evaluation(t) for t in trained_targets()},
         threshold=config["stability"]["relative_error_threshold"],
     conda:
         "../../envs/curse-of-memory.yaml"
@@ -44,13 +50,14 @@ rule summarize_memory:
     input:
         code=package_code("artifacts", "runtime"),
         models=cell_paths(f"results/memory/models/{CELL}.csv"),
-        targets=expand("results/memory/targets/{target}.csv", target=config["grid"]["targets"]),
+        targets=expand("results/memory/targets/{target}.csv", target=trained_targets()),
     output:
         table="results/summary/memory.csv",
     params:
         cells=grid_cells(),
         subjects=cell_paths(CELL),
-        targets=config["grid"]["targets"],
+        targets=trained_targets(),
+        target_studies=[target_study(config, t) for t in trained_targets()],
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

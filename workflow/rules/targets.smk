@@ -8,7 +8,7 @@ rule make_target:
         dataset="results/targets/{target}.npz",
     params:
         target=lambda wildcards: config["targets"][wildcards.target],
-        data=config["data"],
+        data=lambda wildcards: target_data(config, wildcards.target),
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

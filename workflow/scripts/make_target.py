@@ -1,21 +1,17 @@
-"""Rule make_target: one target's seeded train/validation/test data set, with rho and metadata."""
+"""Rule make_target: one target's seeded train/validation/test data set, with metadata (and rho)."""
 
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.targets import LinearFunctional, make_dataset, save_dataset
+from curse_of_memory.targets import build_target, make_dataset, save_dataset
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 spec, data = snakemake.params.target, snakemake.params.data
-target = LinearFunctional(
-    memory=spec["memory"], parameters=spec["parameters"], scale=spec["scale"], dt=data["dt"]
-)
+target = build_target(spec, data["dt"])
 arrays = make_dataset(target, data["sizes"], data["sequence_length"], data["input_std"], data["seed"])
 metadata = {
     "name": snakemake.wildcards.target,
-    "memory": target.memory,
-    "parameters": target.parameters,
-    "scale": target.scale,
-    "dt": target.dt,
+    "target": spec,
+    "dt": data["dt"],
     "seed": data["seed"],
     "input_std": data["input_std"],
     "sizes": data["sizes"],

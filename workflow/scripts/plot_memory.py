@@ -10,4 +10,5 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 configure_logging(snakemake.log[0])
 plt.style.use(snakemake.input.style)
 memory = load_csv(snakemake.input.memory, made_by="summarize_memory")
+memory = memory[memory["study"] == snakemake.params.study]
 save_figure(memory_figure(memory, snakemake.params.width), snakemake.output)

@@ -10,4 +10,5 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 configure_logging(snakemake.log[0])
 plt.style.use(snakemake.input.style)
 stability = load_csv(snakemake.input.stability, made_by="summarize_stability")
+stability = stability[stability["study"] == snakemake.params.study]
 save_figure(stability_figure(stability), snakemake.output)

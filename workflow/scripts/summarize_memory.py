@@ -10,13 +10,13 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 params = snakemake.params
 frames = [
-    load_csv(path, made_by="target_memory").assign(subject=target, kind="target", target=target)
-    for path, target in zip(snakemake.input.targets, params.targets, strict=True)
+    load_csv(path, made_by="target_memory").assign(subject=target, kind="target", study=study, target=target)
+    for path, target, study in zip(
+        snakemake.input.targets, params.targets, params.target_studies, strict=True
+    )
 ]
 for path, cell, subject in zip(snakemake.input.models, params.cells, params.subjects, strict=True):
-    frames.append(
-        load_csv(path, made_by="model_memory").assign(subject=subject, kind="model", study="trained", **cell)
-    )
+    frames.append(load_csv(path, made_by="model_memory").assign(subject=subject, kind="model", **cell))
 columns = ["subject", "kind", "input", "t", "memory", *MODEL_KEYS]
 table = pd.concat(frames, ignore_index=True).reindex(columns=columns)
 save_csv(snakemake.output.table, table)

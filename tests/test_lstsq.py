@@ -1,0 +1,95 @@
+"""Least-squares linear RNNs (Figures 1, 4): fits, kernel errors, perturbations vs direct computations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curse_of_memory.lstsq import (
+    RATE_MAPS,
+    KernelFit,
+    fit_kernel,
+    kernel,
+    kernel_error,
+    perturbation_errors,
+    study_tables,
+)
+from curse_of_memory.perturbation import beta_grid
+from curse_of_memory.summary import MODEL_KEYS
+
+T = np.arange(1, 101, dtype=float)
+EXP = 0.9**T
+POL = (T + 1) ** -1.1
+
+
+def test_kernel_is_the_sum_of_exponential_modes():
+    rates, b, c = np.array([0.1, 0.5]), np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    expected = [3.0 * np.exp(-0.1 * t) - 2.0 * np.exp(-0.5 * t) for t in T]
+    np.testing.assert_allclose(kernel(rates, b, c, T), expected, rtol=1e-13)
+
+
+def test_kernel_error_is_the_l1_distance_and_infinite_when_it_overflows():
+    assert kernel_error(np.array([1.0, -2.0]), np.array([0.5, 1.0])) == pytest.approx(3.5)
+    assert kernel_error(np.ones(3), np.array([1.0, np.inf, 0.0])) == np.inf
+
+
+@pytest.mark.parametrize("parameterization", sorted(RATE_MAPS))
+def test_rate_maps_invert(parameterization):
+    rate_map, inverse = RATE_MAPS[parameterization]
+    rates = np.array([1e-4, 0.1, 2.0, 30.0])
+    np.testing.assert_allclose(rate_map(inverse(rates)), rates, rtol=1e-10)
+
+
+def test_an_exponential_memory_is_fitted_exactly_with_its_own_rate():
+    fit = fit_kernel(EXP, T, 1)
+    assert fit.rates[0] == pytest.approx(-np.log(0.9), rel=1e-8)
+    assert fit.coefficients[0] == pytest.approx(1.0, rel=1e-8)
+    for width in (2, 4):
+        wider = fit_kernel(EXP, T, width)
+        assert kernel_error(EXP, kernel(wider.rates, np.ones(width), wider.coefficients, T)) < 1e-8
+
+
+def test_polynomial_memory_fits_improve_with_width_and_need_slower_rates():
+    fits = {m: fit_kernel(POL, T, m) for m in (2, 4, 6, 8)}
+    errors = [kernel_error(POL, kernel(f.rates, np.ones(m), f.coefficients, T)) for m, f in fits.items()]
+    assert all(later < earlier / 5 for earlier, later in zip(errors, errors[1:], strict=False))
+    slowest = [f.rates.min() for f in fits.values()]
+    assert all(later < earlier for earlier, later in zip(slowest, slowest[1:], strict=False))
+
+
+def test_perturbation_rows_match_a_direct_perturbation():
+    fit = KernelFit(rates=np.array([0.2, 0.05]), coefficients=np.array([0.7, 0.3]))
+    betas = np.array([0.0, 0.01, 0.1])
+    rows = pd.DataFrame(perturbation_errors(fit, POL, T, "exp", betas, draws=3, seed=5))
+    assert len(rows) == 1 + 2 * 3
+    unperturbed = kernel_error(POL, kernel(fit.rates, np.ones(2), fit.coefficients, T))
+    assert rows.loc[rows["beta"] == 0, "error"].item() == pytest.approx(unperturbed)
+    noise = np.random.default_rng(5 * 1_000_003 + 2).standard_normal((3, 2))
+    direction = noise / np.abs(noise).max(axis=1, keepdims=True)
+    rates = np.exp(np.log(fit.rates) + 0.1 * direction[0])
+    expected = kernel_error(
+        POL, kernel(rates, 1 + 0.1 * direction[1], fit.coefficients + 0.1 * direction[2], T)
+    )
+    chosen = rows[(rows["beta"] == 0.1) & (rows["draw"] == 2)]
+    assert chosen["error"].item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_direct_rates_can_turn_unstable_where_reparameterised_ones_cannot():
+    fit = KernelFit(rates=np.array([0.01]), coefficients=np.array([1.0]))
+    betas = np.array([0.0, 0.5])
+    direct = pd.DataFrame(perturbation_errors(fit, POL, T, "direct", betas, draws=5, seed=0))
+    softplus = pd.DataFrame(perturbation_errors(fit, POL, T, "softplus", betas, draws=5, seed=0))
+    assert direct["error"].max() > 1e15  # a rate of 0.01 - 0.5 grows like e^{0.49 t}
+    assert softplus["error"].max() < 1e3
+
+
+def test_study_tables_have_the_summary_layout():
+    draws, fits = study_tables(
+        {"pol_lstsq": POL}, T, [2, 3], ["direct", "exp"], beta_grid(1e-3, 2.0, 3), 2, 0
+    )
+    assert list(draws.columns) == [*MODEL_KEYS, "beta", "draw", "error"]
+    assert set(draws["study"]) == {"lstsq"} and set(draws["activation"]) == {"linear"}
+    assert len(draws) == 2 * 2 * (1 + 3 * 2)
+    assert len(fits) == 2 + 3
+    np.testing.assert_allclose(fits["null_error"], np.abs(POL).sum())
+    at_zero = draws[draws["beta"] == 0].groupby("width")["error"].first()
+    np.testing.assert_allclose(at_zero.to_numpy(), fits.groupby("width")["error_at_zero"].first().to_numpy())

@@ -1,0 +1,21 @@
+# Figures 1 and 4's study: linear RNN kernels fitted by least squares (no training), then perturbed.
+# One job, seconds: every target x width fit and every (parameterization, beta, draw) error.
+
+
+rule least_squares:
+    input:
+        code=package_code("lstsq", "perturbation", "summary", "targets", "artifacts", "runtime"),
+    output:
+        draws="results/lstsq/perturbation.csv",
+        fits="results/lstsq/fits.csv",
+    params:
+        lstsq=config["lstsq"],
+        targets={t: config["targets"][t] for t in config["lstsq"]["targets"]},
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/lstsq/least_squares.log",
+    benchmark:
+        "results/benchmarks/lstsq/least_squares.tsv"
+    script:
+        "../scripts/least_squares.py"
