@@ -23,10 +23,16 @@ include: "workflow/rules/lstsq.smk"
 include: "workflow/rules/memory_studies.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+# `snakemake --report results/report.html` after a run: generated front page and captions (rule report_pages).
+report: "results/report/workflow.rst"
 
 
 rule all:
     input:
         rules.summaries.input,
         rules.figures.input,
+        rules.report_inputs.input,
     default_target: True

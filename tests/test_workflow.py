@@ -1,5 +1,8 @@
 """The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
 
+import shutil
+import tempfile
+
 import pandas as pd
 import pytest
 
@@ -139,18 +142,121 @@ def test_tiny_end_to_end_run(workdir):
     ]
     expected = (1 + 0.1 * target_memory["t"]) ** -1.1
     assert (target_memory["memory"] - expected).abs().max() < 1e-10
-    figures = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"]
-    for figure in [*figures, "perturbation_pol", "memory_trained", "stability_vs_width"]:
+    for figure in [
+        *PAPER_FIGURES,
+        "perturbation_pol",
+        "memory_trained",
+        "stability_vs_width",
+        "stability_summary",
+    ]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "width8_seed0.log").read_text()
     assert log.count(" epoch ") == 3
+    claims = pd.read_csv(results / "claims.csv")
+    assert list(claims.columns) == [
+        "claim",
+        "figure",
+        "statement",
+        "statistic",
+        "value",
+        "ci_low",
+        "ci_high",
+        "test",
+        "threshold",
+        "holds",
+    ]
+    assert {"1a", "1b", "2", "3", "4", "7", "8", "10", "11", "12"} <= set(claims["figure"])
+    assert (results / "claims.md").read_text().count("\n") == len(claims) + 2
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    check_report_in_a_browser(results / "report.html", claims)
     check_partial_reruns(workdir)
 
 
-PAPER_FIGURE_RULES = {"fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"}
-FIGURE_RULES = {*PAPER_FIGURE_RULES, "perturbation_grid", "memory_figure", "stability_figure"}
+def check_report_in_a_browser(report, claims):
+    """Open the report in headless Chromium: the claims table renders on the front page, and every
+    figure of every category renders as an image with its caption."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("no chromium/chromedriver (apt install chromium chromium-driver; .ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    with tempfile.TemporaryDirectory() as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        try:
+            browser.get(report.as_uri())
+            wait = WebDriverWait(browser, 30)
+            front = wait.until(lambda b: b.find_elements(By.XPATH, "//table[.//td[text()='1a-radius']]"))[0]
+            rendered = [
+                row.get_attribute("textContent") for row in front.find_elements(By.XPATH, ".//tr/td[1]")
+            ]
+            assert rendered == list(claims["claim"])  # the claims table, row for row
+            shown = set()
+            categories = ["Main grid", "Summary", *(f"Figure {name[3:]}" for name in PAPER_FIGURES)]
+            for category in categories:
+                for index in range(len(open_category(browser, wait, report, category))):
+                    row = open_category(browser, wait, report, category)[index]
+                    name = row.find_element(By.XPATH, "./td").text
+                    browser.execute_script(
+                        "arguments[0].click()", row.find_element(By.XPATH, ".//a[@iconname='eye']")
+                    )
+                    image = wait.until(
+                        lambda b: b.find_element(By.XPATH, "//img[starts-with(@src, 'data:image/png')]")
+                    )
+                    width = wait.until(lambda b, image=image: b.execute_script(NATURAL_WIDTH, image))
+                    assert width > 100, name
+                    shown.add(name)
+        finally:
+            browser.quit()
+    expected = {
+        f"results/figures/{name}.png"
+        for name in [
+            *PAPER_FIGURES,
+            "stability_summary",
+            "memory_trained",
+            "stability_vs_width",
+            "perturbation_pol",
+        ]
+    }
+    assert shown == expected
+
+
+NATURAL_WIDTH = "return arguments[0].naturalWidth"
+FIGURE_ROWS = "//td[contains(text(), 'results/figures/')]/.."
+
+
+def open_category(browser, wait, report, category):
+    """Load the report afresh, open one result category, and return its figure rows."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(report.as_uri())
+    link = wait.until(lambda b: b.find_elements(By.XPATH, f"//*[text()='{category}']"))[0]
+    browser.execute_script("arguments[0].click()", link)  # a script click: no overlay can intercept it
+    return wait.until(lambda b: b.find_elements(By.XPATH, FIGURE_ROWS))
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"]
+FIGURE_RULES = {*PAPER_FIGURES, "perturbation_grid", "memory_figure", "stability_figure", "stability_summary"}
 
 
 def planned_jobs(workdir, *configfiles) -> dict[str, int]:

@@ -418,6 +418,53 @@ def stability_figure(stability: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def stability_summary_figure(stability: pd.DataFrame, crossings: pd.DataFrame) -> plt.Figure:
+    """Every study at a glance: stability radius (top, with crossing points as crosses at the larger
+    width) and relative error ``E_m(0)/E_null`` (bottom) against width, one line per (target,
+    parameterisation), median over activations and seeds. The curse of memory: radii that fall with m
+    while E_m(0) falls too."""
+    studies = list(dict.fromkeys(stability["study"]))
+    fig, axes = plt.subplots(2, len(studies), figsize=(3.4 * len(studies), 5.6), squeeze=False, sharex="col")
+    positive = stability.loc[stability["stability_radius"] > 0, "stability_radius"]
+    floor = positive.min() / 3 if len(positive) else 1e-6
+    for column, study in enumerate(studies):
+        rows = stability[stability["study"] == study].assign(
+            family=lambda t: t["target"] + " / " + t["parameterization"],
+            relative_error=lambda t: t["error_at_zero"] / t["null_error"],
+            radius=lambda t: t["stability_radius"].clip(lower=floor),
+        )
+        families = list(dict.fromkeys(rows["family"]))
+        palette = dict(
+            zip(families, sns.color_palette("tab10", n_colors=max(len(families), 1)), strict=False)
+        )
+        for family, group in rows.groupby("family", sort=False):
+            medians = group.groupby("width")[["radius", "relative_error"]].median()
+            axes[0, column].plot(
+                medians.index, medians["radius"], "-o", ms=3, color=palette[family], label=family
+            )
+            axes[1, column].plot(medians.index, medians["relative_error"], "-o", ms=3, color=palette[family])
+            target, parameterization = family.split(" / ")
+            points = crossings[
+                (crossings["study"] == study)
+                & (crossings["target"] == target)
+                & (crossings["parameterization"] == parameterization)
+            ]
+            axes[0, column].plot(
+                points["width_large"], points["crossing_beta"], "x", ms=5, color=palette[family], alpha=0.8
+            )
+        for row, label in enumerate([r"radius $\beta^*$ (x: crossing $\beta$)", r"$E_m(0)/E_{null}$"]):
+            ax = axes[row, column]
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_ylabel(label if column == 0 else "")
+            ax.set_xlabel("width m" if row == 1 else "")
+        axes[0, column].set_title(f"study: {study}")
+        axes[0, column].legend(fontsize=5, loc="best")
+    fig.suptitle("Stability radius, crossing points and E_m(0) against width, every study")
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: plt.Figure, paths: Sequence[str | Path]) -> None:
     """Write one figure to every path (format from the suffix) and close it."""
     for path in paths:

@@ -50,6 +50,15 @@ def figure_files(name):
     return expand("results/figures/{name}.{fmt}", name=name, fmt=config["figures"]["formats"])
 
 
+def report_figure(name, category, caption_name=None):
+    """The files of one figure, the PNG (else the first format) flagged for the report with its caption
+    (written by rule report_pages to results/report/captions/)."""
+    files = figure_files(name)
+    shown = next((f for f in files if f.endswith(".png")), files[0])
+    caption = f"../../results/report/captions/{caption_name or name}.rst"
+    return [report(f, caption=caption, category=category) if f == shown else f for f in files]
+
+
 def _cell(wildcards):
     return {**dict(wildcards.items()), "width": int(wildcards.width), "seed": int(wildcards.seed)}
 

@@ -17,6 +17,8 @@ rule perturbation_error:
         "../../envs/curse-of-memory.yaml"
     log:
         f"results/logs/perturbation_error/{CELL}.log",
+    benchmark:
+        f"results/benchmarks/perturbation_error/{CELL}.tsv"
     script:
         "../scripts/perturbation_error.py"
 

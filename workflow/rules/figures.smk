@@ -8,7 +8,7 @@ rule fig7:
         draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG7_PANELS)),
         style=FIGURE_STYLE,
     output:
-        figure_files("fig7"),
+        report_figure("fig7", "Figure 7"),
     params:
         cells=panel_cells(FIG7_PANELS),
         panels=FIG7_PANELS,
@@ -29,7 +29,7 @@ rule fig8:
         draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG8_PANELS)),
         style=FIGURE_STYLE,
     output:
-        figure_files("fig8"),
+        report_figure("fig8", "Figure 8"),
     params:
         cells=panel_cells(FIG8_PANELS),
         panels=FIG8_PANELS,
@@ -52,7 +52,12 @@ rule perturbation_grid:
         ),
         style=FIGURE_STYLE,
     output:
-        expand("results/figures/perturbation_{{target}}.{fmt}", fmt=config["figures"]["formats"]),
+        [
+            report(f, caption="../../results/report/captions/perturbation_grid.rst", category="Main grid")
+            if f.endswith(".png")
+            else f
+            for f in expand("results/figures/perturbation_{{target}}.{fmt}", fmt=config["figures"]["formats"])
+        ],
     params:
         cells=lambda wildcards: panel_cells(grid_panels(wildcards)),
         panels=grid_panels,
@@ -72,7 +77,7 @@ rule memory_figure:
         memory="results/summary/memory.csv",
         style=FIGURE_STYLE,
     output:
-        figure_files("memory_trained"),
+        report_figure("memory_trained", "Main grid"),
     params:
         width=max(config["grid"]["widths"]),
         study=MAIN_STUDY,
@@ -90,7 +95,7 @@ rule stability_figure:
         stability="results/summary/stability.csv",
         style=FIGURE_STYLE,
     output:
-        figure_files("stability_vs_width"),
+        report_figure("stability_vs_width", "Main grid"),
     params:
         study=MAIN_STUDY,
     conda:
@@ -109,7 +114,7 @@ if LSTSQ:
             table="results/lstsq/perturbation.csv",
             style=FIGURE_STYLE,
         output:
-            figure_files("fig1"),
+            report_figure("fig1", "Figure 1"),
         params:
             panels=FIG1_PANELS,
             columns=len(FIG1_PANELS),
@@ -127,7 +132,7 @@ if LSTSQ:
             table="results/lstsq/perturbation.csv",
             style=FIGURE_STYLE,
         output:
-            figure_files("fig4"),
+            report_figure("fig4", "Figure 4"),
         params:
             panels=FIG4_PANELS,
             columns=len(FIG4_PANELS),
@@ -157,7 +162,7 @@ for _figure, _study, _title in [
             memory=f"results/memory/targets/{_panels[0]['target']}.csv",
             style=FIGURE_STYLE,
         output:
-            figure_files(_figure),
+            report_figure(_figure, f"Figure {_figure[3:]}"),
         params:
             cells=panel_cells(_panels),
             panels=_panels,
@@ -202,7 +207,7 @@ if has_study(FIG3_STUDY):
             memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
             style=FIGURE_STYLE,
         output:
-            figure_files("fig3"),
+            report_figure("fig3", "Figure 3"),
         params:
             cells=panel_cells(study_panels(FIG3_STUDY)),
             targets=FIG3_TEACHERS,
@@ -222,7 +227,7 @@ rule fig10:
         agreement=rules.memory_definitions.output.agreement,
         style=FIGURE_STYLE,
     output:
-        figure_files("fig10"),
+        report_figure("fig10", "Figure 10"),
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -237,7 +242,7 @@ rule fig11:
         memory=rules.nondecaying_memory.output.memory,
         style=FIGURE_STYLE,
     output:
-        figure_files("fig11"),
+        report_figure("fig11", "Figure 11"),
     params:
         weights=config["nondecaying_memory"]["weights"],
     conda:

@@ -1,0 +1,120 @@
+"""Text of the Snakemake report: per-figure captions and the front page, in reStructuredText.
+
+Captions say what a figure plots, what the paper claims for it, and what this run found (its rows of
+the claims table); the front page holds the claims table and the configuration. (Runtimes are a report
+item of their own, results/benchmarks/runtimes.csv: they differ between runs, these pages do not.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import yaml
+
+
+def _number(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.3g}"
+
+
+def claim_lines(claims: pd.DataFrame) -> list[str]:
+    """One RST bullet per claim: statement, statistic, value [CI], threshold test, verdict."""
+    lines = []
+    for row in claims.itertuples():
+        interval = (
+            ""
+            if not np.isfinite(row.ci_low)
+            else f" (95% CI {_number(row.ci_low)} to {_number(row.ci_high)})"
+        )
+        verdict = "**holds**" if row.holds else "**does not hold**"
+        lines.append(
+            f"- ``{row.claim}`` {row.statement}: {row.statistic} = {_number(row.value)}{interval}; "
+            f"claim needs {row.test.replace('threshold', _number(row.threshold))} -- {verdict}."
+        )
+    return lines
+
+
+def caption(description: dict, claims: pd.DataFrame) -> str:
+    """The caption of one figure: ``description`` (title, plots, paper) plus this run's claims."""
+    found = claim_lines(claims) or [
+        "- (no claim of the paper is tested on this figure alone; see the claims table)"
+    ]
+    return "\n".join(
+        [
+            f"**{description['title']}.** {description['plots']}",
+            "",
+            f"**Paper:** {description['paper']}",
+            "",
+            "**This run:**",
+            "",
+            *found,
+            "",
+        ]
+    )
+
+
+def rst_table(table: pd.DataFrame) -> str:
+    """A ``list-table`` directive of a data frame (numbers to 4 significant digits)."""
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return _number(value) if not np.isfinite(value) else f"{value:.4g}"
+        return str(value).replace("|", "/")
+
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for values in [list(table.columns), *table.itertuples(index=False)]:
+        lines.append(f"   * - {cell(values[0])}")
+        lines += [f"     - {cell(value)}" for value in values[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def front_page(claims: pd.DataFrame, config: dict) -> str:
+    """The report's front page: what the pipeline is, the claims table, the configuration."""
+    held = int(claims["holds"].sum())
+    config_block = "\n".join("    " + line for line in yaml.safe_dump(config, sort_keys=False).splitlines())
+    return "\n".join(
+        [
+            "curse-of-memory: Wang, Li & Li (ICLR 2024), reproduced",
+            "=======================================================",
+            "",
+            "Every figure below has a caption with the paper's claim and what this run found. "
+            f"**{held} of {len(claims)} claims hold** in this run (results/claims.csv).",
+            "",
+            "Claims",
+            "------",
+            "",
+            rst_table(claims.drop(columns="statistic")),  # the statistic's wording is in the captions
+            "",
+            "Runtimes per rule are under *Runtimes* (from Snakemake's ``benchmark:`` files).",
+            "",
+            "Configuration",
+            "-------------",
+            "",
+            "::",
+            "",
+            config_block,
+            "",
+        ]
+    )
+
+
+def runtime_table(benchmarks: dict[str, list[str]]) -> pd.DataFrame:
+    """Per rule: jobs, total, median and max wall-clock seconds, max RSS (MB), from the rule's
+    Snakemake benchmark files (tab-separated, one row per job)."""
+    rows = []
+    for rule, paths in benchmarks.items():
+        if not paths:
+            continue
+        frame = pd.concat([pd.read_csv(path, sep="\t") for path in paths], ignore_index=True)
+        seconds = frame["s"].astype(float)
+        rss = pd.to_numeric(frame["max_rss"], errors="coerce")
+        rows.append(
+            {
+                "rule": rule,
+                "jobs": len(frame),
+                "total_s": float(seconds.sum()),
+                "median_s": float(seconds.median()),
+                "max_s": float(seconds.max()),
+                "max_rss_mb": float(rss.max()) if rss.notna().any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows, columns=["rule", "jobs", "total_s", "median_s", "max_s", "max_rss_mb"])

@@ -1,0 +1,97 @@
+# Stage 6: the paper's claims checked in numbers, the stability summary figure, and the pages of
+# `snakemake --report results/report.html` (front page with the claims table, runtimes and config;
+# one caption per figure with the paper's claim and this run's finding; runtimes per rule as a table).
+
+BENCHMARKS = {
+    "train": cell_paths(f"results/benchmarks/train/{CELL}.tsv"),
+    "perturbation_error": cell_paths(f"results/benchmarks/perturbation_error/{CELL}.tsv"),
+    "least_squares": ["results/benchmarks/lstsq/least_squares.tsv"] if LSTSQ else [],
+    "memory_definitions": ["results/benchmarks/memory_studies/memory_definitions.tsv"],
+}
+# report figure -> the figure labels of its claims (results/claims.csv `figure` column)
+REPORT_FIGURES = {
+    **{name: [name[3:]] for name in [*PAPER_FIGURES, "fig7", "fig8"]},
+    "fig1": ["1a", "1b"],
+    "stability_summary": [],
+    "stability_vs_width": ["7/8 grid"],
+    "memory_trained": [],
+    "perturbation_grid": ["7/8 grid"],
+}
+
+
+rule claims:
+    input:
+        code=package_code("claims", "artifacts", "runtime"),
+        stability="results/summary/stability.csv",
+        crossings="results/summary/crossings.csv",
+        definitions=rules.memory_definitions.output.agreement,
+        nondecaying=rules.nondecaying_memory.output.memory,
+        teachers=["results/summary/teachers.csv"] if has_study(FIG3_STUDY) else [],
+    output:
+        table="results/claims.csv",
+        markdown="results/claims.md",
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/report/claims.log",
+    script:
+        "../scripts/claims.py"
+
+
+rule runtimes:
+    input:
+        code=package_code("report", "artifacts", "runtime"),
+        **BENCHMARKS,
+    output:
+        # with the benchmarks: timings differ between runs, every other table is byte-reproducible
+        table=report("results/benchmarks/runtimes.csv", caption="../report/runtimes.rst", category="Runtimes"),
+    params:
+        rules=[rule for rule, paths in BENCHMARKS.items() if paths],
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/report/runtimes.log",
+    script:
+        "../scripts/runtimes.py"
+
+
+rule stability_summary:
+    input:
+        code=package_code("figures", "artifacts", "runtime"),
+        stability="results/summary/stability.csv",
+        crossings="results/summary/crossings.csv",
+        style=FIGURE_STYLE,
+    output:
+        report_figure("stability_summary", "Summary"),
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/figures/stability_summary.log",
+    script:
+        "../scripts/plot_stability_summary.py"
+
+
+rule report_pages:
+    input:
+        code=package_code("report", "artifacts", "runtime"),
+        claims=rules.claims.output.table,
+        descriptions="workflow/report/captions.yaml",
+    output:
+        front="results/report/workflow.rst",
+        captions=expand("results/report/captions/{name}.rst", name=list(REPORT_FIGURES)),
+    params:
+        figures=REPORT_FIGURES,
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/report/report_pages.log",
+    script:
+        "../scripts/report_pages.py"
+
+
+rule report_inputs:
+    input:
+        rules.claims.output,
+        rules.runtimes.output,
+        rules.stability_summary.output,
+        rules.report_pages.output,
