@@ -171,8 +171,8 @@ def test_tiny_end_to_end_run(workdir):
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
-    check_report_in_a_browser(results / "report.html", claims)
-    check_partial_reruns(workdir)
+    check_partial_reruns(workdir)  # dry runs only: the report above stays valid
+    check_report_in_a_browser(results / "report.html", claims)  # last: it skips where Chromium is missing
 
 
 def check_report_in_a_browser(report, claims):
