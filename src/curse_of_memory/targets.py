@@ -116,29 +116,13 @@ class LinearFunctional:
 
 
 @dataclass(frozen=True)
-class SaturatedFunctional:
-    """``y_k = tanh(scale · z_k)`` with ``z`` the linear functional of memory ρ (kind ``nonlinear``)."""
-
-    memory: str
-    parameters: dict[str, float] = field(default_factory=dict)
-    scale: float = 1.0
-    dt: float = 1.0
-
-    def rho(self, t: np.ndarray) -> np.ndarray:
-        """The small-amplitude memory ``scale · ρ(t)`` (the measured memory is at most this)."""
-        return self.linear().rho(t)
-
-    def linear(self) -> LinearFunctional:
-        """The linear part ``z``, with ``scale`` as the factor on ρ."""
-        return LinearFunctional(self.memory, self.parameters, self.scale, self.dt)
+class SaturatedFunctional(LinearFunctional):
+    """``y_k = tanh(z_k)`` with ``z`` the linear functional of memory ``scale · ρ`` (kind ``nonlinear``);
+    ``rho`` is the small-amplitude memory, an upper bound of the measured one."""
 
     def apply(self, inputs: np.ndarray) -> np.ndarray:
-        """Outputs ``tanh(scale · z)`` of inputs shaped (batch, time)."""
-        return np.tanh(self.linear().apply(inputs))
-
-    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        outputs = self.apply(inputs[..., 0].detach().cpu().numpy())
-        return torch.as_tensor(outputs, dtype=inputs.dtype, device=inputs.device)[..., None]
+        """Outputs ``tanh(z)`` of inputs shaped (batch, time)."""
+        return np.tanh(super().apply(inputs))
 
 
 @dataclass(frozen=True)
