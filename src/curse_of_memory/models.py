@@ -20,9 +20,19 @@ gradient; those frozen modes blow up under any perturbation whatever the target,
 hide the target-dependence the paper is about. Projection keeps the same constraint and the same
 evaluation protocol without dead gradients.
 
-Fast path: with the linear activation the recurrence is linear time-invariant, so the output is the
-causal convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response
-to the constant drive ``b``; :meth:`RNN.forward` computes that exactly, with no time loop.
+Evaluation paths (the one place they are documented). :meth:`RNN.reference_forward` steps the
+recurrence above in time with torch ops: the definition, used on CUDA and wherever the others cannot
+run. :meth:`RNN.forward` computes the same outputs faster and is held equal to it by the unit tests:
+
+* linear activation: the recurrence is linear time-invariant, so the output is the causal
+  convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to
+  the constant drive ``b``, computed exactly with no time loop (on any device);
+* tanh, hardtanh, relu on CPU float64: the compiled recurrence (:mod:`curse_of_memory.recurrence`),
+  whose forward and backward each run the whole time loop in C.
+
+Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
+model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
+each member evaluated with its own parameters on the shared inputs.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from curse_of_memory import recurrence
 
 DTYPE = torch.float64
 
@@ -151,15 +163,15 @@ class RNN(nn.Module):
         }
 
     def eigenvalues(self) -> Tensor:
-        """``g(w)``: the diagonal of ``Ŵ`` before rotation."""
+        """``g(w)``: the diagonal of ``Ŵ`` before rotation, (width,) or (E, width)."""
         return self.form.eigenvalue_map(self.recurrent_raw)
 
     def recurrent_matrix(self) -> Tensor:
-        """``Ŵ`` as a dense (width, width) matrix."""
+        """``Ŵ`` as a dense (width, width) matrix, or (E, width, width) for an ensemble."""
         diagonal = self.eigenvalues()
         if not self.form.rotated:
-            return torch.diag(diagonal)
-        return self.rotation.T @ (diagonal[:, None] * self.rotation)
+            return torch.diag_embed(diagonal)
+        return self.rotation.mT @ (diagonal[..., :, None] * self.rotation)
 
     def stability_margin(self) -> Tensor:
         """The smallest eigenvalue of ``Ŵ``: the distance of the slowest mode from instability.
@@ -167,8 +179,8 @@ class RNN(nn.Module):
         ``Ŵ`` is symmetric in every registered form, so its eigenvalues are real (``eigvalsh``).
         """
         if not self.form.rotated:
-            return self.eigenvalues().min()
-        return torch.linalg.eigvalsh(self.recurrent_matrix()).min()
+            return self.eigenvalues().min(dim=-1).values
+        return torch.linalg.eigvalsh(self.recurrent_matrix()).min(dim=-1).values
 
     @torch.no_grad()
     def project_(self) -> RNN:
@@ -178,74 +190,102 @@ class RNN(nn.Module):
         return self
 
     def forward(self, inputs: Tensor) -> Tensor:
-        """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1)."""
+        """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
         if self.activation == "linear":
-            return self._linear_forward(inputs)
-        return self._recurrent_forward(inputs)
+            return self._members_out(self._convolution_outputs(inputs[..., 0]))
+        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
+        parameters = [input_weight, input_bias, self._member_feedback(), output_weight, output_bias]
+        if recurrence.available_for(inputs, *parameters) and not inputs.requires_grad:
+            outputs = recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
+            return self._members_out(outputs)
+        return self.reference_forward(inputs)
 
-    def _recurrent_forward(self, inputs: Tensor) -> Tensor:
-        """Step the nonlinear recurrence in time.
+    def reference_forward(self, inputs: Tensor) -> Tensor:
+        """The recurrence stepped in time with torch ops: the definition the fast paths must match.
 
-        Encoder and decoder act per step on (batch, width) slices: no (batch, time, width) tensor is
-        ever built, which keeps the backward pass free of large allocations.
+        Encoder and decoder act per step on (E, batch, width) slices: no (batch, time, width) tensor
+        is ever built, which keeps the backward pass free of large allocations.
         """
         sigma = ACTIVATIONS[self.activation]
-        hidden = inputs.new_zeros(inputs.shape[0], self.width)
-        if self.form.rotated:
-            matrix = self.recurrent_matrix()
-
-            def feedback(h: Tensor) -> Tensor:
-                return h @ matrix  # Ŵ is symmetric: h Ŵᵀ = h Ŵ
-        else:
-            diagonal = self.eigenvalues()
-
-            def feedback(h: Tensor) -> Tensor:
-                return h * diagonal
-
+        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
+        feedback = self._member_feedback()
+        hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
         outputs = []
         for input_step in inputs.transpose(0, 1).unbind(0):  # (batch, 1) per step
-            drive = input_step * self.input_weight + self.input_bias
-            hidden = hidden + self.dt * sigma(drive - feedback(hidden))
-            outputs.append(hidden @ self.output_weight)
-        return torch.stack(outputs, dim=1)[..., None] + self.output_bias
+            drive = input_step * input_weight[:, None] + input_bias[:, None]
+            recurrent = hidden * feedback[:, None] if feedback.dim() == 2 else hidden @ feedback
+            hidden = hidden + self.dt * sigma(drive - recurrent)
+            outputs.append((hidden * output_weight[:, None]).sum(-1))
+        return self._members_out(torch.stack(outputs, dim=-1) + output_bias[:, None, None])
 
-    def _linear_forward(self, inputs: Tensor) -> Tensor:
-        """Exact output of the linear recurrence as a causal convolution (no time loop).
+    def _members(self) -> torch.Size:
+        """The ensemble's leading dimensions: () for a single model."""
+        return self.output_bias.shape[:-1]
+
+    def _member_parameters(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """U, b, c (E, width) and c0 (E,) with E = 1 for a single model."""
+        return (
+            self.input_weight.reshape(-1, self.width),
+            self.input_bias.reshape(-1, self.width),
+            self.output_weight.reshape(-1, self.width),
+            self.output_bias.reshape(-1),
+        )
+
+    def _member_feedback(self) -> Tensor:
+        """``Ŵ`` per member: its diagonal (E, width) when unrotated, else (E, width, width)."""
+        if not self.form.rotated:
+            return self.eigenvalues().reshape(-1, self.width)
+        return self.recurrent_matrix().reshape(-1, self.width, self.width)
+
+    def _members_out(self, outputs: Tensor) -> Tensor:
+        """(E, batch, time) → (batch, time, 1), or (E, batch, time, 1) for an ensemble."""
+        return outputs.reshape(*self._members(), *outputs.shape[-2:], 1)
+
+    def _convolution_outputs(self, inputs: Tensor) -> Tensor:
+        """Exact outputs (E, batch, time) of the linear recurrence as a causal convolution.
 
         With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
         ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
         ``r_j = dt cᵀ A^j b``.
         """
         length = inputs.shape[1]
-        drive = torch.stack([self.input_weight, self.input_bias], dim=1)  # (width, 2)
-        powers = self._transition_powers(drive, length)  # (length, width, 2): A^j [U b]
-        responses = self.dt * torch.einsum("w,jwc->jc", self.output_weight, powers)
-        kernel, bias_response = responses[:, 0], responses[:, 1]
-        lags = torch.arange(length)[:, None] - torch.arange(length)[None, :]  # k − i
-        causal = lags >= 0
-        toeplitz = torch.where(causal, kernel[lags.clamp(min=0)], torch.zeros((), dtype=DTYPE))
-        outputs = inputs[..., 0] @ toeplitz.T + torch.cumsum(bias_response, 0) + self.output_bias
-        return outputs[..., None]
+        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
+        drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
+        powers = self._transition_powers(drive, length)  # (E, length, width, 2): A^j [U b]
+        responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
+        kernel, bias_response = responses[..., 0], responses[..., 1]  # (E, length)
+        lags = torch.arange(length, device=inputs.device)
+        lags = lags[:, None] - lags[None, :]  # k − i
+        toeplitz = torch.where(lags >= 0, kernel[:, lags.clamp(min=0)], torch.zeros((), dtype=DTYPE))
+        outputs = inputs @ toeplitz.mT  # (E, batch, length)
+        return outputs + (torch.cumsum(bias_response, -1) + output_bias[:, None])[:, None, :]
 
     def _transition_powers(self, vectors: Tensor, length: int) -> Tensor:
-        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ``, by repeated doubling."""
-        if self.form.rotated:
-            transition = torch.eye(self.width, dtype=DTYPE) - self.dt * self.recurrent_matrix()
+        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member, by repeated doubling."""
+        feedback = self._member_feedback()
+        if feedback.dim() == 3:
+            transition = torch.eye(self.width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
 
             def apply(power: Tensor, block: Tensor) -> Tensor:
-                return power @ block
+                return power[:, None] @ block
+
+            def square(power: Tensor) -> Tensor:
+                return power @ power
         else:
-            transition = 1.0 - self.dt * self.eigenvalues()
+            transition = 1.0 - self.dt * feedback
 
             def apply(power: Tensor, block: Tensor) -> Tensor:
-                return power[:, None] * block
+                return power[:, None, :, None] * block
 
-        blocks = vectors[None]  # A^0 V
-        power = transition  # A^{len(blocks)}
-        while blocks.shape[0] < length:
-            blocks = torch.cat([blocks, apply(power, blocks)], dim=0)
-            power = power @ power if self.form.rotated else power * power
-        return blocks[:length]
+            def square(power: Tensor) -> Tensor:
+                return power * power
+
+        blocks = vectors[:, None]  # A^0 V: (E, 1, width, 2)
+        power = transition  # A^{blocks.shape[1]}
+        while blocks.shape[1] < length:
+            blocks = torch.cat([blocks, apply(power, blocks)], dim=1)
+            power = square(power)
+        return blocks[:, :length]
 
 
 def save_checkpoint_payload(model: RNN) -> dict:

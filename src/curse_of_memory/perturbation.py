@@ -51,26 +51,34 @@ def perturbation_errors(
     betas: np.ndarray,
     draws: int,
     seed: int,
+    members_per_forward: int = 64,
 ) -> list[dict]:
     """Rows ``{beta, draw, error}`` for every β and draw; a non-finite error is recorded as ``inf``.
 
-    ``loss(module, parameters)`` evaluates the model with the given parameter dictionary (e.g. the
-    test-set weighted MSE through :func:`torch.func.functional_call`).
+    The perturbed models are evaluated as ensembles: up to ``members_per_forward`` (β, draw) pairs
+    stacked along a leading dimension of every parameter, one forward pass each (the model must
+    accept stacked parameters, as :class:`curse_of_memory.models.RNN` does). ``loss(module,
+    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`).
     """
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     directions = noise_directions(model, draws, seed)
+    pairs = [(float(beta), draw) for beta in betas for draw in range(1 if beta == 0 else draws)]
     rows = []
-    for beta in betas:
-        for draw, direction in enumerate(directions[:1] if beta == 0 else directions):
-            parameters = {name: base[name] + beta * direction[name] for name in base}
-            error = float(loss(model, parameters))
-            finite = math.isfinite(error)
-            rows.append({"beta": float(beta), "draw": draw, "error": error if finite else math.inf})
+    for start in range(0, len(pairs), members_per_forward):
+        chunk = pairs[start : start + members_per_forward]
+        stacked = {
+            name: torch.stack([base[name] + beta * directions[draw][name] for beta, draw in chunk])
+            for name in base
+        }
+        errors = loss(model, stacked).tolist()
+        for (beta, draw), error in zip(chunk, errors, strict=True):
+            rows.append({"beta": beta, "draw": draw, "error": error if math.isfinite(error) else math.inf})
     return rows
 
 
 def fixed_set_loss(inputs: Tensor, targets: Tensor, weights: Tensor) -> ParameterLoss:
-    """A ``loss(module, parameters)`` for :func:`perturbation_errors`: weighted MSE on a fixed set."""
+    """A ``loss(module, parameters)`` for :func:`perturbation_errors`: the weighted MSE on a fixed set,
+    one value per stacked parameter set."""
 
     def loss(module: nn.Module, parameters: dict[str, Tensor]) -> Tensor:
         return weighted_mse(functional_call(module, parameters, (inputs,)), targets, weights)

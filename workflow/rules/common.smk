@@ -75,8 +75,13 @@ def perturbation_settings(wildcards):
 
 def package_code(*modules):
     """The package's source files that a rule imports. Snakemake does not track imported modules,
-    so rules list them as inputs: editing one reruns exactly the rules that use it."""
-    return [os.path.join(workflow.basedir, "src", "curse_of_memory", f"{m}.py") for m in modules]
+    so rules list them as inputs: editing one reruns exactly the rules that use it. ``models``
+    brings the compiled recurrence (recurrence.py and its C source) with it."""
+    package = os.path.join(workflow.basedir, "src", "curse_of_memory")
+    files = [os.path.join(package, f"{m}.py") for m in modules]
+    if "models" in modules:
+        files += [os.path.join(package, "recurrence.py"), os.path.join(package, "recurrence.c")]
+    return files
 
 
 def training_threads():

@@ -1,0 +1,218 @@
+"""Speed of the model's training step and perturbation-error evaluation against plain per-step loops.
+
+Training: one full step (forward, backward, AdamW, clipping, projection; the project's
+``training_step``) of :class:`curse_of_memory.models.RNN` against the same step driven by a plain
+per-step autograd loop of the same recurrence over the same parameters (written here, as the
+authors' implementation runs it), for widths × activations × parameterisations at batch 512,
+T = 100, float64. Outputs and gradients are first checked to agree to 1e-9 relative.
+
+Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
+model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
+β grid, draws and evaluation size; the baseline is run with the plain loop and with the model's
+own forward, which separates batching from the faster recurrence.
+
+    python benchmarks/recurrence.py            # the full grid (a few minutes)
+    python benchmarks/recurrence.py --quick    # widths 8 and 64, fewer repeats
+
+The last line is ``median speedup: <x>`` over the training cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import Tensor
+
+from curse_of_memory.models import ACTIVATIONS, RNN
+from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
+from curse_of_memory.recurrence import compiled_library
+from curse_of_memory.training import TrainingSettings, make_optimizer, training_step, weighted_mse
+
+WIDTHS = (8, 16, 32, 64)
+QUICK_WIDTHS = (8, 64)
+ACTIVATION_NAMES = ("linear", "tanh", "hardtanh")
+PARAMETERIZATIONS = ("diagonal", "vanilla", "softplus")
+TOLERANCE = 1e-9
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+def per_step_loop(model: RNN) -> Callable[[Tensor], Tensor]:
+    """The recurrence as a plain per-step autograd loop over ``model``'s parameters (the baseline)."""
+    sigma = ACTIVATIONS[model.activation]
+
+    def forward(inputs: Tensor) -> Tensor:
+        diagonal = None if model.form.rotated else model.eigenvalues()
+        matrix = model.recurrent_matrix() if model.form.rotated else None
+        hidden = inputs.new_zeros(inputs.shape[0], model.width)
+        outputs = []
+        for k in range(inputs.shape[1]):
+            feedback = hidden * diagonal if matrix is None else hidden @ matrix
+            drive = inputs[:, k] * model.input_weight + model.input_bias
+            hidden = hidden + model.dt * sigma(drive - feedback)
+            outputs.append(hidden @ model.output_weight + model.output_bias)
+        return torch.stack(outputs, dim=1)[..., None]
+
+    return forward
+
+
+def relative_difference(a: Tensor, b: Tensor) -> float:
+    """``max|a − b| / max|b|`` (0 when both vanish)."""
+    scale = float(b.abs().max())
+    return float((a - b).abs().max()) / scale if scale > 0 else float((a - b).abs().max())
+
+
+def check_agreement(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> float:
+    """The largest relative difference of outputs and parameter gradients between the two forwards."""
+    parameters = list(model.parameters())
+    results = []
+    for forward in (model, per_step_loop(model)):
+        outputs = forward(inputs)
+        gradients = torch.autograd.grad(weighted_mse(outputs, targets, weights), parameters)
+        results.append((outputs.detach(), *gradients))
+    return max(relative_difference(a, b) for a, b in zip(*results, strict=True))
+
+
+def median_time(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def training_cell(
+    width: int, activation: str, parameterization: str, batch: int, length: int, repeats: int
+) -> dict:
+    """Time one training step of both forwards for one cell (each on its own copy of the model)."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(batch, length, 1, dtype=torch.float64, generator=generator)
+    targets = torch.randn(batch, length, 1, dtype=torch.float64, generator=generator)
+    weights = torch.ones(length, dtype=torch.float64)
+    settings = TrainingSettings()
+    model = RNN(width, activation, parameterization, seed=0)
+    with torch.no_grad():  # keep the baselines' eigenvalues off the projection boundary w = 0
+        model.recurrent_raw.abs_().add_(0.05)
+    difference = check_agreement(model, inputs, targets, weights)
+    if not difference <= TOLERANCE:
+        raise SystemExit(f"{width} {activation} {parameterization}: forwards differ by {difference:.2e}")
+    timings = {}
+    for name in ("loop", "model"):
+        copy_ = copy.deepcopy(model)
+        optimizer = make_optimizer(copy_, settings)
+        forward = per_step_loop(copy_) if name == "loop" else None
+
+        def step(copy_=copy_, optimizer=optimizer, forward=forward) -> float:
+            return training_step(copy_, optimizer, inputs, targets, weights, settings, forward)
+
+        timings[name] = median_time(step, repeats)
+    return {
+        "width": width,
+        "activation": activation,
+        "parameterization": parameterization,
+        "difference": difference,
+        **timings,
+    }
+
+
+def perturbation_cell(width: int, activation: str, parameterization: str, repeats: int) -> dict:
+    """Time E_m(β) for all (β, draw) pairs: batched ensembles vs one forward per pair."""
+    settings = yaml.safe_load(CONFIG.read_text())["perturbation"]
+    betas = beta_grid(**settings["betas"])
+    draws, size = settings["draws"], settings["evaluation_size"]
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randn(size, 100, 1, dtype=torch.float64, generator=generator)
+    targets = torch.randn(size, 100, 1, dtype=torch.float64, generator=generator)
+    weights = torch.ones(100, dtype=torch.float64)
+    model = RNN(width, activation, parameterization, seed=0)
+    loss = fixed_set_loss(inputs, targets, weights)
+    batched = perturbation_errors(model, loss, betas, draws, seed=0)
+
+    @torch.no_grad()
+    def one_forward_per_draw(forward_of: Callable[[RNN], Callable[[Tensor], Tensor]]) -> list[float]:
+        base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+        directions = noise_directions(model, draws, seed=0)
+        errors = []
+        for beta in betas:
+            for draw in range(1 if beta == 0 else draws):
+                perturbed = copy.deepcopy(model)
+                parameters = {name: base[name] + beta * directions[draw][name] for name in base}
+                perturbed.load_state_dict(parameters, strict=False)
+                errors.append(float(weighted_mse(forward_of(perturbed)(inputs), targets, weights)))
+        return errors
+
+    reference = one_forward_per_draw(per_step_loop)
+    difference = max(
+        abs(row["error"] - error) / max(abs(error), 1e-300)
+        for row, error in zip(batched, reference, strict=True)
+        if np.isfinite(error)
+    )
+    if not difference <= TOLERANCE:
+        raise SystemExit(f"perturbation errors differ by {difference:.2e}")
+    return {
+        "cell": f"{width} {activation} {parameterization}",
+        "pairs": len(batched),
+        "size": size,
+        "difference": difference,
+        "batched": median_time(lambda: perturbation_errors(model, loss, betas, draws, seed=0), repeats),
+        "loop": median_time(lambda: one_forward_per_draw(per_step_loop), max(1, repeats // 2)),
+        "forward": median_time(lambda: one_forward_per_draw(lambda m: m), repeats),
+    }
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="widths 8 and 64 and fewer repeats")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--length", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement")
+    arguments = parser.parse_args(argv)
+    torch.set_num_threads(arguments.threads)
+    repeats = arguments.repeats or (3 if arguments.quick else 7)
+    widths = QUICK_WIDTHS if arguments.quick else WIDTHS
+    library = compiled_library()
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, compiled recurrence: {library is not None}")
+    print(f"training step, batch {arguments.batch}, T = {arguments.length}, float64, medians of {repeats}")
+    header = f"{'width':>5} {'activation':<10} {'parameterization':<16} {'loop ms':>9} {'model ms':>9}"
+    print(f"{header} {'speedup':>8}")
+    speedups = []
+    for width, activation, parameterization in itertools.product(widths, ACTIVATION_NAMES, PARAMETERIZATIONS):
+        cell = training_cell(width, activation, parameterization, arguments.batch, arguments.length, repeats)
+        speedup = cell["loop"] / cell["model"]
+        speedups.append(speedup)
+        print(
+            f"{width:>5} {activation:<10} {parameterization:<16} {cell['loop'] * 1e3:>9.2f} "
+            f"{cell['model'] * 1e3:>9.2f} {speedup:>7.1f}x",
+            flush=True,
+        )
+    print(f"slowest cell: {min(speedups):.1f}x")
+    for width, activation, parameterization in [(16, "tanh", "softplus"), (64, "tanh", "softplus")]:
+        cell = perturbation_cell(width, activation, parameterization, repeats)
+        print(
+            f"perturbation error, {cell['cell']}: {cell['pairs']} (beta, draw) pairs on {cell['size']} "
+            f"sequences: batched {cell['batched']:.3f} s, one plain loop per draw {cell['loop']:.3f} s "
+            f"({cell['loop'] / cell['batched']:.1f}x), one model forward per draw {cell['forward']:.3f} s "
+            f"({cell['forward'] / cell['batched']:.1f}x)",
+            flush=True,
+        )
+    median = statistics.median(speedups)
+    print(f"median speedup: {median:.1f}")
+    return median
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,332 @@
+/* The residual RNN's nonlinear recurrence and its backward pass (BPTT), fused in one loop.
+
+   h_0 = 0,  h_{k+1} = h_k + dt * sigma(x_k U + b - h_k M),  y_k = c . h_{k+1} + c0      (models.py)
+
+   M is the dense recurrent matrix (row-vector convention: pre_j -= sum_i h_i M_ij) or, when
+   `diagonal`, the vector g of a diagonal M. Every array is float64 and C-contiguous; E stacks
+   independent parameter sets (an ensemble, e.g. perturbed copies of one model) over shared inputs.
+
+   Work is split into items of BLOCK batch rows of one ensemble member; an item runs the whole time
+   loop in cache, on the width padded to a multiple of LANES (padded units have zero weights and stay
+   exactly zero). Products are register-blocked (ROWS rows x LANES columns). Parameter gradients are
+   summed per item and reduced in item order, so results do not depend on the number of threads. */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+enum { LINEAR = 0, TANH = 1, HARDTANH = 2, RELU = 3 };
+enum { LANES = 8, ROWS = 4, BLOCK = 16, MAX_THREADS = 256 };
+typedef double lanes __attribute__((vector_size(LANES * sizeof(double)), aligned(sizeof(double))));
+
+typedef struct {
+    int E, B, T, m, activation, diagonal, nthreads;
+    double dt;
+    const double *x, *U, *bias, *feedback, *c, *c0, *grad_y;
+    double *y, *acts, *partials;
+} Problem;
+
+static int padded(int m) { return (m + LANES - 1) / LANES * LANES; }
+static int blocks(const Problem *p) { return (p->B + BLOCK - 1) / BLOCK; }
+static long feedback_size(const Problem *p) { return p->diagonal ? p->m : (long)p->m * p->m; }
+/* Gradient slots of one item: U, bias, feedback, c, c0 (unpadded). */
+static long partial_size(const Problem *p) { return 3L * p->m + feedback_size(p) + 1; }
+
+static lanes load(const double *at) { return *(const lanes *)at; }
+static void store(double *at, lanes value) { *(lanes *)at = value; }
+
+/* out (rows x width) -= a (rows x inner) @ b (inner x width); rows % ROWS == 0, width % LANES == 0. */
+static void subtract_product(double *restrict out, const double *restrict a, const double *restrict b, int rows,
+                             int inner, int width) {
+    for (int r = 0; r < rows; r += ROWS)
+        for (int j = 0; j < width; j += LANES) {
+            lanes sum[ROWS] = {0};
+            for (int i = 0; i < inner; i++) {
+                const lanes column = load(b + (long)i * width + j);
+                for (int q = 0; q < ROWS; q++) sum[q] += a[(long)(r + q) * inner + i] * column;
+            }
+            for (int q = 0; q < ROWS; q++) store(out + (long)(r + q) * width + j, load(out + (long)(r + q) * width + j) - sum[q]);
+        }
+}
+
+/* tanh as 1 - 2 / (e^{2x} + 1), with e^y = 2^n e^r (n = round(y / ln2) by the 1.5 * 2^52 shifter,
+   r = y - n ln2 in two parts, |r| <= ln2 / 2) and a degree-13 Taylor polynomial for e^r (truncation
+   error below 1e-17): absolute error ~1e-16; |x| >= 20 gives +-1 exactly; NaN passes through. Written
+   branch-free so that the compiler vectorises it (libm's tanh is scalar and ~10x slower). */
+static inline double fast_tanh(double x) {
+    const double log2e = 1.4426950408889634, ln2_high = 0.6931471803691238, ln2_low = 1.9082149292705877e-10;
+    const double shifter = 6755399441055744.0;
+    double y = 2.0 * x;
+    y = y > 40.0 ? 40.0 : y;
+    y = y < -40.0 ? -40.0 : y;
+    const double shifted = y * log2e + shifter, n = shifted - shifter;
+    const double r = (y - n * ln2_high) - n * ln2_low;
+    double poly = 1.0 / 6227020800.0;
+    poly = poly * r + 1.0 / 479001600.0;
+    poly = poly * r + 1.0 / 39916800.0;
+    poly = poly * r + 1.0 / 3628800.0;
+    poly = poly * r + 1.0 / 362880.0;
+    poly = poly * r + 1.0 / 40320.0;
+    poly = poly * r + 1.0 / 5040.0;
+    poly = poly * r + 1.0 / 720.0;
+    poly = poly * r + 1.0 / 120.0;
+    poly = poly * r + 1.0 / 24.0;
+    poly = poly * r + 1.0 / 6.0;
+    poly = poly * r + 0.5;
+    poly = poly * r + 1.0;
+    poly = poly * r + 1.0;
+    uint64_t bits, scale_bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    scale_bits = (bits + 1023) << 52; /* the low bits of `shifted` hold n: 2^n as a double */
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    return 1.0 - 2.0 / (poly * scale + 1.0);
+}
+
+static void activate(int activation, double *restrict values, long n) { /* n % LANES == 0 */
+    switch (activation) {
+    case TANH:
+#pragma omp simd
+        for (long i = 0; i < n; i++) values[i] = fast_tanh(values[i]);
+        break;
+    case HARDTANH: /* NaN passes through, as torch.clamp */
+        for (long i = 0; i < n; i++) values[i] = values[i] < -1.0 ? -1.0 : (values[i] > 1.0 ? 1.0 : values[i]);
+        break;
+    case RELU: /* NaN passes through, as torch.relu */
+        for (long i = 0; i < n; i++) values[i] = values[i] < 0.0 ? 0.0 : values[i];
+        break;
+    default:
+        break;
+    }
+}
+
+/* grad_pre = carry * dt * sigma'(pre), with sigma'(pre) taken from a = sigma(pre) as torch's backward
+   formulas take it (tanh: 1 - a^2; hardtanh: -1 < a < 1; relu: a > 0). */
+static void activation_gradient(int activation, double dt, const double *restrict carry, const double *restrict acts,
+                                double *restrict grad_pre, long n) {
+    switch (activation) {
+    case TANH:
+        for (long i = 0; i < n; i++) grad_pre[i] = carry[i] * dt * (1.0 - acts[i] * acts[i]);
+        break;
+    case HARDTANH:
+        for (long i = 0; i < n; i++) grad_pre[i] = (acts[i] > -1.0 && acts[i] < 1.0) ? carry[i] * dt : 0.0;
+        break;
+    case RELU:
+        for (long i = 0; i < n; i++) grad_pre[i] = acts[i] > 0.0 ? carry[i] * dt : 0.0;
+        break;
+    default:
+        for (long i = 0; i < n; i++) grad_pre[i] = carry[i] * dt;
+        break;
+    }
+}
+
+/* h += dt * a: the state update. Not inlined, so that the backward pass recomputes the forward's states
+   with the very same instructions (bit for bit) instead of storing them. */
+__attribute__((noinline)) static void accumulate(double *restrict h, const double *restrict acts, double dt, long n) {
+    for (long i = 0; i < n; i++) h[i] += dt * acts[i];
+}
+
+/* One member's parameters, zero-padded to width w: U, bias, c, the diagonal of M (w each), M and its
+   transpose (w x w). */
+typedef struct {
+    double *U, *bias, *c, *diagonal, *M, *transposed, c0;
+} Padded;
+
+static void pad_member(const Problem *p, int e, Padded *out) {
+    const int m = p->m, w = padded(m);
+    memset(out->U, 0, sizeof(double) * (4L * w + 2L * w * w));
+    const double *M = p->feedback + (long)e * feedback_size(p);
+    for (int j = 0; j < m; j++) {
+        out->U[j] = p->U ? p->U[(long)e * m + j] : 0.0;
+        out->bias[j] = p->bias ? p->bias[(long)e * m + j] : 0.0;
+        out->c[j] = p->c[(long)e * m + j];
+        out->diagonal[j] = p->diagonal ? M[j] : M[(long)j * m + j];
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) {
+            const double value = p->diagonal ? (i == j ? M[i] : 0.0) : M[(long)i * m + j];
+            out->M[(long)i * w + j] = value;
+            out->transposed[(long)j * w + i] = value;
+        }
+    out->c0 = p->c0 ? p->c0[e] : 0.0;
+}
+
+static long storage_offset(const Problem *p, int e, int k, int first) {
+    return (((long)e * p->T + k) * p->B + first) * padded(p->m);
+}
+
+static void forward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
+                         double *restrict h, double *restrict pre) {
+    const int w = padded(p->m), T = p->T;
+    const double *restrict U = parameters->U, *restrict bias = parameters->bias, *restrict c = parameters->c;
+    const double *restrict g = parameters->diagonal, dt = p->dt;
+    memset(h, 0, sizeof(double) * BLOCK * w);
+    for (int k = 0; k < T; k++) {
+        for (int r = 0; r < BLOCK; r++) {
+            const double xr = r < rows ? p->x[(long)(first + r) * T + k] : 0.0;
+            double *restrict pr = pre + r * w;
+            const double *restrict hr = h + r * w;
+            if (p->diagonal)
+                for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j] - hr[j] * g[j];
+            else
+                for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j];
+        }
+        if (!p->diagonal) subtract_product(pre, h, parameters->M, BLOCK, w, w);
+        activate(p->activation, pre, (long)BLOCK * w);
+        accumulate(h, pre, dt, (long)BLOCK * w);
+        for (int r = 0; r < rows; r++) {
+            const double *restrict hr = h + r * w;
+            double out = 0.0;
+            for (int j = 0; j < w; j++) out += c[j] * hr[j];
+            p->y[((long)e * p->B + first + r) * T + k] = out + parameters->c0;
+        }
+        if (p->acts) memcpy(p->acts + storage_offset(p, e, k, first), pre, sizeof(double) * rows * w);
+    }
+}
+
+static void backward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
+                          double *restrict carry, double *restrict grad_pre, double *restrict previous,
+                          double *restrict gradient_M, double *restrict padded_gradients, double *restrict history,
+                          double *partial) {
+    const int m = p->m, w = padded(m), T = p->T;
+    const long slab = (long)BLOCK * w;
+    const double *restrict c = parameters->c, *restrict g = parameters->diagonal;
+    double *restrict gU = padded_gradients, *restrict gb = gU + w, *restrict gc = gb + w, gc0 = 0.0;
+    memset(padded_gradients, 0, sizeof(double) * 3 * w);
+    memset(carry, 0, sizeof(double) * slab);
+    memset(previous, 0, sizeof(double) * slab);
+    memset(gradient_M, 0, sizeof(double) * w * w);
+    memset(history, 0, sizeof(double) * slab); /* history[k] = h_{k+1} of this block, recomputed from acts */
+    for (int k = 0; k < T; k++) {
+        if (k > 0) memcpy(history + k * slab, history + (k - 1) * slab, sizeof(double) * rows * w);
+        accumulate(history + k * slab, p->acts + storage_offset(p, e, k, first), p->dt, (long)rows * w);
+    }
+    for (int k = T - 1; k >= 0; k--) {
+        const double *restrict states = history + k * slab;
+        const double *restrict acts = p->acts + storage_offset(p, e, k, first);
+        for (int r = 0; r < rows; r++) {
+            const double gy = p->grad_y[((long)e * p->B + first + r) * T + k];
+            const double *restrict hr = states + r * w;
+            double *restrict cr = carry + r * w;
+            gc0 += gy;
+            for (int j = 0; j < w; j++) {
+                gc[j] += gy * hr[j];
+                cr[j] += gy * c[j];
+            }
+        }
+        activation_gradient(p->activation, p->dt, carry, acts, grad_pre, (long)rows * w);
+        for (int r = 0; r < rows; r++) {
+            const double xr = p->x[(long)(first + r) * T + k];
+            const double *restrict gr = grad_pre + r * w;
+            for (int j = 0; j < w; j++) {
+                gU[j] += gr[j] * xr;
+                gb[j] += gr[j];
+            }
+        }
+        if (k == 0) break;
+        const double *restrict h = states - slab; /* h_k */
+        /* dL/dM = -h_k^T grad_pre, dL/dh_k = -grad_pre M^T */
+        if (p->diagonal) {
+            for (int r = 0; r < rows; r++) {
+                const double *restrict hr = h + r * w, *restrict gr = grad_pre + r * w;
+                double *restrict cr = carry + r * w;
+                for (int j = 0; j < w; j++) {
+                    gradient_M[j] -= hr[j] * gr[j];
+                    cr[j] -= gr[j] * g[j];
+                }
+            }
+        } else {
+            for (int r = 0; r < rows; r++) /* previous = h_k transposed (w x BLOCK), zero past `rows` */
+                for (int i = 0; i < w; i++) previous[(long)i * BLOCK + r] = h[r * w + i];
+            subtract_product(gradient_M, previous, grad_pre, w, BLOCK, w);
+            subtract_product(carry, grad_pre, parameters->transposed, BLOCK, w, w);
+        }
+    }
+    double *gU_out = partial, *gb_out = gU_out + m, *gM_out = gb_out + m, *gc_out = gM_out + feedback_size(p);
+    for (int j = 0; j < m; j++) gU_out[j] += gU[j], gb_out[j] += gb[j], gc_out[j] += gc[j];
+    gc_out[m] += gc0;
+    for (int i = 0; i < m; i++) {
+        if (p->diagonal) gM_out[i] += gradient_M[i];
+        else
+            for (int j = 0; j < m; j++) gM_out[(long)i * m + j] += gradient_M[(long)i * w + j];
+    }
+}
+
+typedef struct {
+    const Problem *problem;
+    int thread, backward;
+} Task;
+
+static void *run_task(void *argument) {
+    const Task *task = argument;
+    const Problem *p = task->problem;
+    const long w = padded(p->m), slab = (long)BLOCK * w;
+    const long history = task->backward ? p->T * slab : 0;
+    double *scratch = malloc(sizeof(double) * (4 * slab + 7 * w + 3 * w * w + history));
+    if (!scratch) return (void *)1;
+    Padded parameters = {scratch, scratch + w, scratch + 2 * w, scratch + 3 * w, scratch + 4 * w,
+                         scratch + 4 * w + w * w, 0.0};
+    double *work = scratch + 4 * w + 2 * w * w;
+    int loaded = -1;
+    for (int item = task->thread; item < p->E * blocks(p); item += p->nthreads) {
+        const int e = item / blocks(p), first = (item % blocks(p)) * BLOCK;
+        const int rows = p->B - first < BLOCK ? p->B - first : BLOCK;
+        if (e != loaded) pad_member(p, e, &parameters), loaded = e;
+        if (task->backward)
+            backward_item(p, e, first, rows, &parameters, work, work + slab, work + 2 * slab, work + 3 * slab,
+                          work + 3 * slab + w * w, work + 3 * slab + w * w + 3 * w,
+                          p->partials + (long)item * partial_size(p));
+        else
+            forward_item(p, e, first, rows, &parameters, work, work + slab);
+    }
+    free(scratch);
+    return NULL;
+}
+
+static int run(const Problem *p, int backward) {
+    pthread_t threads[MAX_THREADS];
+    Task tasks[MAX_THREADS];
+    const int count = p->nthreads < 1 ? 1 : (p->nthreads > MAX_THREADS ? MAX_THREADS : p->nthreads);
+    Problem local = *p;
+    local.nthreads = count;
+    int failed = 0, started[MAX_THREADS] = {0};
+    for (int t = 0; t < count; t++) tasks[t] = (Task){&local, t, backward};
+    for (int t = 1; t < count; t++) started[t] = pthread_create(&threads[t], NULL, run_task, &tasks[t]) == 0;
+    for (int t = 0; t < count; t++) /* the calling thread runs its own task and any that did not start */
+        if (!started[t]) failed |= run_task(&tasks[t]) != NULL;
+    for (int t = 1; t < count; t++) {
+        void *result = NULL;
+        if (started[t]) pthread_join(threads[t], &result);
+        failed |= result != NULL;
+    }
+    if (backward) /* sum each member's items into its first item, in item order */
+        for (int e = 0; e < p->E; e++) {
+            double *total = p->partials + (long)e * blocks(p) * partial_size(p);
+            for (int item = 1; item < blocks(p); item++)
+                for (long i = 0; i < partial_size(p); i++) total[i] += total[item * partial_size(p) + i];
+        }
+    return failed;
+}
+
+int recurrence_forward(int E, int B, int T, int m, int activation, int diagonal, double dt, const double *x,
+                       const double *U, const double *bias, const double *feedback, const double *c,
+                       const double *c0, double *y, double *acts, int nthreads) {
+    const Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL,
+                       y, acts, NULL};
+    return run(&p, 0);
+}
+
+int recurrence_backward(int E, int B, int T, int m, int activation, int diagonal, double dt, const double *x,
+                        const double *feedback, const double *c, const double *grad_y, const double *acts,
+                        double *partials, int nthreads) {
+    const Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL,
+                       grad_y, NULL, (double *)acts, partials};
+    return run(&p, 1);
+}
+
+int recurrence_items_per_member(int B) { return (B + BLOCK - 1) / BLOCK; }
+
+int recurrence_padded_width(int m) { return padded(m); }

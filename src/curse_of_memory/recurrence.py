@@ -1,0 +1,182 @@
+"""The compiled nonlinear recurrence: ``recurrence.c`` built on first use, called through ctypes.
+
+:meth:`curse_of_memory.models.RNN.forward` uses it for the nonlinear activations on CPU float64
+tensors; everything else (CUDA, another dtype, no C compiler, or ``CURSE_OF_MEMORY_KERNEL=torch``)
+runs the model's plain per-step recurrence, which the unit tests hold it equal to. The library is
+compiled once per source, compiler flags and CPU into ``$CURSE_OF_MEMORY_CACHE`` (default
+``~/.cache/curse-of-memory``); the build is atomic, so parallel jobs may race to it safely.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+LOGGER = logging.getLogger(__name__)
+SOURCE = Path(__file__).with_name("recurrence.c")
+ACTIVATION_CODES = {"linear": 0, "tanh": 1, "hardtanh": 2, "relu": 3}
+#: Compiler flag sets tried in order: vectorised for this CPU, then portable C.
+FLAG_SETS = (["-O3", "-march=native", "-fopenmp-simd"], ["-O3"])
+
+
+def _cache_directory() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "curse-of-memory"
+    return Path(os.environ.get("CURSE_OF_MEMORY_CACHE", default))
+
+
+def _cpu_description() -> str:
+    """The CPU model and flags: a library built with -march=native runs only where they match."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    first = {}
+    for line in lines:
+        first.setdefault(line.split(":")[0].strip(), line)
+    return "\n".join(first.get(key, "") for key in ("model name", "flags"))
+
+
+def _build(flags: list[str]) -> Path:
+    compiler = os.environ.get("CC", "cc")
+    digest = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join([compiler, *flags]).encode(), _cpu_description().encode()):
+        digest.update(part)
+    library = _cache_directory() / f"recurrence-{digest.hexdigest()[:16]}.so"
+    if library.exists():
+        return library
+    library.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=library.parent) as scratch:
+        built = Path(scratch) / library.name
+        command = [compiler, "-shared", "-fPIC", "-o", str(built), str(SOURCE), *flags, "-lm", "-lpthread"]
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        os.replace(built, library)
+    return library
+
+
+@functools.cache
+def compiled_library() -> ctypes.CDLL | None:
+    """The loaded library, or None where it cannot be built (or ``CURSE_OF_MEMORY_KERNEL=torch``)."""
+    if os.environ.get("CURSE_OF_MEMORY_KERNEL", "compiled") == "torch":
+        return None
+    errors = []
+    for flags in FLAG_SETS:
+        try:
+            library = ctypes.CDLL(str(_build(flags)))
+        except (OSError, subprocess.CalledProcessError) as error:
+            errors.append(getattr(error, "stderr", None) or str(error))
+            continue
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        library.recurrence_forward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 8 + [integer]
+        library.recurrence_backward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 6 + [integer]
+        library.recurrence_items_per_member.argtypes = [integer]
+        library.recurrence_padded_width.argtypes = [integer]
+        return library
+    LOGGER.warning("no compiled recurrence (%s); using the per-step torch loop", errors[-1].strip())
+    return None
+
+
+def available_for(*tensors: Tensor) -> bool:
+    """Whether the compiled recurrence can evaluate these tensors (CPU float64, library built)."""
+    usable = all(t.device.type == "cpu" and t.dtype == torch.float64 for t in tensors)
+    return usable and compiled_library() is not None
+
+
+def _address(tensor: Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+#: Activation buffers returned by finished backward passes, by shape: reusing one spares the page
+#: faults of a fresh allocation at every training step.
+_FREE_BUFFERS: dict[tuple[int, ...], Tensor] = {}
+
+
+def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
+    """Outputs (E, B, T) and, when ``keep``, the activations the backward pass needs."""
+    library = compiled_library()
+    inputs, input_weight, input_bias, feedback, output_weight, output_bias = (
+        t.contiguous() for t in (inputs, *parameters)
+    )
+    (members, width), (batch, length) = input_weight.shape, inputs.shape
+    outputs = inputs.new_empty(members, batch, length)
+    shape = (members, length, batch, library.recurrence_padded_width(width))
+    activations = None
+    if keep:
+        activations = _FREE_BUFFERS.pop(shape) if shape in _FREE_BUFFERS else inputs.new_empty(shape)
+    failed = library.recurrence_forward(
+        members, batch, length, width, ACTIVATION_CODES[activation], int(feedback.dim() == 2), dt,
+        *map(_address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)),
+        _address(activations), torch.get_num_threads(),
+    )  # fmt: skip
+    if failed:
+        raise MemoryError("recurrence_forward could not allocate its scratch memory")
+    return outputs, (inputs, feedback, output_weight, activations)
+
+
+def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
+    """Outputs (E, B, T) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] (see
+    :class:`CompiledRecurrence`); differentiable in the parameters when grad mode asks for it."""
+    if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
+        return CompiledRecurrence.apply(inputs, dt, activation, *parameters)
+    return _forward(inputs, parameters, dt, activation, keep=False)[0]
+
+
+class CompiledRecurrence(torch.autograd.Function):
+    """Outputs (E, B, T) of E parameter sets on shared inputs (B, T), with the backward of recurrence.c.
+
+    Parameters: input weight and bias (E, m), feedback (E, m, m) or, when diagonal, (E, m), output
+    weight (E, m), output bias (E,). No gradient flows to the inputs. The saved activations are
+    recycled after the backward pass, so a second backward through the same graph is refused.
+    """
+
+    @staticmethod
+    def forward(ctx, inputs, dt, activation, *parameters):
+        outputs, saved = _forward(inputs, list(parameters), dt, activation, keep=True)
+        ctx.save_for_backward(*saved)
+        ctx.dt, ctx.activation, ctx.released = dt, activation, False
+        return outputs
+
+    @staticmethod
+    def backward(ctx, grad_outputs):
+        if ctx.released:
+            raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
+        library = compiled_library()
+        inputs, feedback, output_weight, activations = ctx.saved_tensors
+        (members, width), (batch, length) = output_weight.shape, inputs.shape
+        diagonal = feedback.dim() == 2
+        feedback_size = width if diagonal else width * width
+        items = library.recurrence_items_per_member(batch)
+        partials = inputs.new_zeros(members, items, 3 * width + feedback_size + 1)
+        failed = library.recurrence_backward(
+            members, batch, length, width, ACTIVATION_CODES[ctx.activation], int(diagonal), ctx.dt,
+            *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous())),
+            _address(activations), _address(partials),
+            torch.get_num_threads(),
+        )  # fmt: skip
+        if failed:
+            raise MemoryError("recurrence_backward could not allocate its scratch memory")
+        ctx.released = True
+        _FREE_BUFFERS[tuple(activations.shape)] = activations
+        sizes = [width, width, feedback_size, width, 1]
+        grad_input_weight, grad_input_bias, grad_feedback, grad_output_weight, grad_output_bias = partials[
+            :, 0
+        ].split(sizes, dim=1)
+        return (
+            None,
+            None,
+            None,
+            grad_input_weight,
+            grad_input_bias,
+            grad_feedback.reshape(feedback.shape),
+            grad_output_weight,
+            grad_output_bias.reshape(members),
+        )
