@@ -72,3 +72,16 @@ def test_overflowing_perturbed_model_records_inf_without_crashing():
     rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.0, 1e8]), 2, 0)
     assert math.isfinite(rows[0]["error"])
     assert all(r["error"] == math.inf for r in rows[1:])
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh"])
+def test_batching_the_perturbed_models_does_not_change_the_errors(activation):
+    """All (β, draw) pairs in one ensemble forward, in chunks of 5, or one model at a time: equal rows."""
+    model, inputs, targets, weights = make_problem(activation, "softplus")
+    loss = fixed_set_loss(inputs, targets, weights)
+    betas = beta_grid(1e-2, 2.0, 6)
+    rows = {size: perturbation_errors(model, loss, betas, 4, 0, size) for size in (1, 5, 64)}
+    for size in (5, 64):
+        assert [(r["beta"], r["draw"]) for r in rows[size]] == [(r["beta"], r["draw"]) for r in rows[1]]
+        errors = [r["error"] for r in rows[size]]
+        assert errors == pytest.approx([r["error"] for r in rows[1]], rel=1e-12)

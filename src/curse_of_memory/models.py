@@ -28,7 +28,8 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
   convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to
   the constant drive ``b``, computed exactly with no time loop (on any device);
 * tanh, hardtanh, relu on CPU float64: the compiled recurrence (:mod:`curse_of_memory.recurrence`),
-  whose forward and backward each run the whole time loop in C.
+  whose forward and backward each run the whole time loop in C. An activation added to
+  ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -195,7 +196,8 @@ class RNN(nn.Module):
             return self._members_out(self._convolution_outputs(inputs[..., 0]))
         input_weight, input_bias, output_weight, output_bias = self._member_parameters()
         parameters = [input_weight, input_bias, self._member_feedback(), output_weight, output_bias]
-        if recurrence.available_for(inputs, *parameters) and not inputs.requires_grad:
+        compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
+        if compiled and recurrence.available_for(inputs, *parameters):
             outputs = recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
             return self._members_out(outputs)
         return self.reference_forward(inputs)

@@ -12,14 +12,16 @@
    summed per item and reduced in item order, so results do not depend on the number of threads. */
 
 #include <math.h>
-#include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 
 enum { LINEAR = 0, TANH = 1, HARDTANH = 2, RELU = 3 };
-enum { LANES = 8, ROWS = 4, BLOCK = 16, MAX_THREADS = 256 };
+enum { LANES = 8, ROWS = 4, BLOCK = 16 };
 typedef double lanes __attribute__((vector_size(LANES * sizeof(double)), aligned(sizeof(double))));
 
 typedef struct {
@@ -52,10 +54,11 @@ static void subtract_product(double *restrict out, const double *restrict a, con
         }
 }
 
-/* tanh as 1 - 2 / (e^{2x} + 1), with e^y = 2^n e^r (n = round(y / ln2) by the 1.5 * 2^52 shifter,
-   r = y - n ln2 in two parts, |r| <= ln2 / 2) and a degree-13 Taylor polynomial for e^r (truncation
-   error below 1e-17): absolute error ~1e-16; |x| >= 20 gives +-1 exactly; NaN passes through. Written
-   branch-free so that the compiler vectorises it (libm's tanh is scalar and ~10x slower). */
+/* tanh(x) = u / (u + 2) with u = e^{2x} - 1, and e^y - 1 = 2^n (e^r - 1) + (2^n - 1) where
+   n = round(y / ln2) (by the 1.5 * 2^52 shifter), r = y - n ln2 in two parts (|r| <= ln2 / 2), and
+   e^r - 1 is its degree-13 Taylor polynomial (truncation error below 1e-17). Relative error a few
+   ulp, also near 0; |x| >= 20 gives +-1 exactly; NaN passes through. Branch-free, so the compiler
+   vectorises it (libm's tanh is scalar and ~10x slower). */
 static inline double fast_tanh(double x) {
     const double log2e = 1.4426950408889634, ln2_high = 0.6931471803691238, ln2_low = 1.9082149292705877e-10;
     const double shifter = 6755399441055744.0;
@@ -77,13 +80,14 @@ static inline double fast_tanh(double x) {
     poly = poly * r + 1.0 / 6.0;
     poly = poly * r + 0.5;
     poly = poly * r + 1.0;
-    poly = poly * r + 1.0;
+    poly = poly * r; /* e^r - 1 */
     uint64_t bits, scale_bits;
     memcpy(&bits, &shifted, sizeof bits);
     scale_bits = (bits + 1023) << 52; /* the low bits of `shifted` hold n: 2^n as a double */
     double scale;
     memcpy(&scale, &scale_bits, sizeof scale);
-    return 1.0 - 2.0 / (poly * scale + 1.0);
+    const double u = scale * poly + (scale - 1.0);
+    return u / (u + 2.0);
 }
 
 static void activate(int activation, double *restrict values, long n) { /* n % LANES == 0 */
@@ -127,6 +131,13 @@ static void activation_gradient(int activation, double dt, const double *restric
    with the very same instructions (bit for bit) instead of storing them. */
 __attribute__((noinline)) static void accumulate(double *restrict h, const double *restrict acts, double dt, long n) {
     for (long i = 0; i < n; i++) h[i] += dt * acts[i];
+}
+
+/* Keep the padded lanes m..w of `rows` rows exactly zero: an infinite real lane times a zero weight would
+   otherwise put NaN there, and from there into real lanes through the products. */
+static void clear_padding(double *values, int rows, int m, int w) {
+    for (int r = 0; r < rows; r++)
+        for (int j = m; j < w; j++) values[(long)r * w + j] = 0.0;
 }
 
 /* One member's parameters, zero-padded to width w: U, bias, c, the diagonal of M (w each), M and its
@@ -175,11 +186,13 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
                 for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j];
         }
         if (!p->diagonal) subtract_product(pre, h, parameters->M, BLOCK, w, w);
+        clear_padding(pre, BLOCK, p->m, w);
         activate(p->activation, pre, (long)BLOCK * w);
         accumulate(h, pre, dt, (long)BLOCK * w);
         for (int r = 0; r < rows; r++) {
             const double *restrict hr = h + r * w;
             double out = 0.0;
+#pragma omp simd reduction(+ : out) /* lanes in parallel: a fixed order, not the sequential one */
             for (int j = 0; j < w; j++) out += c[j] * hr[j];
             p->y[((long)e * p->B + first + r) * T + k] = out + parameters->c0;
         }
@@ -218,6 +231,7 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
             }
         }
         activation_gradient(p->activation, p->dt, carry, acts, grad_pre, (long)rows * w);
+        clear_padding(grad_pre, rows, m, w);
         for (int r = 0; r < rows; r++) {
             const double xr = p->x[(long)(first + r) * T + k];
             const double *restrict gr = grad_pre + r * w;
@@ -255,27 +269,21 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
     }
 }
 
-typedef struct {
-    const Problem *problem;
-    int thread, backward;
-} Task;
-
-static void *run_task(void *argument) {
-    const Task *task = argument;
-    const Problem *p = task->problem;
+/* The items of one thread; returns nonzero when its scratch memory cannot be allocated. */
+static int run_items(const Problem *p, int backward, int thread, int threads) {
     const long w = padded(p->m), slab = (long)BLOCK * w;
-    const long history = task->backward ? p->T * slab : 0;
+    const long history = backward ? p->T * slab : 0;
     double *scratch = malloc(sizeof(double) * (4 * slab + 7 * w + 3 * w * w + history));
-    if (!scratch) return (void *)1;
+    if (!scratch) return 1;
     Padded parameters = {scratch, scratch + w, scratch + 2 * w, scratch + 3 * w, scratch + 4 * w,
                          scratch + 4 * w + w * w, 0.0};
     double *work = scratch + 4 * w + 2 * w * w;
     int loaded = -1;
-    for (int item = task->thread; item < p->E * blocks(p); item += p->nthreads) {
+    for (int item = thread; item < p->E * blocks(p); item += threads) {
         const int e = item / blocks(p), first = (item % blocks(p)) * BLOCK;
         const int rows = p->B - first < BLOCK ? p->B - first : BLOCK;
         if (e != loaded) pad_member(p, e, &parameters), loaded = e;
-        if (task->backward)
+        if (backward)
             backward_item(p, e, first, rows, &parameters, work, work + slab, work + 2 * slab, work + 3 * slab,
                           work + 3 * slab + w * w, work + 3 * slab + w * w + 3 * w,
                           p->partials + (long)item * partial_size(p));
@@ -283,25 +291,21 @@ static void *run_task(void *argument) {
             forward_item(p, e, first, rows, &parameters, work, work + slab);
     }
     free(scratch);
-    return NULL;
+    return 0;
 }
 
+/* Items are dealt to threads round-robin. With OpenMP the threads are those of the OpenMP runtime that
+   torch has loaded (same soname), so they are torch's own intra-op threads, not extra ones. */
 static int run(const Problem *p, int backward) {
-    pthread_t threads[MAX_THREADS];
-    Task tasks[MAX_THREADS];
-    const int count = p->nthreads < 1 ? 1 : (p->nthreads > MAX_THREADS ? MAX_THREADS : p->nthreads);
-    Problem local = *p;
-    local.nthreads = count;
-    int failed = 0, started[MAX_THREADS] = {0};
-    for (int t = 0; t < count; t++) tasks[t] = (Task){&local, t, backward};
-    for (int t = 1; t < count; t++) started[t] = pthread_create(&threads[t], NULL, run_task, &tasks[t]) == 0;
-    for (int t = 0; t < count; t++) /* the calling thread runs its own task and any that did not start */
-        if (!started[t]) failed |= run_task(&tasks[t]) != NULL;
-    for (int t = 1; t < count; t++) {
-        void *result = NULL;
-        if (started[t]) pthread_join(threads[t], &result);
-        failed |= result != NULL;
-    }
+    int failed = 0;
+    const int threads = p->nthreads < 1 ? 1 : p->nthreads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    failed |= run_items(p, backward, omp_get_thread_num(), omp_get_num_threads());
+#else
+    (void)threads;
+    failed = run_items(p, backward, 0, 1);
+#endif
     if (backward) /* sum each member's items into its first item, in item order */
         for (int e = 0; e < p->E; e++) {
             double *total = p->partials + (long)e * blocks(p) * partial_size(p);

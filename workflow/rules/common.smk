@@ -89,7 +89,9 @@ def training_threads():
 
 
 def uses_gpu():
-    return config["training"]["device"] == "cuda"
+    """Training jobs request ``gpu=1`` when they may train on CUDA (``cuda``, or ``auto`` as in the paper
+    preset); a CPU-only cluster runs the paper preset with ``--config training.device=cpu``."""
+    return config["training"]["device"] in ("cuda", "auto")
 
 
 def study_grid(target):

@@ -1,0 +1,82 @@
+"""Epochs per second of one paper-scale training (presets/paper.yaml) on each available device.
+
+Width 64, tanh, softplus, on the ``pol`` target with the authors' data sizes (128,000 / 12,800
+sequences of length 100), batch 512, AdamW: the project's ``train`` for a few epochs on CUDA (when
+present) and on the CPU, reporting seconds per epoch and which evaluation path the model used.
+
+    python benchmarks/paper_training.py --epochs 2 [--devices cuda cpu] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from curse_of_memory.models import RNN
+from curse_of_memory.recurrence import available_for
+from curse_of_memory.targets import build_target, make_dataset
+from curse_of_memory.training import TrainingSettings, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def paper_settings() -> dict:
+    """config.yaml deep-merged with presets/paper.yaml (the sections this benchmark reads)."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    paper = yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text())
+    for section in ("data", "training"):
+        config[section] = {**config[section], **paper.get(section, {})}
+    return config
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--devices", nargs="+", default=["cuda", "cpu"])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    arguments = parser.parse_args(argv)
+    torch.set_num_threads(arguments.threads)
+    config = paper_settings()
+    data = config["data"]
+    target = build_target(config["targets"]["pol"], data["dt"])
+    started = time.perf_counter()
+    arrays = make_dataset(target, data["sizes"], data["sequence_length"], data["input_std"], data["seed"])
+    print(f"data {data['sizes']} in {time.perf_counter() - started:.1f} s; torch threads {arguments.threads}")
+    section = {**config["training"], "max_epochs": arguments.epochs, "early_stopping_patience": None}
+    settings = TrainingSettings.from_config(section)
+    for name in arguments.devices:
+        if name == "cuda" and not torch.cuda.is_available():
+            print("cuda: not available")
+            continue
+        device = torch.device(name)
+        splits = {
+            split: tuple(
+                torch.as_tensor(arrays[f"{kind}_{split}"], dtype=torch.float64, device=device)[..., None]
+                for kind in "xy"
+            )
+            for split in ("train", "validation")
+        }
+        model = RNN(arguments.width, "tanh", "softplus", dt=data["dt"], seed=0).to(device)
+        path = "compiled recurrence" if available_for(splits["train"][0]) else "per-step torch loop"
+        started = time.perf_counter()
+        result = train(model, splits, settings, seed=0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - started) / arguments.epochs
+        cpu = f"cpu ({arguments.threads} threads)"
+        label = torch.cuda.get_device_name() if device.type == "cuda" else cpu
+        print(
+            f"{label} [{path}]: {seconds:.1f} s per epoch ({1 / seconds:.3f} epochs/s), "
+            f"validation loss {result.history[-1]['validation_loss']:.4e}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

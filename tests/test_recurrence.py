@@ -1,0 +1,196 @@
+"""The model's fast paths (compiled recurrence, convolution, ensembles) against its reference recurrence."""
+
+import copy
+import shutil
+
+import pytest
+import torch
+from torch.func import functional_call
+
+from curse_of_memory import recurrence
+from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS, RNN
+from curse_of_memory.training import TrainingSettings, train
+
+NONLINEAR = sorted(set(ACTIVATIONS) - {"linear"})
+needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on PATH")
+
+
+def random_inputs(batch: int, length: int, seed: int) -> torch.Tensor:
+    return torch.randn(batch, length, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def outputs_and_gradients(model: RNN, forward, inputs: torch.Tensor) -> list[torch.Tensor]:
+    """Outputs and the gradients of a random projection of them with respect to every parameter."""
+    outputs = forward(inputs)
+    probe = torch.randn(outputs.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    return [outputs.detach(), *torch.autograd.grad((outputs * probe).sum(), list(model.parameters()))]
+
+
+def assert_all_close(fast: list[torch.Tensor], reference: list[torch.Tensor], rtol: float) -> None:
+    for a, b in zip(fast, reference, strict=True):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=rtol * float(b.abs().max()))
+
+
+@needs_compiler
+def test_the_compiled_recurrence_builds_and_is_used():
+    model = RNN(4, "tanh", "softplus")
+    inputs = random_inputs(2, 5, 0)
+    assert recurrence.compiled_library() is not None
+    assert recurrence.available_for(inputs, *model.parameters())
+    assert not recurrence.available_for(inputs.float())
+
+
+@needs_compiler
+@pytest.mark.parametrize("activation", NONLINEAR)
+@pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
+@pytest.mark.parametrize("width", [3, 8, 13])
+def test_compiled_forward_and_gradients_equal_the_reference_recurrence(activation, parameterization, width):
+    """Batch 37 and widths 3/13 exercise the partial row block and the padded lanes."""
+    model = RNN(width, activation, parameterization, dt=0.5, seed=width)
+    inputs = random_inputs(37, 60, width)
+    fast = outputs_and_gradients(model, model, inputs)
+    reference = outputs_and_gradients(model, model.reference_forward, inputs)
+    assert_all_close(fast, reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
+def test_linear_convolution_equals_the_reference_recurrence(parameterization):
+    model = RNN(7, "linear", parameterization, dt=0.3, seed=3)
+    inputs = random_inputs(9, 70, 1)
+    fast = outputs_and_gradients(model, model, inputs)
+    reference = outputs_and_gradients(model, model.reference_forward, inputs)
+    assert_all_close(fast, reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("parameterization", ["diagonal", "softplus"])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_an_ensemble_evaluates_each_member_with_its_own_parameters(
+    activation, parameterization, compiled, monkeypatch
+):
+    if not compiled:  # the per-step torch loop (CUDA's path) takes ensembles too
+        monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
+    model = RNN(6, activation, parameterization, seed=1)
+    generator = torch.Generator().manual_seed(2)
+    stacked = {
+        name: torch.stack(
+            [
+                p.detach() + 0.05 * k * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+                for k in range(3)
+            ]
+        )
+        for name, p in model.named_parameters()
+    }
+    inputs = random_inputs(20, 30, 3)
+    together = functional_call(model, stacked, (inputs,))
+    assert together.shape == (3, 20, 30, 1)
+    for member in range(3):
+        alone = functional_call(model, {name: value[member] for name, value in stacked.items()}, (inputs,))
+        torch.testing.assert_close(together[member], alone, rtol=1e-12, atol=1e-12)
+
+
+@needs_compiler
+def test_results_do_not_depend_on_the_number_of_threads():
+    model = RNN(12, "tanh", "vanilla", seed=4)
+    inputs = random_inputs(70, 40, 4)
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 3):
+            torch.set_num_threads(count)
+            results.append(outputs_and_gradients(model, model, inputs))
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_compiler
+def test_an_exploding_relu_model_is_non_finite_exactly_where_the_reference_is():
+    """Only relu can overflow (bounded σ moves h by at most dt per step): |1 − dt λ| = 41 here."""
+    model = RNN(5, "relu", "vanilla", dt=1.0, seed=0)
+    with torch.no_grad():
+        model.recurrent_raw.fill_(-40.0)
+        model.input_bias.fill_(1.0)
+    inputs = random_inputs(4, 400, 0)
+    with torch.no_grad():
+        fast, reference = model(inputs), model.reference_forward(inputs)
+    assert not bool(torch.isfinite(reference).all())
+    assert torch.equal(torch.isfinite(fast), torch.isfinite(reference))
+    assert torch.equal(fast.isnan(), reference.isnan())
+
+
+@needs_compiler
+@pytest.mark.parametrize("activation", NONLINEAR)
+def test_a_nan_parameter_propagates_as_in_the_reference(activation):
+    """σ(NaN) is NaN in torch for every activation (a relu written as max(0, x) would hide it)."""
+    model = RNN(5, activation, "softplus", seed=0)
+    with torch.no_grad():
+        model.input_bias[2] = float("nan")
+    inputs = random_inputs(3, 20, 0)
+    with torch.no_grad():
+        fast, reference = model(inputs), model.reference_forward(inputs)
+    assert bool(reference.isnan().all())
+    assert bool(fast.isnan().all())
+
+
+@needs_compiler
+def test_a_second_backward_through_the_same_graph_is_refused():
+    model = RNN(4, "tanh", "softplus")
+    loss = model(random_inputs(3, 10, 0)).pow(2).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="released"):
+        loss.backward()
+
+
+@needs_compiler
+def test_training_follows_the_same_path_as_with_the_reference_recurrence(monkeypatch):
+    """A few epochs with the compiled recurrence and with the per-step loop: the same losses."""
+    inputs, targets = random_inputs(96, 25, 6), 0.5 * random_inputs(96, 25, 7)
+    splits = {"train": (inputs[:64], targets[:64]), "validation": (inputs[64:], targets[64:])}
+    settings = TrainingSettings(batch_size=16, max_epochs=3, learning_rate=0.003)
+    model = RNN(6, "tanh", "softplus", seed=2)
+    histories = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
+        result = train(copy.deepcopy(model), splits, settings, seed=0)
+        histories.append([row["validation_loss"] for row in result.history])
+    assert histories[0] == pytest.approx(histories[1], rel=1e-9)
+
+
+def test_without_a_compiler_the_model_falls_back_to_the_reference(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("CC", "no-such-compiler")
+    monkeypatch.setenv("CURSE_OF_MEMORY_CACHE", str(tmp_path))
+    recurrence.compiled_library.cache_clear()
+    try:
+        assert recurrence.compiled_library() is None
+        assert "per-step torch loop" in caplog.text
+        model = RNN(4, "tanh", "softplus")
+        inputs = random_inputs(3, 12, 1)
+        torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
+    finally:
+        recurrence.compiled_library.cache_clear()
+
+
+@needs_compiler
+def test_the_compiled_tanh_is_within_a_few_ulp_of_torch():
+    """A width-1 model reads tanh(x) off its first output (U = c = 1, b = c0 = 0, h_0 = 0)."""
+    magnitudes = torch.logspace(-300, 2, 3000, dtype=torch.float64)
+    special = [0.0, 20.0, 1e300, -1e300, float("inf"), -float("inf"), float("nan")]
+    x = torch.cat([magnitudes, -magnitudes, torch.tensor(special, dtype=torch.float64)])
+    model = RNN(1, "tanh", "diagonal")
+    with torch.no_grad():
+        for parameter, value in [("input_weight", 1.0), ("input_bias", 0.0), ("output_weight", 1.0)]:
+            getattr(model, parameter).fill_(value)
+        model.output_bias.zero_()
+        values = model(x[:, None, None])[:, 0, 0]
+    expected = torch.tanh(x)
+    torch.testing.assert_close(values, expected, rtol=4 * 2.2e-16, atol=0, equal_nan=True)
+
+
+def test_an_activation_unknown_to_the_compiled_recurrence_runs_the_reference(monkeypatch):
+    monkeypatch.setitem(ACTIVATIONS, "softsign", torch.nn.functional.softsign)
+    model = RNN(4, "softsign", "softplus")
+    inputs = random_inputs(3, 12, 2)
+    torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
