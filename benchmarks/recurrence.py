@@ -142,15 +142,15 @@ def perturbation_cell(width: int, activation: str, parameterization: str, repeat
 
     @torch.no_grad()
     def one_forward_per_draw(forward_of: Callable[[RNN], Callable[[Tensor], Tensor]]) -> list[float]:
-        base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
         directions = noise_directions(model, draws, seed=0)
+        perturbed = copy.deepcopy(model)
+        forward = forward_of(perturbed)
         errors = []
         for beta in betas:
             for draw in range(1 if beta == 0 else draws):
-                perturbed = copy.deepcopy(model)
-                parameters = {name: base[name] + beta * directions[draw][name] for name in base}
-                perturbed.load_state_dict(parameters, strict=False)
-                errors.append(float(weighted_mse(forward_of(perturbed)(inputs), targets, weights)))
+                for name, parameter in perturbed.named_parameters():
+                    parameter.copy_(getattr(model, name) + beta * directions[draw][name])
+                errors.append(float(weighted_mse(forward(inputs), targets, weights)))
         return errors
 
     reference = one_forward_per_draw(per_step_loop)

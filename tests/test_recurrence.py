@@ -54,7 +54,11 @@ def test_compiled_forward_and_gradients_equal_the_reference_recurrence(activatio
 
 
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
-def test_linear_convolution_equals_the_reference_recurrence(parameterization):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_linear_convolution_equals_the_reference_recurrence(parameterization, compiled, monkeypatch):
+    """The kernel from the compiled impulse response, or from powers by doubling (CUDA's way)."""
+    if not compiled:
+        monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
     model = RNN(7, "linear", parameterization, dt=0.3, seed=3)
     inputs = random_inputs(9, 70, 1)
     fast = outputs_and_gradients(model, model, inputs)

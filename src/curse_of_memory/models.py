@@ -26,7 +26,8 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
 
 * linear activation: the recurrence is linear time-invariant, so the output is the causal
   convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to
-  the constant drive ``b``, computed exactly with no time loop (on any device);
+  the constant drive ``b`` (on any device; the kernel is the impulse response, see
+  :meth:`RNN._impulse_responses`);
 * tanh, hardtanh, relu on CPU float64: the compiled recurrence (:mod:`curse_of_memory.recurrence`),
   whose forward and backward each run the whole time loop in C. An activation added to
   ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too.
@@ -251,16 +252,41 @@ class RNN(nn.Module):
         ``r_j = dt cᵀ A^j b``.
         """
         length = inputs.shape[1]
-        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
+        output_bias = self._member_parameters()[3]
+        kernel, bias_response = self._impulse_responses(length, inputs)  # (E, length) each
+        # toeplitz[k, i] = kernel[k − i] for k ≥ i, else 0: windows of the reversed, zero-padded kernel
+        padded = F.pad(kernel.flip(-1), (0, length - 1))
+        toeplitz = padded.unfold(-1, length, 1).flip(-2)  # (E, length, length)
+        outputs = inputs @ toeplitz.mT  # (E, batch, length)
+        return outputs + (torch.cumsum(bias_response, -1) + output_bias[:, None])[:, None, :]
+
+    def _impulse_responses(self, length: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` for j < length, each (E, length).
+
+        They are the outputs of the linear recurrence (without c0) for a unit impulse entering
+        through U, and through b in place of U: on CPU float64 the compiled recurrence computes both
+        for all members in one call (batch 1, so its cost does not grow with the data); elsewhere
+        the powers ``A^j`` come by repeated doubling.
+        """
+        input_weight, input_bias, output_weight, _ = self._member_parameters()
+        feedback = self._member_feedback()
+        impulse = like.new_zeros(1, length)
+        impulse[0, 0] = 1.0
+        if recurrence.available_for(impulse, input_weight, feedback):
+            members = input_weight.shape[0]
+            parameters = [
+                torch.cat([input_weight, input_bias]),  # the impulse enters through U, then through b
+                torch.zeros_like(torch.cat([input_bias, input_bias])),
+                torch.cat([feedback, feedback]),
+                torch.cat([output_weight, output_weight]),
+                like.new_zeros(2 * members),
+            ]
+            responses = recurrence.recurrence_outputs(impulse, parameters, self.dt, "linear")[:, 0]
+            return responses[:members], responses[members:]
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
         powers = self._transition_powers(drive, length)  # (E, length, width, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
-        kernel, bias_response = responses[..., 0], responses[..., 1]  # (E, length)
-        lags = torch.arange(length, device=inputs.device)
-        lags = lags[:, None] - lags[None, :]  # k − i
-        toeplitz = torch.where(lags >= 0, kernel[:, lags.clamp(min=0)], torch.zeros((), dtype=DTYPE))
-        outputs = inputs @ toeplitz.mT  # (E, batch, length)
-        return outputs + (torch.cumsum(bias_response, -1) + output_bias[:, None])[:, None, :]
+        return responses[..., 0], responses[..., 1]
 
     def _transition_powers(self, vectors: Tensor, length: int) -> Tensor:
         """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member, by repeated doubling."""
