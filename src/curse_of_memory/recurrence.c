@@ -8,8 +8,10 @@
 
    Work is split into items of BLOCK batch rows of one ensemble member; an item runs the whole time
    loop in cache, on the width padded to a multiple of LANES (padded units have zero weights and stay
-   exactly zero). Products are register-blocked (ROWS rows x LANES columns). Parameter gradients are
-   summed per item and reduced in item order, so results do not depend on the number of threads. */
+   exactly zero). Products are register-blocked (ROWS rows x LANES columns). The forward stores only the
+   activations sigma(pre); the backward recomputes the states from them, bit for bit. Items are dealt to
+   OpenMP threads; parameter gradients are summed per item and reduced in item order, so results do not
+   depend on the number of threads. */
 
 #include <math.h>
 #ifdef _OPENMP
