@@ -276,7 +276,7 @@ class RNN(nn.Module):
             members = input_weight.shape[0]
             parameters = [
                 torch.cat([input_weight, input_bias]),  # the impulse enters through U, then through b
-                torch.zeros_like(torch.cat([input_bias, input_bias])),
+                like.new_zeros(2 * members, self.width),
                 torch.cat([feedback, feedback]),
                 torch.cat([output_weight, output_weight]),
                 like.new_zeros(2 * members),
