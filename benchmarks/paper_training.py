@@ -15,23 +15,14 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
+from curse_of_memory.config import load_config
 from curse_of_memory.models import RNN
 from curse_of_memory.recurrence import available_for
 from curse_of_memory.targets import build_target, make_dataset
 from curse_of_memory.training import TrainingSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def paper_settings() -> dict:
-    """config.yaml deep-merged with presets/paper.yaml (the sections this benchmark reads)."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    paper = yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text())
-    for section in ("data", "training"):
-        config[section] = {**config[section], **paper.get(section, {})}
-    return config
 
 
 def main(argv: list[str]) -> None:
@@ -42,7 +33,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     arguments = parser.parse_args(argv)
     torch.set_num_threads(arguments.threads)
-    config = paper_settings()
+    config = load_config(ROOT / "config.yaml", ROOT / "presets" / "paper.yaml")
     data = config["data"]
     target = build_target(config["targets"]["pol"], data["dt"])
     started = time.perf_counter()

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import Tensor
 
+from curse_of_memory.config import load_config
 from curse_of_memory.models import ACTIVATIONS, RNN
 from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
 from curse_of_memory.recurrence import compiled_library
@@ -129,7 +129,7 @@ def training_cell(
 
 def perturbation_cell(width: int, activation: str, parameterization: str, repeats: int) -> dict:
     """Time E_m(β) for all (β, draw) pairs: batched ensembles vs one forward per pair."""
-    settings = yaml.safe_load(CONFIG.read_text())["perturbation"]
+    settings = load_config(CONFIG)["perturbation"]
     betas = beta_grid(**settings["betas"])
     draws, size = settings["draws"], settings["evaluation_size"]
     generator = torch.Generator().manual_seed(1)
