@@ -284,13 +284,13 @@ class RNN(nn.Module):
             responses = recurrence.recurrence_outputs(impulse, parameters, self.dt, "linear")[:, 0]
             return responses[:members], responses[members:]
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
-        powers = self._transition_powers(drive, length)  # (E, length, width, 2): A^j [U b]
+        powers = self._transition_powers(feedback, drive, length)  # (E, length, width, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
         return responses[..., 0], responses[..., 1]
 
-    def _transition_powers(self, vectors: Tensor, length: int) -> Tensor:
-        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member, by repeated doubling."""
-        feedback = self._member_feedback()
+    def _transition_powers(self, feedback: Tensor, vectors: Tensor, length: int) -> Tensor:
+        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member (``feedback`` as from
+        :meth:`_member_feedback`), by repeated doubling."""
         if feedback.dim() == 3:
             transition = torch.eye(self.width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
 
