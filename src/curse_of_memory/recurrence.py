@@ -152,8 +152,7 @@ class CompiledRecurrence(torch.autograd.Function):
         library = compiled_library()
         inputs, feedback, output_weight, activations = ctx.saved_tensors
         (members, width), (batch, length) = output_weight.shape, inputs.shape
-        diagonal = feedback.dim() == 2
-        feedback_size = width if diagonal else width * width
+        diagonal, feedback_size = feedback.dim() == 2, feedback[0].numel()
         items = library.recurrence_items_per_member(batch)
         partials = inputs.new_zeros(members, items, 3 * width + feedback_size + 1)
         failed = library.recurrence_backward(
