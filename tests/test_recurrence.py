@@ -43,11 +43,14 @@ def test_the_compiled_recurrence_builds_and_is_used():
 @needs_compiler
 @pytest.mark.parametrize("activation", NONLINEAR)
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
-@pytest.mark.parametrize("width", [3, 8, 13])
-def test_compiled_forward_and_gradients_equal_the_reference_recurrence(activation, parameterization, width):
-    """Batch 37 and widths 3/13 exercise the partial row block and the padded lanes."""
+@pytest.mark.parametrize(("width", "batch"), [(3, 37), (8, 37), (13, 37), (13, 2)])
+def test_compiled_forward_and_gradients_equal_the_reference_recurrence(
+    activation, parameterization, width, batch
+):
+    """Batch 37 and widths 3/13 exercise the partial row block and the padded lanes; batch 2 a block
+    shorter than one register block of rows."""
     model = RNN(width, activation, parameterization, dt=0.5, seed=width)
-    inputs = random_inputs(37, 60, width)
+    inputs = random_inputs(batch, 60, width)
     fast = outputs_and_gradients(model, model, inputs)
     reference = outputs_and_gradients(model, model.reference_forward, inputs)
     assert_all_close(fast, reference, rtol=1e-10)

@@ -40,6 +40,20 @@ def test_weighted_mse_equals_the_direct_double_sum():
     assert float(weighted_mse(predictions, targets, weights)) == pytest.approx(direct, rel=1e-12)
 
 
+def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula():
+    """The loss's own backward = autograd through ``mean((w (ŷ − y))²)``, per member of an ensemble."""
+    predictions = torch.randn(4, 6, 9, 1, dtype=torch.float64, requires_grad=True)
+    targets = torch.randn(6, 9, 1, dtype=torch.float64)
+    weights = temporal_weights(9, 2.0)
+    direct = ((weights[:, None] * (predictions - targets)) ** 2).mean(dim=(-3, -2, -1))
+    losses = weighted_mse(predictions, targets, weights)
+    torch.testing.assert_close(losses, direct, rtol=1e-13, atol=0)
+    coefficients = torch.randn(4, dtype=torch.float64)
+    (expected,) = torch.autograd.grad((direct * coefficients).sum(), predictions)
+    (gradient,) = torch.autograd.grad((losses * coefficients).sum(), predictions)
+    torch.testing.assert_close(gradient, expected, rtol=1e-13, atol=1e-17)
+
+
 def test_margin_penalty_is_relu_of_the_gap():
     model = RNN(4, "tanh", "exp", seed=0)
     with torch.no_grad():

@@ -35,6 +35,9 @@ typedef struct {
 
 static int padded(int m) { return (m + LANES - 1) / LANES * LANES; }
 static int blocks(const Problem *p) { return (p->B + BLOCK - 1) / BLOCK; }
+/* The rows an item of `rows` sequences computes: a whole number of register blocks, so that a short batch
+   (one impulse response) does not pay for a full BLOCK. */
+static int span(int rows) { return (rows + ROWS - 1) / ROWS * ROWS; }
 static long feedback_size(const Problem *p) { return p->diagonal ? p->m : (long)p->m * p->m; }
 /* Gradient slots of one item: U, bias, feedback, c, c0 (unpadded). */
 static long partial_size(const Problem *p) { return 3L * p->m + feedback_size(p) + 1; }
@@ -176,9 +179,10 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
     const int w = padded(p->m), T = p->T;
     const double *restrict U = parameters->U, *restrict bias = parameters->bias, *restrict c = parameters->c;
     const double *restrict g = parameters->diagonal, dt = p->dt;
+    const int computed = span(rows);
     memset(h, 0, sizeof(double) * BLOCK * w);
     for (int k = 0; k < T; k++) {
-        for (int r = 0; r < BLOCK; r++) {
+        for (int r = 0; r < computed; r++) {
             const double xr = r < rows ? p->x[(long)(first + r) * T + k] : 0.0;
             double *restrict pr = pre + r * w;
             const double *restrict hr = h + r * w;
@@ -187,10 +191,10 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
             else
                 for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j];
         }
-        if (!p->diagonal) subtract_product(pre, h, parameters->M, BLOCK, w, w);
-        clear_padding(pre, BLOCK, p->m, w);
-        activate(p->activation, pre, (long)BLOCK * w);
-        accumulate(h, pre, dt, (long)BLOCK * w);
+        if (!p->diagonal) subtract_product(pre, h, parameters->M, computed, w, w);
+        clear_padding(pre, computed, p->m, w);
+        activate(p->activation, pre, (long)computed * w);
+        accumulate(h, pre, dt, (long)computed * w);
         for (int r = 0; r < rows; r++) {
             const double *restrict hr = h + r * w;
             double out = 0.0;
@@ -206,7 +210,7 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
                           double *restrict carry, double *restrict grad_pre, double *restrict previous,
                           double *restrict gradient_M, double *restrict padded_gradients, double *restrict history,
                           double *partial) {
-    const int m = p->m, w = padded(m), T = p->T;
+    const int m = p->m, w = padded(m), T = p->T, computed = span(rows);
     const long slab = (long)BLOCK * w;
     const double *restrict c = parameters->c, *restrict g = parameters->diagonal;
     double *restrict gU = padded_gradients, *restrict gb = gU + w, *restrict gc = gb + w, gc0 = 0.0;
@@ -233,6 +237,7 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
             }
         }
         activation_gradient(p->activation, p->dt, carry, acts, grad_pre, (long)rows * w);
+        memset(grad_pre + (long)rows * w, 0, sizeof(double) * (computed - rows) * w); /* rows past the batch */
         clear_padding(grad_pre, rows, m, w);
         for (int r = 0; r < rows; r++) {
             const double xr = p->x[(long)(first + r) * T + k];
@@ -255,10 +260,10 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
                 }
             }
         } else {
-            for (int r = 0; r < rows; r++) /* previous = h_k transposed (w x BLOCK), zero past `rows` */
-                for (int i = 0; i < w; i++) previous[(long)i * BLOCK + r] = h[r * w + i];
-            subtract_product(gradient_M, previous, grad_pre, w, BLOCK, w);
-            subtract_product(carry, grad_pre, parameters->transposed, BLOCK, w, w);
+            for (int r = 0; r < rows; r++) /* previous = h_k transposed (w x computed), zero past `rows` */
+                for (int i = 0; i < w; i++) previous[(long)i * computed + r] = h[r * w + i];
+            subtract_product(gradient_M, previous, grad_pre, w, computed, w);
+            subtract_product(carry, grad_pre, parameters->transposed, computed, w, w);
         }
     }
     double *gU_out = partial, *gb_out = gU_out + m, *gM_out = gb_out + m, *gc_out = gM_out + feedback_size(p);
