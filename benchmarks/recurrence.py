@@ -198,6 +198,7 @@ def perturbation_cell(width: int, activation: str, parameterization: str, repeat
         "difference": difference,
         "batched": median_time(lambda: perturbation_errors(model, loss, betas, draws, seed=0), repeats),
         "loop": median_time(lambda: one_forward_per_draw(per_step_loop), max(1, repeats // 2)),
+        "authors": median_time(lambda: one_forward_per_draw(authors_loop), max(1, repeats // 2)),
         "forward": median_time(lambda: one_forward_per_draw(lambda m: m), repeats),
     }
 
@@ -236,8 +237,10 @@ def main(argv: list[str] | None = None) -> float:
         cell = perturbation_cell(width, activation, parameterization, repeats)
         print(
             f"perturbation error, {cell['cell']}: {cell['pairs']} (beta, draw) pairs on {cell['size']} "
-            f"sequences: batched {cell['batched']:.3f} s, one plain loop per draw {cell['loop']:.3f} s "
-            f"({cell['loop'] / cell['batched']:.1f}x), one model forward per draw {cell['forward']:.3f} s "
+            f"sequences: batched {cell['batched']:.3f} s; one forward per draw: "
+            f"lean loop {cell['loop']:.3f} s "
+            f"({cell['loop'] / cell['batched']:.1f}x), authors' loop {cell['authors']:.3f} s "
+            f"({cell['authors'] / cell['batched']:.1f}x), the model's own {cell['forward']:.3f} s "
             f"({cell['forward'] / cell['batched']:.1f}x)",
             flush=True,
         )
