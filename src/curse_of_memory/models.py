@@ -27,7 +27,7 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
 * linear activation: the recurrence is linear time-invariant, so the output is the causal
   convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to
   the constant drive ``b`` (on any device; the kernel is the impulse response, see
-  :meth:`RNN._impulse_responses`);
+  :meth:`RNN._convolution_outputs`);
 * tanh, hardtanh, relu on CPU float64: the compiled recurrence (:mod:`curse_of_memory.recurrence`),
   whose forward and backward each run the whole time loop in C. An activation added to
   ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too.
@@ -249,44 +249,20 @@ class RNN(nn.Module):
 
         With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
         ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
-        ``r_j = dt cᵀ A^j b``.
+        ``r_j = dt cᵀ A^j b``: the model's responses to a unit impulse entering through U and through
+        b in its place. On CPU float64 the compiled recurrence computes them
+        (:class:`recurrence.LinearRecurrence`); elsewhere the powers ``A^j`` come by repeated doubling.
         """
-        length = inputs.shape[1]
-        output_bias = self._member_parameters()[3]
-        kernel, bias_response = self._impulse_responses(length, inputs)  # (E, length) each
-        # toeplitz[k, i] = kernel[k − i] for k ≥ i, else 0: windows of the reversed, zero-padded kernel
-        padded = F.pad(kernel.flip(-1), (0, length - 1))
-        toeplitz = padded.unfold(-1, length, 1).flip(-2)  # (E, length, length)
-        outputs = inputs @ toeplitz.mT  # (E, batch, length)
-        return outputs + (torch.cumsum(bias_response, -1) + output_bias[:, None])[:, None, :]
-
-    def _impulse_responses(self, length: int, like: Tensor) -> tuple[Tensor, Tensor]:
-        """``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` for j < length, each (E, length).
-
-        They are the outputs of the linear recurrence (without c0) for a unit impulse entering
-        through U, and through b in place of U: on CPU float64 the compiled recurrence computes both
-        for all members in one call (batch 1, so its cost does not grow with the data); elsewhere
-        the powers ``A^j`` come by repeated doubling.
-        """
-        input_weight, input_bias, output_weight, _ = self._member_parameters()
+        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
         feedback = self._member_feedback()
-        impulse = like.new_zeros(1, length)
-        impulse[0, 0] = 1.0
-        if recurrence.available_for(impulse, input_weight, feedback):
-            members = input_weight.shape[0]
-            parameters = [
-                torch.cat([input_weight, input_bias]),  # the impulse enters through U, then through b
-                like.new_zeros(2 * members, self.width),
-                torch.cat([feedback, feedback]),
-                torch.cat([output_weight, output_weight]),
-                like.new_zeros(2 * members),
-            ]
-            responses = recurrence.recurrence_outputs(impulse, parameters, self.dt, "linear")[:, 0]
-            return responses[:members], responses[members:]
+        if recurrence.available_for(inputs, input_weight, feedback):
+            return recurrence.LinearRecurrence.apply(
+                inputs, self.dt, input_weight, input_bias, feedback, output_weight, output_bias
+            )
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
-        powers = self._transition_powers(feedback, drive, length)  # (E, length, width, 2): A^j [U b]
+        powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, length, width, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
-        return responses[..., 0], responses[..., 1]
+        return recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
 
     def _transition_powers(self, feedback: Tensor, vectors: Tensor, length: int) -> Tensor:
         """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member (``feedback`` as from

@@ -1,9 +1,11 @@
-"""The compiled nonlinear recurrence: ``recurrence.c`` built on first use, called through ctypes.
+"""The compiled recurrence: ``recurrence.c`` built on first use, called through ctypes.
 
-:meth:`curse_of_memory.models.RNN.forward` uses it for the nonlinear activations on CPU float64
-tensors; everything else (CUDA, another dtype, no C compiler, or ``CURSE_OF_MEMORY_KERNEL=torch``)
-runs the model's plain per-step recurrence, which the unit tests hold it equal to. The library is
-compiled once per source, compiler flags and CPU into ``$CURSE_OF_MEMORY_CACHE`` (default
+:meth:`curse_of_memory.models.RNN.forward` uses it on CPU float64 tensors: for the nonlinear
+activations step by step (:class:`CompiledRecurrence`), and for the linear one through its impulse
+response and a convolution (:class:`LinearRecurrence`). Everything else (CUDA, another dtype, no C
+compiler, or ``CURSE_OF_MEMORY_KERNEL=torch``) runs the model's plain per-step recurrence (linear:
+the convolution with a kernel from powers by doubling), which the unit tests hold it equal to. The
+library is compiled once per source, compiler flags and CPU into ``$CURSE_OF_MEMORY_CACHE`` (default
 ``~/.cache/curse-of-memory``); the build is atomic, so parallel jobs may race to it safely.
 """
 
@@ -20,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 LOGGER = logging.getLogger(__name__)
@@ -130,12 +133,41 @@ def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, acti
     return _forward(inputs, parameters, dt, activation, keep=False)[0]
 
 
+def _backward(saved: list[Tensor], grad_outputs: Tensor, dt: float, activation: str) -> list[Tensor]:
+    """Gradients [U, b, feedback, c, c0] per member from the compiled backward pass over ``saved`` (as
+    from :func:`_forward`); the activations go back to the pool, so ``saved`` is spent afterwards."""
+    library = compiled_library()
+    inputs, feedback, output_weight, activations = saved
+    (members, width), (batch, length) = output_weight.shape, inputs.shape
+    diagonal, feedback_size = feedback.dim() == 2, feedback[0].numel()
+    items = library.recurrence_items_per_member(batch)
+    partials = inputs.new_zeros(members, items, 3 * width + feedback_size + 1)
+    failed = library.recurrence_backward(
+        members, batch, length, width, ACTIVATION_CODES[activation], int(diagonal), dt,
+        *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous())),
+        _address(activations), _address(partials),
+        torch.get_num_threads(),
+    )  # fmt: skip
+    if failed:
+        raise MemoryError("recurrence_backward could not allocate its scratch memory")
+    _FREE_BUFFERS[tuple(activations.shape)] = activations
+    grads = partials[:, 0].split([width, width, feedback_size, width, 1], dim=1)
+    return [*grads[:2], grads[2].reshape(feedback.shape), grads[3], grads[4].reshape(members)]
+
+
+def _release(ctx) -> None:
+    """Mark the saved activations spent (their backward pass recycles them): a second backward
+    through the same graph is refused."""
+    if ctx.released:
+        raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
+    ctx.released = True
+
+
 class CompiledRecurrence(torch.autograd.Function):
     """Outputs (E, B, T) of E parameter sets on shared inputs (B, T), with the backward of recurrence.c.
 
     Parameters: input weight and bias (E, m), feedback (E, m, m) or, when diagonal, (E, m), output
-    weight (E, m), output bias (E,). No gradient flows to the inputs. The saved activations are
-    recycled after the backward pass, so a second backward through the same graph is refused.
+    weight (E, m), output bias (E,). No gradient flows to the inputs.
     """
 
     @staticmethod
@@ -147,35 +179,78 @@ class CompiledRecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        if ctx.released:
-            raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
-        library = compiled_library()
-        inputs, feedback, output_weight, activations = ctx.saved_tensors
-        (members, width), (batch, length) = output_weight.shape, inputs.shape
-        diagonal, feedback_size = feedback.dim() == 2, feedback[0].numel()
-        items = library.recurrence_items_per_member(batch)
-        partials = inputs.new_zeros(members, items, 3 * width + feedback_size + 1)
-        failed = library.recurrence_backward(
-            members, batch, length, width, ACTIVATION_CODES[ctx.activation], int(diagonal), ctx.dt,
-            *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous())),
-            _address(activations), _address(partials),
-            torch.get_num_threads(),
-        )  # fmt: skip
-        if failed:
-            raise MemoryError("recurrence_backward could not allocate its scratch memory")
-        ctx.released = True
-        _FREE_BUFFERS[tuple(activations.shape)] = activations
-        sizes = [width, width, feedback_size, width, 1]
-        grad_input_weight, grad_input_bias, grad_feedback, grad_output_weight, grad_output_bias = partials[
-            :, 0
-        ].split(sizes, dim=1)
+        _release(ctx)
+        return (None, None, None, *_backward(list(ctx.saved_tensors), grad_outputs, ctx.dt, ctx.activation))
+
+
+def _toeplitz(kernel: Tensor) -> Tensor:
+    """(E, T, T) with ``[k, i] = kernel[k − i]`` for k ≥ i, else 0: windows of the reversed,
+    zero-padded kernel."""
+    length = kernel.shape[-1]
+    return F.pad(kernel.flip(-1), (0, length - 1)).unfold(-1, length, 1).flip(-2)
+
+
+def convolution_outputs(inputs: Tensor, kernel: Tensor, bias_response: Tensor, output_bias: Tensor) -> Tensor:
+    """``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` (E, B, T) for inputs (B, T), kernels ``g`` and
+    ``r`` (E, T) and ``c0`` (E,): the causal convolution as one product with a Toeplitz matrix."""
+    return inputs @ _toeplitz(kernel).mT + (bias_response.cumsum(-1) + output_bias[:, None])[:, None, :]
+
+
+def _kernel_gradient(inputs: Tensor, grad_outputs: Tensor) -> Tensor:
+    """``∂L/∂g_j = Σ_{b, k} ∂L/∂ŷ_{b,k} x_{b,k−j}`` (E, T): the sums along the superdiagonals of
+    ``Q = xᵀ ∂L/∂ŷ`` (E, T, T), read as the columns of a strided view of Q padded with T zeros."""
+    members, length = grad_outputs.shape[0], inputs.shape[1]
+    padded = F.pad(inputs.mT @ grad_outputs, (0, length))  # (E, T, 2T)
+    diagonals = padded.as_strided((members, length, length), (2 * length * length, 2 * length + 1, 1))
+    return diagonals.sum(1)  # diagonals[e, i, j] = Q[e, i, i + j], zero past the last column
+
+
+class LinearRecurrence(torch.autograd.Function):
+    """Outputs (E, B, T) of the linear recurrence (σ = identity) as :func:`convolution_outputs`, in
+    one autograd node. Its kernels ``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` (``A = I − dt Ŵ``)
+    are the compiled recurrence's responses to a unit impulse entering through U and through b (2E
+    members on one sequence, so their cost does not grow with the data); the backward pass maps the
+    outputs' gradient to the kernels' and through the compiled backward to the parameters, which
+    are those of :class:`CompiledRecurrence`.
+    """
+
+    @staticmethod
+    def forward(ctx, inputs, dt, input_weight, input_bias, feedback, output_weight, output_bias):
+        members, length = input_weight.shape[0], inputs.shape[1]
+        impulse = inputs.new_zeros(1, length)
+        impulse[0, 0] = 1.0
+        parameters = [
+            torch.cat([input_weight, input_bias]),  # the impulse enters through U, then through b
+            input_weight.new_zeros(2 * members, input_weight.shape[1]),
+            torch.cat([feedback, feedback]),
+            torch.cat([output_weight, output_weight]),
+            output_bias.new_zeros(2 * members),
+        ]
+        responses, saved = _forward(impulse, parameters, dt, "linear", keep=any(ctx.needs_input_grad[2:]))
+        kernel = responses[:members, 0]
+        ctx.save_for_backward(inputs, kernel, *saved)
+        ctx.dt, ctx.released = dt, False
+        return convolution_outputs(inputs, kernel, responses[members:, 0], output_bias)
+
+    @staticmethod
+    def backward(ctx, grad_outputs):
+        inputs, kernel, *saved = ctx.saved_tensors
+        grad_inputs = (grad_outputs @ _toeplitz(kernel)).sum(0) if ctx.needs_input_grad[0] else None
+        if not any(ctx.needs_input_grad[2:]):
+            return grad_inputs, *[None] * 6
+        _release(ctx)
+        members = grad_outputs.shape[0]
+        grad_bias_sums = grad_outputs.sum(1)  # ∂L/∂(Σ_{j≤k} r_j + c0), (E, T)
+        grad_responses = torch.cat(
+            [_kernel_gradient(inputs, grad_outputs), grad_bias_sums.flip(-1).cumsum(-1).flip(-1)]
+        )
+        drive, _, feedback, output_weight, _ = _backward(saved, grad_responses[:, None], ctx.dt, "linear")
         return (
+            grad_inputs,
             None,
-            None,
-            None,
-            grad_input_weight,
-            grad_input_bias,
-            grad_feedback.reshape(feedback.shape),
-            grad_output_weight,
-            grad_output_bias.reshape(members),
+            drive[:members],
+            drive[members:],
+            feedback[:members] + feedback[members:],
+            output_weight[:members] + output_weight[members:],
+            grad_bias_sums.sum(-1),
         )
