@@ -55,7 +55,7 @@ static inline __attribute__((always_inline)) void subtract_block(double *restric
                                   int rows, int inner, int width, int first, int groups, int height) {
     for (int j = first; j + groups * LANES <= width; j += groups * LANES)
         for (int r = 0; r + height <= rows; r += height) {
-            lanes sum[2 * ROWS][2] = {{0}};
+            lanes sum[2 * ROWS][2] = {{0}}; /* at most 8 rows x 2 groups */
             for (int i = 0; i < inner; i++) {
                 lanes column[2];
                 for (int g = 0; g < groups; g++) column[g] = load(b + (long)i * width + j + g * LANES);
@@ -71,16 +71,18 @@ static inline __attribute__((always_inline)) void subtract_block(double *restric
 }
 
 /* out (rows x width) -= a (rows x inner) @ b (inner x width); rows % ROWS == 0, width % LANES == 0.
-   Eight independent accumulators (4 rows x 16 columns, or 8 rows x 8 columns for the last 8 columns)
-   keep both FMA units busy; the rows left over from 8-row blocks take 4 x 8. */
+   Blocks of 8 rows x 16 columns (16 accumulators; 8 x 8 for the last 8 columns) keep both FMA units
+   busy with few loads per product; the 4 rows left over from 8-row blocks take 4 x 16 and 4 x 8. */
 static void subtract_product(double *restrict out, const double *restrict a, const double *restrict b, int rows,
                              int inner, int width) {
     const int wide = width / (2 * LANES) * (2 * LANES), tall = rows / (2 * ROWS) * (2 * ROWS);
-    subtract_block(out, a, b, rows, inner, width, 0, 2, ROWS);
+    double *rest = out + (long)tall * width;
+    const double *rest_a = a + (long)tall * inner;
+    subtract_block(out, a, b, tall, inner, width, 0, 2, 2 * ROWS);
+    subtract_block(rest, rest_a, b, rows - tall, inner, width, 0, 2, ROWS);
     if (wide == width) return;
     subtract_block(out, a, b, tall, inner, width, wide, 1, 2 * ROWS);
-    if (tall < rows)
-        subtract_block(out + (long)tall * width, a + (long)tall * inner, b, rows - tall, inner, width, wide, 1, ROWS);
+    subtract_block(rest, rest_a, b, rows - tall, inner, width, wide, 1, ROWS);
 }
 
 /* tanh(x) = u / (u + 2) with u = e^{2x} - 1, and e^y - 1 = 2^n (e^r - 1) + (2^n - 1) where
