@@ -141,14 +141,15 @@ def training_step(
     """
     optimizer.zero_grad(set_to_none=True)
     loss = weighted_mse((forward or model)(inputs), targets, weights)
-    if not torch.isfinite(loss):
+    value = loss.item()
+    if not math.isfinite(value):
         return math.nan
     (loss + margin_penalty(model, settings)).backward()
     if settings.gradient_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
     optimizer.step()
     model.project_()
-    return loss.item()
+    return value
 
 
 @torch.no_grad()
