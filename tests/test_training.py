@@ -54,6 +54,40 @@ def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula
     torch.testing.assert_close(gradient, expected, rtol=1e-13, atol=1e-17)
 
 
+@pytest.mark.parametrize(("name", "weight_decay"), [("adamw", 0.01), ("adam", 0.01), ("adamw", 0.0)])
+def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
+    """training.Adam + ReduceOnPlateau take torch.optim's fused Adam/AdamW + ReduceLROnPlateau steps
+    bit for bit, through plateaus that lower the learning rate twice."""
+    settings = TrainingSettings(optimizer=name, weight_decay=weight_decay, scheduler_patience=2)
+    ours, theirs = RNN(6, "tanh", "softplus", seed=1), RNN(6, "tanh", "softplus", seed=1)
+    optimizer = training.make_optimizer(ours, settings)
+    schedule = training.ReduceOnPlateau(optimizer, settings.scheduler_factor, settings.scheduler_patience)
+    torch_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[name]
+    reference = torch_class(
+        theirs.parameters(), lr=settings.learning_rate, weight_decay=weight_decay, fused=True
+    )
+    reference_schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        reference, factor=settings.scheduler_factor, patience=settings.scheduler_patience
+    )
+    generator = torch.Generator().manual_seed(0)
+    validation_losses = [1.0, 0.5, 0.5, 0.5, 0.5, 0.49999, 0.4, 0.4, 0.4, 0.4, 0.3]
+    for loss in validation_losses:
+        for model in (ours, theirs):
+            for parameter in model.parameters():
+                parameter.grad = None
+        for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
+            parameter.grad = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+            twin.grad = parameter.grad.clone()
+        optimizer.step()
+        reference.step()
+        schedule.step(loss)
+        reference_schedule.step(loss)
+        assert optimizer.learning_rate == reference.param_groups[0]["lr"]
+        for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
+            assert torch.equal(parameter, twin)
+    assert optimizer.learning_rate == pytest.approx(settings.learning_rate * settings.scheduler_factor**2)
+
+
 def test_margin_penalty_is_relu_of_the_gap():
     model = RNN(4, "tanh", "exp", seed=0)
     with torch.no_grad():
