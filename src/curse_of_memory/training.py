@@ -3,7 +3,7 @@
 Loss: the temporally weighted MSE ``mean_k,n (w_k (ŷ_{n,k} − y_{n,k}))²`` with
 ``w_k ∝ ((k+1)/(T+1))^p`` normalised to ``Σ_k w_k = T`` (weights applied to prediction and target),
 plus the stability penalty ``coefficient · relu(threshold − margin)`` where margin is the smallest
-eigenvalue of ``Ŵ``. Optimiser AdamW (or Adam), ReduceLROnPlateau on the validation loss, gradient
+eigenvalue of ``Ŵ``. Optimiser AdamW (or Adam), ReduceLROnPlateau's rule on the validation loss, gradient
 norm clipping, the projection of constrained parameters after every step, the checkpoint at the
 best validation loss.
 
