@@ -8,7 +8,7 @@
 
    Work is split into items of BLOCK batch rows of one ensemble member; an item runs the whole time
    loop in cache, on the width padded to a multiple of LANES (padded units have zero weights and stay
-   exactly zero). Products are register-blocked (ROWS rows x LANES columns). The forward stores only the
+   exactly zero). Products are register-blocked (up to 8 rows x 16 columns). The forward stores only the
    activations sigma(pre); the backward recomputes the states from them, bit for bit. Items are dealt to
    OpenMP threads; parameter gradients are summed per item and reduced in item order, so results do not
    depend on the number of threads. */
@@ -51,8 +51,9 @@ static void store(double *at, lanes value) { *(lanes *)at = value; }
 /* out (rows x width) -= a (rows x inner) @ b (inner x width) on the columns from `first` in blocks of
    `groups` x LANES, `rows` in blocks of `height` (<= 2 * ROWS): the height x groups accumulators stay in
    registers, and each output is summed over `inner` in order, whatever the blocking. */
-static inline __attribute__((always_inline)) void subtract_block(double *restrict out, const double *restrict a, const double *restrict b,
-                                  int rows, int inner, int width, int first, int groups, int height) {
+static inline __attribute__((always_inline)) void subtract_block(double *restrict out, const double *restrict a,
+                                                                  const double *restrict b, int rows, int inner,
+                                                                  int width, int first, int groups, int height) {
     for (int j = first; j + groups * LANES <= width; j += groups * LANES)
         for (int r = 0; r + height <= rows; r += height) {
             lanes sum[2 * ROWS][2] = {{0}}; /* at most 8 rows x 2 groups */
@@ -126,7 +127,7 @@ typedef int64_t lane_bits __attribute__((vector_size(LANES * sizeof(int64_t))));
 
 /* fast_tanh on LANES values at once, with the same steps, except that u / (u + 2) is u times the
    reciprocal of d = u + 2: rcp14's 14-bit estimate, two Newton steps, and a last correction of the
-   quotient by its fused residual u - q d (a division costs 2 cycles per value; this costs 0.4). */
+   quotient by its fused residual u - q d (the division was the scalar form's bottleneck in a profile). */
 static lanes tanh_lanes(lanes x) {
     const double log2e = 1.4426950408889634, ln2_high = 0.6931471803691238, ln2_low = 1.9082149292705877e-10;
     const double shifter = 6755399441055744.0;
