@@ -11,8 +11,8 @@ are first checked to agree with the model's to 1e-9 relative.
 
 Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
 model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
-β grid, draws and evaluation size; the baseline is run with the plain loop and with the model's
-own forward, which separates batching from the faster recurrence.
+β grid, draws and evaluation size; the baseline is run with both loops and with the model's own
+forward, which separates batching from the faster recurrence.
 
     python benchmarks/recurrence.py            # the full grid (a few minutes)
     python benchmarks/recurrence.py --quick    # widths 8 and 64, fewer repeats
