@@ -86,6 +86,13 @@ static void subtract_product(double *restrict out, const double *restrict a, con
     subtract_block(rest, rest_a, b, rows - tall, inner, width, wide, 1, ROWS);
 }
 
+/* e^r - 1 for |r| <= ln2 / 2: the degree-13 Taylor polynomial in Horner form, for r a double or lanes. */
+#define EXPM1_TAYLOR(r)                                                                                       \
+    ((((((((((((((r) * (1.0 / 6227020800.0) + 1.0 / 479001600.0) * (r) + 1.0 / 39916800.0) * (r) +          \
+               1.0 / 3628800.0) * (r) + 1.0 / 362880.0) * (r) + 1.0 / 40320.0) * (r) + 1.0 / 5040.0) * (r) +  \
+           1.0 / 720.0) * (r) + 1.0 / 120.0) * (r) + 1.0 / 24.0) * (r) + 1.0 / 6.0) * (r) + 0.5) * (r) +      \
+      1.0) * (r))
+
 /* tanh(x) = u / (u + 2) with u = e^{2x} - 1, and e^y - 1 = 2^n (e^r - 1) + (2^n - 1) where
    n = round(y / ln2) (by the 1.5 * 2^52 shifter), r = y - n ln2 in two parts (|r| <= ln2 / 2), and
    e^r - 1 is its degree-13 Taylor polynomial (truncation error below 1e-17). Relative error a few
@@ -99,20 +106,7 @@ static inline double fast_tanh(double x) {
     y = y < -40.0 ? -40.0 : y;
     const double shifted = y * log2e + shifter, n = shifted - shifter;
     const double r = (y - n * ln2_high) - n * ln2_low;
-    double poly = 1.0 / 6227020800.0;
-    poly = poly * r + 1.0 / 479001600.0;
-    poly = poly * r + 1.0 / 39916800.0;
-    poly = poly * r + 1.0 / 3628800.0;
-    poly = poly * r + 1.0 / 362880.0;
-    poly = poly * r + 1.0 / 40320.0;
-    poly = poly * r + 1.0 / 5040.0;
-    poly = poly * r + 1.0 / 720.0;
-    poly = poly * r + 1.0 / 120.0;
-    poly = poly * r + 1.0 / 24.0;
-    poly = poly * r + 1.0 / 6.0;
-    poly = poly * r + 0.5;
-    poly = poly * r + 1.0;
-    poly = poly * r; /* e^r - 1 */
+    const double poly = EXPM1_TAYLOR(r); /* e^r - 1 */
     uint64_t bits, scale_bits;
     memcpy(&bits, &shifted, sizeof bits);
     scale_bits = (bits + 1023) << 52; /* the low bits of `shifted` hold n: 2^n as a double */
@@ -135,19 +129,7 @@ static lanes tanh_lanes(lanes x) {
     const lanes y = (lanes)_mm512_max_pd(_mm512_set1_pd(-40.0), _mm512_min_pd(_mm512_set1_pd(40.0), (__m512d)(2.0 * x)));
     const lanes shifted = y * log2e + shifter, n = shifted - shifter;
     const lanes r = (y - n * ln2_high) - n * ln2_low;
-    lanes poly = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
-    poly = poly * r + 1.0 / 39916800.0;
-    poly = poly * r + 1.0 / 3628800.0;
-    poly = poly * r + 1.0 / 362880.0;
-    poly = poly * r + 1.0 / 40320.0;
-    poly = poly * r + 1.0 / 5040.0;
-    poly = poly * r + 1.0 / 720.0;
-    poly = poly * r + 1.0 / 120.0;
-    poly = poly * r + 1.0 / 24.0;
-    poly = poly * r + 1.0 / 6.0;
-    poly = poly * r + 0.5;
-    poly = poly * r + 1.0;
-    poly = poly * r;
+    const lanes poly = EXPM1_TAYLOR(r);
     const lanes scale = (lanes)(((lane_bits)shifted + 1023) << 52);
     const lanes u = scale * poly + (scale - 1.0), d = u + 2.0;
     lanes inverse = (lanes)_mm512_rcp14_pd((__m512d)d);
