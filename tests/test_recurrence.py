@@ -58,12 +58,17 @@ def test_compiled_forward_and_gradients_equal_the_reference_recurrence(
 
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
 @pytest.mark.parametrize("compiled", [True, False])
-def test_linear_convolution_equals_the_reference_recurrence(parameterization, compiled, monkeypatch):
-    """The kernel from the compiled impulse response, or from powers by doubling (CUDA's way)."""
+@pytest.mark.parametrize(("batch", "length"), [(9, 70), (37, 5), (2, 41)])
+def test_linear_convolution_equals_the_reference_recurrence(
+    parameterization, compiled, batch, length, monkeypatch
+):
+    """The compiled convolution and its backward (kernels from the compiled impulse responses), or the
+    kernel from powers by doubling (CUDA's way). Batches 9/37/2 leave partial groups of rows; lengths
+    70/5/41 partial lanes of time, and 70 more than one block of 32 lags."""
     if not compiled:
         monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
     model = RNN(7, "linear", parameterization, dt=0.3, seed=3)
-    inputs = random_inputs(9, 70, 1)
+    inputs = random_inputs(batch, length, 1)
     fast = outputs_and_gradients(model, model, inputs)
     reference = outputs_and_gradients(model, model.reference_forward, inputs)
     assert_all_close(fast, reference, rtol=1e-10)
@@ -97,8 +102,9 @@ def test_an_ensemble_evaluates_each_member_with_its_own_parameters(
 
 
 @needs_compiler
-def test_results_do_not_depend_on_the_number_of_threads():
-    model = RNN(12, "tanh", "vanilla", seed=4)
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_results_do_not_depend_on_the_number_of_threads(activation):
+    model = RNN(12, activation, "vanilla", seed=4)
     inputs = random_inputs(70, 40, 4)
     threads = torch.get_num_threads()
     try:

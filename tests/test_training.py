@@ -48,6 +48,10 @@ def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula
     direct = ((weights[:, None] * (predictions - targets)) ** 2).mean(dim=(-3, -2, -1))
     losses = weighted_mse(predictions, targets, weights)
     torch.testing.assert_close(losses, direct, rtol=1e-13, atol=0)
+    with torch.no_grad():  # the evaluation path (no gradient kept), for an ensemble and for one model
+        evaluated = [weighted_mse(member, targets, weights) for member in (predictions, predictions[0])]
+    torch.testing.assert_close(evaluated[0], direct.detach(), rtol=1e-13, atol=0)
+    torch.testing.assert_close(evaluated[1], direct[0].detach(), rtol=1e-13, atol=0)
     coefficients = torch.randn(4, dtype=torch.float64)
     (expected,) = torch.autograd.grad((direct * coefficients).sum(), predictions)
     (gradient,) = torch.autograd.grad((losses * coefficients).sum(), predictions)

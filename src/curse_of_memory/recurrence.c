@@ -120,8 +120,9 @@ static inline double fast_tanh(double x) {
 typedef int64_t lane_bits __attribute__((vector_size(LANES * sizeof(int64_t))));
 
 /* fast_tanh on LANES values at once, with the same steps, except that u / (u + 2) is u times the
-   reciprocal of d = u + 2: rcp14's 14-bit estimate, two Newton steps, and a last correction of the
-   quotient by its fused residual u - q d (the division was the scalar form's bottleneck in a profile). */
+   reciprocal of d = u + 2: rcp14's 14-bit estimate and one Newton step (28 bits), then the quotient
+   corrected by its fused residual u - q d, which squares the error again (the division was the scalar
+   form's bottleneck in a profile). */
 static lanes tanh_lanes(lanes x) {
     const double log2e = 1.4426950408889634, ln2_high = 0.6931471803691238, ln2_low = 1.9082149292705877e-10;
     const double shifter = 6755399441055744.0;
@@ -133,7 +134,6 @@ static lanes tanh_lanes(lanes x) {
     const lanes scale = (lanes)(((lane_bits)shifted + 1023) << 52);
     const lanes u = scale * poly + (scale - 1.0), d = u + 2.0;
     lanes inverse = (lanes)_mm512_rcp14_pd((__m512d)d);
-    inverse = inverse * (2.0 - d * inverse);
     inverse = inverse * (2.0 - d * inverse);
     const __m512d quotient = (__m512d)(u * inverse);
     const __m512d residual = _mm512_fnmadd_pd(quotient, (__m512d)d, (__m512d)u);
@@ -220,18 +220,23 @@ static void pad_member(const Problem *p, int e, Padded *out) {
     out->c0 = p->c0 ? p->c0[e] : 0.0;
 }
 
+/* Where the activations of member e's item from row `first` at step k lie: each item's T steps of BLOCK x
+   padded(m) values are contiguous, so the forward pass writes them in place and both passes stream them. */
 static long storage_offset(const Problem *p, int e, int k, int first) {
-    return (((long)e * p->T + k) * p->B + first) * padded(p->m);
+    return (((long)e * blocks(p) + first / BLOCK) * p->T + k) * BLOCK * padded(p->m);
 }
 
+/* The time loop of one item; sigma(pre) of each step goes to `scratch`, or in place to the activations kept
+   for the backward pass when there is no scratch. */
 static void forward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
-                         double *restrict h, double *restrict pre) {
+                         double *restrict h, double *scratch) {
     const int w = padded(p->m), T = p->T;
     const double *restrict U = parameters->U, *restrict bias = parameters->bias, *restrict c = parameters->c;
     const double *restrict g = parameters->diagonal, dt = p->dt;
     const int computed = span(rows);
     memset(h, 0, sizeof(double) * BLOCK * w);
     for (int k = 0; k < T; k++) {
+        double *restrict pre = scratch ? scratch : p->acts + storage_offset(p, e, k, first);
         for (int r = 0; r < computed; r++) {
             const double xr = r < rows ? p->x[(long)(first + r) * T + k] : 0.0;
             double *restrict pr = pre + r * w;
@@ -252,7 +257,6 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
             for (int j = 0; j < w; j++) out += c[j] * hr[j];
             p->y[((long)e * p->B + first + r) * T + k] = out + parameters->c0;
         }
-        if (p->acts) memcpy(p->acts + storage_offset(p, e, k, first), pre, sizeof(double) * rows * w);
     }
 }
 
@@ -345,7 +349,7 @@ static int run_items(const Problem *p, int backward, int thread, int threads) {
                           work + 3 * slab + w * w, work + 3 * slab + w * w + 3 * w,
                           p->partials + (long)item * partial_size(p));
         else
-            forward_item(p, e, first, rows, &parameters, work, work + slab);
+            forward_item(p, e, first, rows, &parameters, work, p->acts ? NULL : work + slab);
     }
     free(scratch);
     return 0;
@@ -388,6 +392,187 @@ int recurrence_backward(int E, int B, int T, int m, int activation, int diagonal
     return run(&p, 1);
 }
 
+/* ---- The linear recurrence (sigma = identity) as a causal convolution ----
+
+   y_k = sum_{j<=k} g_j x_{k-j} + sum_{j<=k} r_j + c0, with the kernels g_j = dt c.A^j U and r_j = dt c.A^j b
+   (A = I - dt M): the responses of the recurrence to a unit impulse entering through U and through b, computed
+   by the time loop above on 2E one-sequence members (members < E: U; members >= E: b in U's place, no bias). */
+
+typedef struct {
+    Problem p;
+    double *buffer; /* the impulse, [U; b], [M; M], [c; c] */
+} Impulse;
+
+/* The 2E-member impulse problem of E parameter sets (U and bias may be NULL: the backward pass needs neither). */
+static int impulse_problem(const Problem *p, Impulse *out) {
+    const int E = p->E, T = p->T, m = p->m;
+    const long size = feedback_size(p);
+    double *buffer = calloc(T + 2L * E * (2L * m + size), sizeof(double));
+    if (!buffer) return 1;
+    double *impulse = buffer, *drive = impulse + T, *feedback = drive + 2L * E * m, *c = feedback + 2L * E * size;
+    impulse[0] = 1.0;
+    if (p->U) memcpy(drive, p->U, sizeof(double) * E * m), memcpy(drive + (long)E * m, p->bias, sizeof(double) * E * m);
+    for (int copy = 0; copy < 2; copy++) {
+        memcpy(feedback + copy * E * size, p->feedback, sizeof(double) * E * size);
+        memcpy(c + (long)copy * E * m, p->c, sizeof(double) * E * m);
+    }
+    out->buffer = buffer;
+    out->p = (Problem){2 * E, 1, T, m, LINEAR, p->diagonal, p->nthreads, p->dt, impulse, drive, NULL, feedback, c,
+                       NULL, NULL, NULL, p->acts, NULL};
+    return 0;
+}
+
+static int lanes_for(int T) { return (T + LANES - 1) / LANES * LANES; }
+
+/* Rows of x, each after `lead` zeros and followed by zeros, optionally reversed, in rows of `stride` of `out`
+   (ROWS of them: those past `rows` are zero). */
+static void pad_rows(const double *x, int rows, int T, int lead, int stride, int reversed, double *out) {
+    memset(out, 0, sizeof(double) * ROWS * stride);
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < T; k++) out[(long)r * stride + lead + k] = x[(long)r * T + (reversed ? T - 1 - k : k)];
+}
+
+/* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: eight k at once (an unaligned load of the
+   row padded with zeros in front), four rows sharing each broadcast g[j]; summed over j in order. */
+static void convolve_rows(const double *x, int rows, int T, const double *restrict g, const double *restrict offset,
+                          double *y, double *scratch) {
+    const int Tp = lanes_for(T), stride = 2 * Tp;
+    double *restrict padded_x = scratch, *restrict out = scratch + (long)ROWS * stride;
+    for (int first = 0; first < rows; first += ROWS) {
+        const int height = rows - first < ROWS ? rows - first : ROWS;
+        pad_rows(x + (long)first * T, height, T, Tp, stride, 0, padded_x);
+        for (int K = 0; K < Tp; K += LANES) {
+            lanes sum[ROWS] = {{0}};
+            const int last = K + LANES - 1 < T - 1 ? K + LANES - 1 : T - 1;
+            for (int j = 0; j <= last; j++)
+                for (int q = 0; q < ROWS; q++) sum[q] += g[j] * load(padded_x + (long)q * stride + Tp + K - j);
+            for (int q = 0; q < ROWS; q++) store(out + (long)q * Tp + K, sum[q]);
+        }
+        for (int q = 0; q < height; q++)
+            for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[(long)q * Tp + k] + offset[k];
+    }
+}
+
+/* For `rows` rows: gradient[j] += sum_b sum_{k>=j} grad_y[b, k] x[b, k-j] (the kernel's gradient, eight j at
+   once from the row reversed and padded) and column[k] += sum_b grad_y[b, k]; summed over b, then k, in order. */
+static void correlate_rows(const double *x, const double *grad_y, int rows, int T, double *restrict gradient,
+                           double *restrict column, double *scratch) {
+    const int Tp = lanes_for(T), stride = 2 * Tp + 4 * LANES;
+    double *restrict reversed = scratch;
+    for (int first = 0; first < rows; first += ROWS) {
+        const int height = rows - first < ROWS ? rows - first : ROWS;
+        pad_rows(x + (long)first * T, height, T, 0, stride, 1, reversed);
+        for (int J = 0; J < Tp; J += 4 * LANES) { /* x[b, k-j] for j = J.. is reversed[b, T-1-k+J..] */
+            lanes sum[4] = {{0}};
+            for (int q = 0; q < height; q++) {
+                const double *restrict gy = grad_y + (long)(first + q) * T, *restrict row = reversed + (long)q * stride;
+                for (int k = J; k < T; k++)
+                    for (int t = 0; t < 4; t++) sum[t] += gy[k] * load(row + T - 1 - k + J + t * LANES);
+            }
+            for (int t = 0; t < 4 && J + t * LANES < Tp; t++) store(gradient + J + t * LANES, load(gradient + J + t * LANES) + sum[t]);
+        }
+        for (int q = 0; q < height; q++)
+            for (int k = 0; k < T; k++) column[k] += grad_y[(long)(first + q) * T + k];
+    }
+}
+
+/* Outputs y (E, B, T) of the linear recurrence and its kernels (2E, T): g for members < E, r after; `acts`
+   (2E, T, 1, padded m), when not NULL, keeps the impulse responses' activations for linear_backward. */
+int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *U,
+                   const double *bias, const double *feedback, const double *c, const double *c0, double *y,
+                   double *kernels, double *acts, int nthreads) {
+    const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL};
+    Impulse impulse;
+    if (impulse_problem(&p, &impulse)) return 1;
+    impulse.p.y = kernels;
+    int failed = run(&impulse.p, 0);
+    free(impulse.buffer);
+    const int Tp = lanes_for(T), threads = nthreads < 1 ? 1 : nthreads;
+    double *offsets = malloc(sizeof(double) * E * T); /* sum_{j<=k} r_j + c0 */
+    if (failed || !offsets) {
+        free(offsets);
+        return 1;
+    }
+    for (int e = 0; e < E; e++) {
+        double total = c0[e];
+        for (int k = 0; k < T; k++) offsets[(long)e * T + k] = total += kernels[(long)(E + e) * T + k];
+    }
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        double *scratch = malloc(sizeof(double) * ROWS * 3 * Tp);
+        failed |= !scratch;
+#pragma omp for schedule(static)
+        for (int item = 0; item < E * blocks(&p); item++) {
+            const int e = item / blocks(&p), first = (item % blocks(&p)) * BLOCK;
+            const int rows = B - first < BLOCK ? B - first : BLOCK;
+            if (scratch)
+                convolve_rows(x + (long)first * T, rows, T, kernels + (long)e * T, offsets + (long)e * T,
+                              y + ((long)e * B + first) * T, scratch);
+        }
+        free(scratch);
+    }
+    free(offsets);
+    return failed;
+}
+
+/* Gradients (E, partial size: U, bias, M, c, c0) of the linear recurrence from grad_y (E, B, T) and the
+   activations linear_forward kept: the kernels' gradients by correlation, then the impulse problem's backward. */
+int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *feedback,
+                    const double *c, const double *grad_y, const double *acts, double *gradients, int nthreads) {
+    const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL, grad_y,
+                       NULL, (double *)acts, NULL};
+    const int Tp = lanes_for(T), threads = nthreads < 1 ? 1 : nthreads, items = E * blocks(&p);
+    const long per_item = Tp + T, size = partial_size(&p);
+    Impulse impulse;
+    if (impulse_problem(&p, &impulse)) return 1;
+    double *sums = calloc(items * per_item + 2L * E * T + 2L * E * size, sizeof(double));
+    if (!sums) return free(impulse.buffer), 1;
+    double *responses = sums + items * per_item, *partials = responses + 2L * E * T; /* grad of [g; r] */
+    int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+    {
+        double *scratch = malloc(sizeof(double) * ROWS * (2 * Tp + 4 * LANES));
+        failed |= !scratch;
+#pragma omp for schedule(static)
+        for (int item = 0; item < items; item++) {
+            const int e = item / blocks(&p), first = (item % blocks(&p)) * BLOCK;
+            const int rows = B - first < BLOCK ? B - first : BLOCK;
+            double *gradient = sums + item * per_item;
+            if (scratch)
+                correlate_rows(x + (long)first * T, grad_y + ((long)e * B + first) * T, rows, T, gradient,
+                               gradient + Tp, scratch);
+        }
+        free(scratch);
+    }
+    for (int item = 0; item < items; item++) { /* in item order: independent of the number of threads */
+        const int e = item / blocks(&p);
+        for (int k = 0; k < T; k++) {
+            responses[(long)e * T + k] += sums[item * per_item + k];
+            responses[(long)(E + e) * T + k] += sums[item * per_item + Tp + k];
+        }
+    }
+    for (int e = 0; e < E; e++) { /* dL/dr_j = sum_{k>=j} column sums; dL/dc0 = their total */
+        double *column = responses + (long)(E + e) * T, total = 0.0;
+        for (int k = T - 1; k >= 0; k--) column[k] = total += column[k];
+        gradients[e * size + size - 1] = total;
+    }
+    impulse.p.grad_y = responses;
+    impulse.p.partials = partials;
+    failed |= run(&impulse.p, 1);
+    for (int e = 0; e < E; e++) { /* U's from the U-members, bias's from the b-members' U slot, M and c summed */
+        const double *from_U = partials + (long)e * size, *from_b = partials + (long)(E + e) * size;
+        double *out = gradients + (long)e * size;
+        for (int j = 0; j < m; j++) out[j] = from_U[j], out[m + j] = from_b[j];
+        for (long i = 2L * m; i < size - 1; i++) out[i] = from_U[i] + from_b[i];
+    }
+    free(impulse.buffer);
+    free(sums);
+    return failed;
+}
+
 int recurrence_items_per_member(int B) { return (B + BLOCK - 1) / BLOCK; }
 
-int recurrence_padded_width(int m) { return padded(m); }
+/* The size (doubles) of the activations a forward pass keeps for the backward pass. */
+long recurrence_activations_size(int E, int B, int T, int m) {
+    return (long)E * ((B + BLOCK - 1) / BLOCK) * T * BLOCK * padded(m);
+}

@@ -81,8 +81,11 @@ def compiled_library() -> ctypes.CDLL | None:
         pointer, integer = ctypes.c_void_p, ctypes.c_int
         library.recurrence_forward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 8 + [integer]
         library.recurrence_backward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 6 + [integer]
+        library.linear_forward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 9 + [integer]
+        library.linear_backward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 6 + [integer]
         library.recurrence_items_per_member.argtypes = [integer]
-        library.recurrence_padded_width.argtypes = [integer]
+        library.recurrence_activations_size.argtypes = [integer] * 4
+        library.recurrence_activations_size.restype = ctypes.c_long
         return library
     LOGGER.warning("no compiled recurrence (%s); using the per-step torch loop", errors[-1].strip())
     return None
@@ -98,9 +101,9 @@ def _address(tensor: Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
 
 
-#: Activation buffers returned by finished backward passes, by shape: reusing one spares the page
+#: Activation buffers returned by finished backward passes, by size: reusing one spares the page
 #: faults of a fresh allocation at every training step.
-_FREE_BUFFERS: dict[tuple[int, ...], Tensor] = {}
+_FREE_BUFFERS: dict[int, Tensor] = {}
 
 
 def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
@@ -111,10 +114,10 @@ def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: st
     )
     (members, width), (batch, length) = input_weight.shape, inputs.shape
     outputs = inputs.new_empty(members, batch, length)
-    shape = (members, length, batch, library.recurrence_padded_width(width))
+    size = library.recurrence_activations_size(members, batch, length, width)
     activations = None
     if keep:
-        activations = _FREE_BUFFERS.pop(shape) if shape in _FREE_BUFFERS else inputs.new_empty(shape)
+        activations = _FREE_BUFFERS.pop(size) if size in _FREE_BUFFERS else inputs.new_empty(size)
     failed = library.recurrence_forward(
         members, batch, length, width, ACTIVATION_CODES[activation], int(feedback.dim() == 2), dt,
         *map(_address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)),
@@ -150,8 +153,14 @@ def _backward(saved: list[Tensor], grad_outputs: Tensor, dt: float, activation: 
     )  # fmt: skip
     if failed:
         raise MemoryError("recurrence_backward could not allocate its scratch memory")
-    _FREE_BUFFERS[tuple(activations.shape)] = activations
-    grads = partials[:, 0].split([width, width, feedback_size, width, 1], dim=1)
+    _FREE_BUFFERS[activations.numel()] = activations
+    return _split_gradients(partials[:, 0], feedback)
+
+
+def _split_gradients(gradients: Tensor, feedback: Tensor) -> list[Tensor]:
+    """[U, b, feedback, c, c0] per member from the compiled code's rows (E, 3m + |feedback| + 1)."""
+    width, members = feedback.shape[-1], feedback.shape[0]
+    grads = gradients.split([width, width, feedback[0].numel(), width, 1], dim=1)
     return [*grads[:2], grads[2].reshape(feedback.shape), grads[3], grads[4].reshape(members)]
 
 
@@ -196,61 +205,55 @@ def convolution_outputs(inputs: Tensor, kernel: Tensor, bias_response: Tensor, o
     return inputs @ _toeplitz(kernel).mT + (bias_response.cumsum(-1) + output_bias[:, None])[:, None, :]
 
 
-def _kernel_gradient(inputs: Tensor, grad_outputs: Tensor) -> Tensor:
-    """``∂L/∂g_j = Σ_{b, k} ∂L/∂ŷ_{b,k} x_{b,k−j}`` (E, T): the sums along the superdiagonals of
-    ``Q = xᵀ ∂L/∂ŷ`` (E, T, T), read as the columns of a strided view of Q padded with T zeros."""
-    members, length = grad_outputs.shape[0], inputs.shape[1]
-    padded = F.pad(inputs.mT @ grad_outputs, (0, length))  # (E, T, 2T)
-    diagonals = padded.as_strided((members, length, length), (2 * length * length, 2 * length + 1, 1))
-    return diagonals.sum(1)  # diagonals[e, i, j] = Q[e, i, i + j], zero past the last column
-
-
 class LinearRecurrence(torch.autograd.Function):
-    """Outputs (E, B, T) of the linear recurrence (σ = identity) as :func:`convolution_outputs`, in
-    one autograd node. Its kernels ``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` (``A = I − dt Ŵ``)
-    are the compiled recurrence's responses to a unit impulse entering through U and through b (2E
-    members on one sequence, so their cost does not grow with the data); the backward pass maps the
-    outputs' gradient to the kernels' and through the compiled backward to the parameters, which
-    are those of :class:`CompiledRecurrence`.
+    """Outputs (E, B, T) of the linear recurrence (σ = identity) as the causal convolution of
+    :func:`convolution_outputs`, in one compiled call each way (``linear_forward``/``linear_backward``
+    in recurrence.c). Its kernels ``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` (``A = I − dt Ŵ``)
+    are the recurrence's responses to a unit impulse entering through U and through b (2E members on
+    one sequence, so their cost does not grow with the data); the backward pass correlates the
+    outputs' gradient with the inputs into the kernels' gradient and takes it through the impulse
+    responses' backward to the parameters, which are those of :class:`CompiledRecurrence`.
     """
 
     @staticmethod
     def forward(ctx, inputs, dt, input_weight, input_bias, feedback, output_weight, output_bias):
-        members, length = input_weight.shape[0], inputs.shape[1]
-        impulse = inputs.new_zeros(1, length)
-        impulse[0, 0] = 1.0
-        parameters = [
-            torch.cat([input_weight, input_bias]),  # the impulse enters through U, then through b
-            input_weight.new_zeros(2 * members, input_weight.shape[1]),
-            torch.cat([feedback, feedback]),
-            torch.cat([output_weight, output_weight]),
-            output_bias.new_zeros(2 * members),
-        ]
-        responses, saved = _forward(impulse, parameters, dt, "linear", keep=any(ctx.needs_input_grad[2:]))
-        kernel = responses[:members, 0]
-        ctx.save_for_backward(inputs, kernel, *saved)
-        ctx.dt, ctx.released = dt, False
-        return convolution_outputs(inputs, kernel, responses[members:, 0], output_bias)
+        library = compiled_library()
+        inputs, input_weight, input_bias, feedback, output_weight, output_bias = (
+            t.contiguous() for t in (inputs, input_weight, input_bias, feedback, output_weight, output_bias)
+        )
+        (members, width), (batch, length) = input_weight.shape, inputs.shape
+        outputs = inputs.new_empty(members, batch, length)
+        kernels = inputs.new_empty(2 * members, length)
+        keep = any(ctx.needs_input_grad[2:])
+        activations = (
+            inputs.new_empty(library.recurrence_activations_size(2 * members, 1, length, width))
+            if keep
+            else None
+        )
+        failed = library.linear_forward(
+            members, batch, length, width, int(feedback.dim() == 2), dt,
+            *map(_address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)),
+            _address(kernels), _address(activations), torch.get_num_threads(),
+        )  # fmt: skip
+        if failed:
+            raise MemoryError("linear_forward could not allocate its scratch memory")
+        ctx.save_for_backward(inputs, kernels[:members], feedback, output_weight, activations)
+        ctx.dt = dt
+        return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        inputs, kernel, *saved = ctx.saved_tensors
+        inputs, kernel, feedback, output_weight, activations = ctx.saved_tensors
         grad_inputs = (grad_outputs @ _toeplitz(kernel)).sum(0) if ctx.needs_input_grad[0] else None
         if not any(ctx.needs_input_grad[2:]):
             return grad_inputs, *[None] * 6
-        _release(ctx)
-        members = grad_outputs.shape[0]
-        grad_bias_sums = grad_outputs.sum(1)  # ∂L/∂(Σ_{j≤k} r_j + c0), (E, T)
-        grad_responses = torch.cat(
-            [_kernel_gradient(inputs, grad_outputs), grad_bias_sums.flip(-1).cumsum(-1).flip(-1)]
-        )
-        drive, _, feedback, output_weight, _ = _backward(saved, grad_responses[:, None], ctx.dt, "linear")
-        return (
-            grad_inputs,
-            None,
-            drive[:members],
-            drive[members:],
-            feedback[:members] + feedback[members:],
-            output_weight[:members] + output_weight[members:],
-            grad_bias_sums.sum(-1),
-        )
+        (members, width), (batch, length) = output_weight.shape, inputs.shape
+        gradients = inputs.new_empty(members, 3 * width + feedback[0].numel() + 1)
+        failed = compiled_library().linear_backward(
+            members, batch, length, width, int(feedback.dim() == 2), ctx.dt,
+            *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous(), activations)),
+            _address(gradients), torch.get_num_threads(),
+        )  # fmt: skip
+        if failed:
+            raise MemoryError("linear_backward could not allocate its scratch memory")
+        return grad_inputs, None, *_split_gradients(gradients, feedback)
