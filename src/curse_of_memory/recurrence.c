@@ -50,18 +50,20 @@ static void store(double *at, lanes value) { *(lanes *)at = value; }
 
 /* out (rows x width) -= a (rows x inner) @ b (inner x width) on the columns from `first` in blocks of
    `groups` x LANES, `rows` in blocks of `height` (<= 2 * ROWS): the height x groups accumulators stay in
-   registers, and each output is summed over `inner` in order, whatever the blocking. */
+   registers, and each output is summed over `inner` in order, whatever the blocking. Element (row, i) of a
+   is a[row * row_stride + i * inner_stride]. */
 static inline __attribute__((always_inline)) void subtract_block(double *restrict out, const double *restrict a,
                                                                   const double *restrict b, int rows, int inner,
-                                                                  int width, int first, int groups, int height) {
+                                                                  int width, long row_stride, long inner_stride,
+                                                                  int first, int groups, int height) {
     for (int j = first; j + groups * LANES <= width; j += groups * LANES)
         for (int r = 0; r + height <= rows; r += height) {
-            lanes sum[2 * ROWS][2] = {{0}}; /* at most 8 rows x 2 groups */
+            lanes sum[2 * ROWS][2] = {{{0}}}; /* at most 8 rows x 2 groups */
             for (int i = 0; i < inner; i++) {
                 lanes column[2];
                 for (int g = 0; g < groups; g++) column[g] = load(b + (long)i * width + j + g * LANES);
                 for (int q = 0; q < height; q++)
-                    for (int g = 0; g < groups; g++) sum[q][g] += a[(long)(r + q) * inner + i] * column[g];
+                    for (int g = 0; g < groups; g++) sum[q][g] += a[(r + q) * row_stride + i * inner_stride] * column[g];
             }
             for (int q = 0; q < height; q++)
                 for (int g = 0; g < groups; g++) {
@@ -71,19 +73,32 @@ static inline __attribute__((always_inline)) void subtract_block(double *restric
         }
 }
 
-/* out (rows x width) -= a (rows x inner) @ b (inner x width); rows % ROWS == 0, width % LANES == 0.
+/* out (rows x width) -= a @ b (inner x width), a as in subtract_block; rows % ROWS == 0, width % LANES == 0.
    Blocks of 8 rows x 16 columns (16 accumulators; 8 x 8 for the last 8 columns) keep both FMA units
    busy with few loads per product; the 4 rows left over from 8-row blocks take 4 x 16 and 4 x 8. */
-static void subtract_product(double *restrict out, const double *restrict a, const double *restrict b, int rows,
-                             int inner, int width) {
+static inline __attribute__((always_inline)) void product(double *restrict out, const double *restrict a,
+                                                           const double *restrict b, int rows, int inner, int width,
+                                                           long row_stride, long inner_stride) {
     const int wide = width / (2 * LANES) * (2 * LANES), tall = rows / (2 * ROWS) * (2 * ROWS);
     double *rest = out + (long)tall * width;
-    const double *rest_a = a + (long)tall * inner;
-    subtract_block(out, a, b, tall, inner, width, 0, 2, 2 * ROWS);
-    subtract_block(rest, rest_a, b, rows - tall, inner, width, 0, 2, ROWS);
+    const double *rest_a = a + tall * row_stride;
+    subtract_block(out, a, b, tall, inner, width, row_stride, inner_stride, 0, 2, 2 * ROWS);
+    subtract_block(rest, rest_a, b, rows - tall, inner, width, row_stride, inner_stride, 0, 2, ROWS);
     if (wide == width) return;
-    subtract_block(out, a, b, tall, inner, width, wide, 1, 2 * ROWS);
-    subtract_block(rest, rest_a, b, rows - tall, inner, width, wide, 1, ROWS);
+    subtract_block(out, a, b, tall, inner, width, row_stride, inner_stride, wide, 1, 2 * ROWS);
+    subtract_block(rest, rest_a, b, rows - tall, inner, width, row_stride, inner_stride, wide, 1, ROWS);
+}
+
+/* out (rows x width) -= a (rows x inner) @ b (inner x width). */
+static void subtract_product(double *restrict out, const double *restrict a, const double *restrict b, int rows,
+                             int inner, int width) {
+    product(out, a, b, rows, inner, width, inner, 1);
+}
+
+/* out (rows x width) -= a^T @ b (inner x width) for a (inner x rows): no transposed copy of a is made. */
+static void subtract_transposed_product(double *restrict out, const double *restrict a, const double *restrict b,
+                                        int rows, int inner, int width) {
+    product(out, a, b, rows, inner, width, 1, rows);
 }
 
 /* e^r - 1 for |r| <= ln2 / 2: the degree-13 Taylor polynomial in Horner form, for r a double or lanes. */
@@ -241,28 +256,28 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
             const double xr = r < rows ? p->x[(long)(first + r) * T + k] : 0.0;
             double *restrict pr = pre + r * w;
             const double *restrict hr = h + r * w;
-            if (p->diagonal)
-                for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j] - hr[j] * g[j];
-            else
-                for (int j = 0; j < w; j++) pr[j] = xr * U[j] + bias[j];
+            for (int j = 0; j < w; j += LANES) {
+                const lanes drive = xr * load(U + j) + load(bias + j);
+                store(pr + j, p->diagonal ? drive - load(hr + j) * load(g + j) : drive);
+            }
         }
         if (!p->diagonal) subtract_product(pre, h, parameters->M, computed, w, w);
         clear_padding(pre, computed, p->m, w);
         activate(p->activation, pre, (long)computed * w);
         accumulate(h, pre, dt, (long)computed * w);
-        for (int r = 0; r < rows; r++) {
+        for (int r = 0; r < rows; r++) { /* c . h summed lane-wise, then over the lanes in order */
             const double *restrict hr = h + r * w;
+            lanes sum = load(c) * load(hr);
+            for (int j = LANES; j < w; j += LANES) sum += load(c + j) * load(hr + j);
             double out = 0.0;
-#pragma omp simd reduction(+ : out) /* lanes in parallel: a fixed order, not the sequential one */
-            for (int j = 0; j < w; j++) out += c[j] * hr[j];
+            for (int lane = 0; lane < LANES; lane++) out += sum[lane];
             p->y[((long)e * p->B + first + r) * T + k] = out + parameters->c0;
         }
     }
 }
 
 static void backward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
-                          double *restrict carry, double *restrict grad_pre, double *restrict previous,
-                          double *restrict gradient_M, double *restrict padded_gradients, double *restrict history,
+                          double *restrict carry, double *restrict grad_pre, double *restrict gradient_M, double *restrict padded_gradients, double *restrict history,
                           double *partial) {
     const int m = p->m, w = padded(m), T = p->T, computed = span(rows);
     const long slab = (long)BLOCK * w;
@@ -270,53 +285,59 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
     double *restrict gU = padded_gradients, *restrict gb = gU + w, *restrict gc = gb + w, gc0 = 0.0;
     memset(padded_gradients, 0, sizeof(double) * 3 * w);
     memset(carry, 0, sizeof(double) * slab);
-    memset(previous, 0, sizeof(double) * slab);
     memset(gradient_M, 0, sizeof(double) * w * w);
     memset(history, 0, sizeof(double) * slab); /* history[k] = h_{k+1} of this block, recomputed from acts */
-    for (int k = 0; k < T; k++) {
-        if (k > 0) memcpy(history + k * slab, history + (k - 1) * slab, sizeof(double) * rows * w);
+    for (int k = 0; k < T; k++) { /* rows past the batch stay zero: the products below read them */
+        if (k > 0) memcpy(history + k * slab, history + (k - 1) * slab, sizeof(double) * computed * w);
         accumulate(history + k * slab, p->acts + storage_offset(p, e, k, first), p->dt, (long)rows * w);
     }
     for (int k = T - 1; k >= 0; k--) {
         const double *restrict states = history + k * slab;
         const double *restrict acts = p->acts + storage_offset(p, e, k, first);
+        double gy[BLOCK], xs[BLOCK]; /* this step's output gradients and inputs of the rows */
         for (int r = 0; r < rows; r++) {
-            const double gy = p->grad_y[((long)e * p->B + first + r) * T + k];
-            const double *restrict hr = states + r * w;
-            double *restrict cr = carry + r * w;
-            gc0 += gy;
-            for (int j = 0; j < w; j++) {
-                gc[j] += gy * hr[j];
-                cr[j] += gy * c[j];
+            gy[r] = p->grad_y[((long)e * p->B + first + r) * T + k];
+            xs[r] = p->x[(long)(first + r) * T + k];
+            gc0 += gy[r];
+        }
+        for (int j = 0; j < w; j += LANES) { /* each sum over the rows in order */
+            lanes sum = load(gc + j);
+            const lanes cj = load(c + j);
+            for (int r = 0; r < rows; r++) {
+                sum += gy[r] * load(states + r * w + j);
+                store(carry + r * w + j, load(carry + r * w + j) + gy[r] * cj);
             }
+            store(gc + j, sum);
         }
         activation_gradient(p->activation, p->dt, carry, acts, grad_pre, (long)rows * w);
         memset(grad_pre + (long)rows * w, 0, sizeof(double) * (computed - rows) * w); /* rows past the batch */
         clear_padding(grad_pre, rows, m, w);
-        for (int r = 0; r < rows; r++) {
-            const double xr = p->x[(long)(first + r) * T + k];
-            const double *restrict gr = grad_pre + r * w;
-            for (int j = 0; j < w; j++) {
-                gU[j] += gr[j] * xr;
-                gb[j] += gr[j];
+        for (int j = 0; j < w; j += LANES) {
+            lanes sum_U = load(gU + j), sum_b = load(gb + j);
+            for (int r = 0; r < rows; r++) {
+                const lanes gr = load(grad_pre + r * w + j);
+                sum_U += gr * xs[r];
+                sum_b += gr;
             }
+            store(gU + j, sum_U);
+            store(gb + j, sum_b);
         }
         if (k == 0) break;
         const double *restrict h = states - slab; /* h_k */
         /* dL/dM = -h_k^T grad_pre, dL/dh_k = -grad_pre M^T */
         if (p->diagonal) {
-            for (int r = 0; r < rows; r++) {
-                const double *restrict hr = h + r * w, *restrict gr = grad_pre + r * w;
-                double *restrict cr = carry + r * w;
-                for (int j = 0; j < w; j++) {
-                    gradient_M[j] -= hr[j] * gr[j];
-                    cr[j] -= gr[j] * g[j];
+            for (int j = 0; j < w; j += LANES) {
+                lanes sum = load(gradient_M + j);
+                const lanes gj = load(g + j);
+                for (int r = 0; r < rows; r++) {
+                    const lanes gr = load(grad_pre + r * w + j);
+                    sum -= load(h + r * w + j) * gr;
+                    store(carry + r * w + j, load(carry + r * w + j) - gr * gj);
                 }
+                store(gradient_M + j, sum);
             }
         } else {
-            for (int r = 0; r < rows; r++) /* previous = h_k transposed (w x computed), zero past `rows` */
-                for (int i = 0; i < w; i++) previous[(long)i * computed + r] = h[r * w + i];
-            subtract_product(gradient_M, previous, grad_pre, w, computed, w);
+            subtract_transposed_product(gradient_M, h, grad_pre, w, computed, w);
             subtract_product(carry, grad_pre, parameters->transposed, computed, w, w);
         }
     }
@@ -334,7 +355,7 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
 static int run_items(const Problem *p, int backward, int thread, int threads) {
     const long w = padded(p->m), slab = (long)BLOCK * w;
     const long history = backward ? p->T * slab : 0;
-    double *scratch = malloc(sizeof(double) * (4 * slab + 7 * w + 3 * w * w + history));
+    double *scratch = malloc(sizeof(double) * (2 * slab + 7 * w + 3 * w * w + history));
     if (!scratch) return 1;
     Padded parameters = {scratch, scratch + w, scratch + 2 * w, scratch + 3 * w, scratch + 4 * w,
                          scratch + 4 * w + w * w, 0.0};
@@ -345,8 +366,8 @@ static int run_items(const Problem *p, int backward, int thread, int threads) {
         const int rows = p->B - first < BLOCK ? p->B - first : BLOCK;
         if (e != loaded) pad_member(p, e, &parameters), loaded = e;
         if (backward)
-            backward_item(p, e, first, rows, &parameters, work, work + slab, work + 2 * slab, work + 3 * slab,
-                          work + 3 * slab + w * w, work + 3 * slab + w * w + 3 * w,
+            backward_item(p, e, first, rows, &parameters, work, work + slab, work + 2 * slab,
+                          work + 2 * slab + w * w, work + 2 * slab + w * w + 3 * w,
                           p->partials + (long)item * partial_size(p));
         else
             forward_item(p, e, first, rows, &parameters, work, p->acts ? NULL : work + slab);
