@@ -11,7 +11,8 @@
    exactly zero). Products are register-blocked (up to 8 rows x 16 columns). The forward stores only the
    activations sigma(pre); the backward recomputes the states from them, bit for bit. Items are dealt to
    OpenMP threads; parameter gradients are summed per item and reduced in item order, so results do not
-   depend on the number of threads. */
+   depend on the number of threads. linear_forward / linear_backward (at the end) evaluate the linear
+   recurrence as a causal convolution with its impulse response instead. */
 
 #include <math.h>
 #ifdef _OPENMP
@@ -62,8 +63,10 @@ static inline __attribute__((always_inline)) void subtract_block(double *restric
             for (int i = 0; i < inner; i++) {
                 lanes column[2];
                 for (int g = 0; g < groups; g++) column[g] = load(b + (long)i * width + j + g * LANES);
-                for (int q = 0; q < height; q++)
-                    for (int g = 0; g < groups; g++) sum[q][g] += a[(r + q) * row_stride + i * inner_stride] * column[g];
+                for (int q = 0; q < height; q++) {
+                    const double value = a[(r + q) * row_stride + i * inner_stride];
+                    for (int g = 0; g < groups; g++) sum[q][g] += value * column[g];
+                }
             }
             for (int q = 0; q < height; q++)
                 for (int g = 0; g < groups; g++) {
@@ -277,8 +280,8 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
 }
 
 static void backward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
-                          double *restrict carry, double *restrict grad_pre, double *restrict gradient_M, double *restrict padded_gradients, double *restrict history,
-                          double *partial) {
+                          double *restrict carry, double *restrict grad_pre, double *restrict gradient_M,
+                          double *restrict padded_gradients, double *restrict history, double *partial) {
     const int m = p->m, w = padded(m), T = p->T, computed = span(rows);
     const long slab = (long)BLOCK * w;
     const double *restrict c = parameters->c, *restrict g = parameters->diagonal;
@@ -490,7 +493,8 @@ static void correlate_rows(const double *x, const double *grad_y, int rows, int 
                 for (int k = J; k < T; k++)
                     for (int t = 0; t < 4; t++) sum[t] += gy[k] * load(row + T - 1 - k + J + t * LANES);
             }
-            for (int t = 0; t < 4 && J + t * LANES < Tp; t++) store(gradient + J + t * LANES, load(gradient + J + t * LANES) + sum[t]);
+            for (int t = 0; t < 4 && J + t * LANES < Tp; t++)
+                store(gradient + J + t * LANES, load(gradient + J + t * LANES) + sum[t]);
         }
         for (int q = 0; q < height; q++)
             for (int k = 0; k < T; k++) column[k] += grad_y[(long)(first + q) * T + k];
