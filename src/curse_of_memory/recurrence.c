@@ -37,7 +37,8 @@ typedef struct {
     double *y, *acts, *partials;
 } Problem;
 
-static int padded(int m) { return (m + LANES - 1) / LANES * LANES; }
+/* n rounded up to whole LANES (a padded width, or a padded length of time). */
+static int padded(int n) { return (n + LANES - 1) / LANES * LANES; }
 static int blocks(const Problem *p) { return (p->B + BLOCK - 1) / BLOCK; }
 /* The rows an item of `rows` sequences computes: a whole number of register blocks, so that a short batch
    (one impulse response) does not pay for a full BLOCK. */
@@ -446,8 +447,6 @@ static int impulse_problem(const Problem *p, Impulse *out) {
     return 0;
 }
 
-static int lanes_for(int T) { return (T + LANES - 1) / LANES * LANES; }
-
 /* Rows of x, each after `lead` zeros and followed by zeros, optionally reversed, in rows of `stride` of `out`
    (ROWS of them: those past `rows` are zero). */
 static void pad_rows(const double *x, int rows, int T, int lead, int stride, int reversed, double *out) {
@@ -460,7 +459,7 @@ static void pad_rows(const double *x, int rows, int T, int lead, int stride, int
    row padded with zeros in front), four rows sharing each broadcast g[j]; summed over j in order. */
 static void convolve_rows(const double *x, int rows, int T, const double *restrict g, const double *restrict offset,
                           double *y, double *scratch) {
-    const int Tp = lanes_for(T), stride = 2 * Tp;
+    const int Tp = padded(T), stride = 2 * Tp;
     double *restrict padded_x = scratch, *restrict out = scratch + (long)ROWS * stride;
     for (int first = 0; first < rows; first += ROWS) {
         const int height = rows - first < ROWS ? rows - first : ROWS;
@@ -481,7 +480,7 @@ static void convolve_rows(const double *x, int rows, int T, const double *restri
    once from the row reversed and padded) and column[k] += sum_b grad_y[b, k]; summed over b, then k, in order. */
 static void correlate_rows(const double *x, const double *grad_y, int rows, int T, double *restrict gradient,
                            double *restrict column, double *scratch) {
-    const int Tp = lanes_for(T), stride = 2 * Tp + 4 * LANES;
+    const int Tp = padded(T), stride = 2 * Tp + 4 * LANES;
     double *restrict reversed = scratch;
     for (int first = 0; first < rows; first += ROWS) {
         const int height = rows - first < ROWS ? rows - first : ROWS;
@@ -502,7 +501,8 @@ static void correlate_rows(const double *x, const double *grad_y, int rows, int 
 }
 
 /* Outputs y (E, B, T) of the linear recurrence and its kernels (2E, T): g for members < E, r after; `acts`
-   (2E, T, 1, padded m), when not NULL, keeps the impulse responses' activations for linear_backward. */
+   (recurrence_activations_size(2E, 1, T, m) values), when not NULL, keeps the impulse responses' activations
+   for linear_backward. */
 int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *U,
                    const double *bias, const double *feedback, const double *c, const double *c0, double *y,
                    double *kernels, double *acts, int nthreads) {
@@ -512,7 +512,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
     impulse.p.y = kernels;
     int failed = run(&impulse.p, 0);
     free(impulse.buffer);
-    const int Tp = lanes_for(T), threads = nthreads < 1 ? 1 : nthreads;
+    const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads;
     double *offsets = malloc(sizeof(double) * E * T); /* sum_{j<=k} r_j + c0 */
     if (failed || !offsets) {
         free(offsets);
@@ -546,7 +546,7 @@ int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const d
                     const double *c, const double *grad_y, const double *acts, double *gradients, int nthreads) {
     const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL, grad_y,
                        NULL, (double *)acts, NULL};
-    const int Tp = lanes_for(T), threads = nthreads < 1 ? 1 : nthreads, items = E * blocks(&p);
+    const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads, items = E * blocks(&p);
     const long per_item = Tp + T, size = partial_size(&p);
     Impulse impulse;
     if (impulse_problem(&p, &impulse)) return 1;
