@@ -97,7 +97,7 @@ def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tenso
     """Temporally weighted MSE of (batch, time, 1) tensors: ``mean((w_k (ŷ − y))²)``; predictions of
     an ensemble (E, batch, time, 1) give one value per member. Without a gradient to keep (evaluation,
     perturbation errors) the squares are summed against ``w²`` in one product, member by member: one
-    temporary the size of a member's outputs, which stays in cache (a sixth of the time on an ensemble)."""
+    temporary the size of a member's outputs, which stays in cache (a fifth of the time on an ensemble)."""
     if torch.is_grad_enabled() and predictions.requires_grad:
         return _WeightedSquaredError.apply(predictions, targets, weights * weights)
     squared_weights, count = weights * weights, math.prod(predictions.shape[-3:])
