@@ -25,7 +25,15 @@ def test_temporal_weights_follow_the_formula_and_sum_to_length():
     torch.testing.assert_close(temporal_weights(7, 0.0), torch.ones(7, dtype=torch.float64))
 
 
-def test_weighted_mse_equals_the_direct_double_sum():
+@pytest.fixture(params=["compiled", "torch"])
+def loss_path(request, monkeypatch):
+    """Each loss test runs on the compiled pass (where a C compiler is) and on the torch ops."""
+    if request.param == "torch":
+        monkeypatch.setattr(training.recurrence, "available_for", lambda *tensors: False)
+    return request.param
+
+
+def test_weighted_mse_equals_the_direct_double_sum(loss_path):
     predictions = torch.randn(3, 5, 1, dtype=torch.float64)
     targets = torch.randn(3, 5, 1, dtype=torch.float64)
     weights = temporal_weights(5, 2.0)
@@ -40,11 +48,14 @@ def test_weighted_mse_equals_the_direct_double_sum():
     assert float(weighted_mse(predictions, targets, weights)) == pytest.approx(direct, rel=1e-12)
 
 
-def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula():
-    """The loss's own backward = autograd through ``mean((w (ŷ − y))²)``, per member of an ensemble."""
-    predictions = torch.randn(4, 6, 9, 1, dtype=torch.float64, requires_grad=True)
-    targets = torch.randn(6, 9, 1, dtype=torch.float64)
-    weights = temporal_weights(9, 2.0)
+@pytest.mark.parametrize("length", [9, 16])
+def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula(loss_path, length):
+    """The loss's own backward = autograd through ``mean((w (ŷ − y))²)``, per member of an ensemble, and
+    for a single model's loss at the end of the graph (its gradient handed back as computed). Lengths
+    9 and 16: a partial group of lanes, and whole groups only."""
+    predictions = torch.randn(4, 6, length, 1, dtype=torch.float64, requires_grad=True)
+    targets = torch.randn(6, length, 1, dtype=torch.float64)
+    weights = temporal_weights(length, 2.0)
     direct = ((weights[:, None] * (predictions - targets)) ** 2).mean(dim=(-3, -2, -1))
     losses = weighted_mse(predictions, targets, weights)
     torch.testing.assert_close(losses, direct, rtol=1e-13, atol=0)
@@ -56,12 +67,35 @@ def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula
     (expected,) = torch.autograd.grad((direct * coefficients).sum(), predictions)
     (gradient,) = torch.autograd.grad((losses * coefficients).sum(), predictions)
     torch.testing.assert_close(gradient, expected, rtol=1e-13, atol=1e-17)
+    single = predictions[0].detach().requires_grad_()
+    (expected,) = torch.autograd.grad(((weights[:, None] * (single - targets)) ** 2).mean(), single)
+    (gradient,) = torch.autograd.grad(weighted_mse(single, targets, weights), single)
+    torch.testing.assert_close(gradient, expected, rtol=1e-13, atol=1e-17)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1e3, math.nan])
+def test_gradient_clipping_equals_torch_clip_grad_norm(max_norm):
+    """Bit for bit, whether it scales (0.5), leaves the gradients alone (1e3), or meets a NaN."""
+    ours, theirs = RNN(5, "tanh", "softplus", seed=2), RNN(5, "tanh", "softplus", seed=2)
+    generator = torch.Generator().manual_seed(3)
+    for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
+        parameter.grad = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+        twin.grad = parameter.grad.clone()
+    ours.output_bias.grad = None  # a parameter without a gradient is left out of the norm
+    theirs.output_bias.grad = None
+    training.clip_gradient_norm_(list(ours.parameters()), max_norm)
+    torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm)
+    for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert (parameter.grad is None and twin.grad is None) or torch.equal(
+            parameter.grad.nan_to_num(), twin.grad.nan_to_num()
+        )
 
 
 @pytest.mark.parametrize(("name", "weight_decay"), [("adamw", 0.01), ("adam", 0.01), ("adamw", 0.0)])
 def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
     """training.Adam + ReduceOnPlateau take torch.optim's fused Adam/AdamW + ReduceLROnPlateau steps
-    bit for bit, through plateaus that lower the learning rate twice."""
+    bit for bit, through plateaus that lower the learning rate twice, and with steps where one parameter
+    has no gradient (it is skipped, and its step count stays behind)."""
     settings = TrainingSettings(optimizer=name, weight_decay=weight_decay, scheduler_patience=2)
     ours, theirs = RNN(6, "tanh", "softplus", seed=1), RNN(6, "tanh", "softplus", seed=1)
     optimizer = training.make_optimizer(ours, settings)
@@ -75,11 +109,12 @@ def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
     )
     generator = torch.Generator().manual_seed(0)
     validation_losses = [1.0, 0.5, 0.5, 0.5, 0.5, 0.49999, 0.4, 0.4, 0.4, 0.4, 0.3]
-    for loss in validation_losses:
+    for index, loss in enumerate(validation_losses):
         for model in (ours, theirs):
             for parameter in model.parameters():
                 parameter.grad = None
-        for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
+        pairs = list(zip(ours.parameters(), theirs.parameters(), strict=True))
+        for parameter, twin in pairs[: -1 if index % 4 == 3 else None]:
             parameter.grad = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
             twin.grad = parameter.grad.clone()
         optimizer.step()
@@ -87,8 +122,8 @@ def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
         schedule.step(loss)
         reference_schedule.step(loss)
         assert optimizer.learning_rate == reference.param_groups[0]["lr"]
-        for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
-            assert torch.equal(parameter, twin)
+        for (parameter, twin), step in zip(pairs, optimizer.state["step"], strict=True):
+            assert torch.equal(parameter, twin) and step == reference.state[twin]["step"]
     assert optimizer.learning_rate == pytest.approx(settings.learning_rate * settings.scheduler_factor**2)
 
 

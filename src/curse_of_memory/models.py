@@ -193,14 +193,12 @@ class RNN(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
+        parameters = self._recurrence_parameters()
         if self.activation == "linear":
-            return self._members_out(self._convolution_outputs(inputs[..., 0]))
-        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
-        parameters = [input_weight, input_bias, self._member_feedback(), output_weight, output_bias]
+            return self._convolution_outputs(inputs[..., 0], parameters)
         compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
         if compiled and recurrence.available_for(inputs, *parameters):
-            outputs = recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
-            return self._members_out(outputs)
+            return recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
         return self.reference_forward(inputs)
 
     def reference_forward(self, inputs: Tensor) -> Tensor:
@@ -210,8 +208,8 @@ class RNN(nn.Module):
         is ever built, which keeps the backward pass free of large allocations.
         """
         sigma = ACTIVATIONS[self.activation]
-        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
-        feedback = self._member_feedback()
+        parameters = recurrence.as_members(self._recurrence_parameters())
+        input_weight, input_bias, feedback, output_weight, output_bias = parameters
         hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
         outputs = []
         for input_step in inputs.transpose(0, 1).unbind(0):  # (batch, 1) per step
@@ -225,27 +223,19 @@ class RNN(nn.Module):
         """The ensemble's leading dimensions: () for a single model."""
         return self.output_bias.shape[:-1]
 
-    def _member_parameters(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """U, b, c (E, width) and c0 (E,) with E = 1 for a single model."""
-        return (
-            self.input_weight.reshape(-1, self.width),
-            self.input_bias.reshape(-1, self.width),
-            self.output_weight.reshape(-1, self.width),
-            self.output_bias.reshape(-1),
-        )
-
-    def _member_feedback(self) -> Tensor:
-        """``Ŵ`` per member: its diagonal (E, width) when unrotated, else (E, width, width)."""
-        if not self.form.rotated:
-            return self.eigenvalues().reshape(-1, self.width)
-        return self.recurrent_matrix().reshape(-1, self.width, self.width)
+    def _recurrence_parameters(self) -> list[Tensor]:
+        """[U, b, Ŵ, c, c0] as held (an ensemble's with their leading dimension); Ŵ is its diagonal ``g(w)``
+        (…, width) when unrotated, else (…, width, width)."""
+        feedback = self.recurrent_matrix() if self.form.rotated else self.eigenvalues()
+        return [self.input_weight, self.input_bias, feedback, self.output_weight, self.output_bias]
 
     def _members_out(self, outputs: Tensor) -> Tensor:
         """(E, batch, time) → (batch, time, 1), or (E, batch, time, 1) for an ensemble."""
         return outputs.reshape(*self._members(), *outputs.shape[-2:], 1)
 
-    def _convolution_outputs(self, inputs: Tensor) -> Tensor:
-        """Exact outputs (E, batch, time) of the linear recurrence as a causal convolution.
+    def _convolution_outputs(self, inputs: Tensor, parameters: list[Tensor]) -> Tensor:
+        """Exact outputs (…, batch, time, 1) of the linear recurrence as a causal convolution, for inputs
+        (batch, time) and ``parameters`` as from :meth:`_recurrence_parameters`.
 
         With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
         ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
@@ -253,20 +243,18 @@ class RNN(nn.Module):
         b in its place. On CPU float64 the compiled recurrence computes them
         (:class:`recurrence.LinearRecurrence`); elsewhere the powers ``A^j`` come by repeated doubling.
         """
-        input_weight, input_bias, output_weight, output_bias = self._member_parameters()
-        feedback = self._member_feedback()
-        if recurrence.available_for(inputs, input_weight, feedback):
-            return recurrence.LinearRecurrence.apply(
-                inputs, self.dt, input_weight, input_bias, feedback, output_weight, output_bias
-            )
+        if recurrence.available_for(inputs, *parameters):
+            return recurrence.LinearRecurrence.apply(inputs, self.dt, *parameters)
+        input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
         powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, length, width, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
-        return recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
+        outputs = recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
+        return self._members_out(outputs)
 
     def _transition_powers(self, feedback: Tensor, vectors: Tensor, length: int) -> Tensor:
-        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member (``feedback`` as from
-        :meth:`_member_feedback`), by repeated doubling."""
+        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member (``feedback`` (E, width) when
+        diagonal, else (E, width, width)), by repeated doubling."""
         if feedback.dim() == 3:
             transition = torch.eye(self.width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
 

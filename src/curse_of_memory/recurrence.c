@@ -595,6 +595,46 @@ int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const d
     return failed;
 }
 
+/* ---- The training loss ----
+
+   The temporally weighted squared error of E members' outputs y (E, B, T) against targets (B, T), in one pass:
+   losses[e] = sum_{b,k} d scaled / n with d = y - target, scaled = d w2[k] and n = B T; `gradient` (when not
+   NULL) receives its gradient scaled * (2 / n). Each row is summed over k in lanes, then the rows in order: the
+   result does not depend on the number of threads. */
+int weighted_squared_error(int E, int B, int T, const double *y, const double *target, const double *w2,
+                           double *gradient, double *losses, int nthreads) {
+    double *rows = malloc(sizeof(double) * E * B);
+    if (!rows) return 1;
+    const int threads = nthreads < 1 ? 1 : nthreads, whole = T / LANES * LANES;
+    const double two_over_n = 2 / ((double)B * T);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long row = 0; row < (long)E * B; row++) {
+        const double *restrict yr = y + row * T, *restrict tr = target + (row % B) * T;
+        double *restrict gr = gradient ? gradient + row * T : NULL;
+        lanes sum = {0};
+        for (int k = 0; k < whole; k += LANES) {
+            const lanes difference = load(yr + k) - load(tr + k), scaled = difference * load(w2 + k);
+            if (gr) store(gr + k, scaled * two_over_n);
+            sum += difference * scaled;
+        }
+        double total = 0.0;
+        for (int lane = 0; lane < LANES; lane++) total += sum[lane];
+        for (int k = whole; k < T; k++) {
+            const double difference = yr[k] - tr[k], scaled = difference * w2[k];
+            if (gr) gr[k] = scaled * two_over_n;
+            total += difference * scaled;
+        }
+        rows[row] = total;
+    }
+    for (int e = 0; e < E; e++) {
+        double total = 0.0;
+        for (int b = 0; b < B; b++) total += rows[(long)e * B + b];
+        losses[e] = total / ((double)B * T);
+    }
+    free(rows);
+    return 0;
+}
+
 int recurrence_items_per_member(int B) { return (B + BLOCK - 1) / BLOCK; }
 
 /* The size (doubles) of the activations a forward pass keeps for the backward pass. */

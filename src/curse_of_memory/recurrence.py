@@ -15,6 +15,7 @@ import ctypes
 import functools
 import hashlib
 import logging
+import math
 import os
 import platform
 import subprocess
@@ -92,6 +93,7 @@ def compiled_library() -> ctypes.CDLL | None:
         library.recurrence_items_per_member.argtypes = [integer]
         library.recurrence_activations_size.argtypes = [integer] * 4
         library.recurrence_activations_size.restype = ctypes.c_long
+        library.weighted_squared_error.argtypes = [integer] * 3 + [pointer] * 5 + [integer]
         return library
     LOGGER.warning("no compiled recurrence (%s); using the per-step torch loop", errors[-1].strip())
     return None
@@ -112,14 +114,31 @@ def _address(tensor: Tensor | None) -> int | None:
 _FREE_BUFFERS: dict[int, Tensor] = {}
 
 
+def as_members(parameters: list[Tensor]) -> list[Tensor]:
+    """[U, b, feedback, c, c0] as the model holds them (U, b, c of shape (…, m), feedback (…, m) when
+    diagonal, else (…, m, m), c0 (…, 1), with … an optional ensemble dimension E) as contiguous
+    per-member arrays (E, m), (E, m), (E, m) or (E, m, m), (E, m), (E,): recurrence.c's layout, also
+    the torch paths'."""
+    width = parameters[0].shape[-1]
+    feedback_shape = (-1, width) if parameters[2].dim() == parameters[0].dim() else (-1, width, width)
+    shapes = [(-1, width), (-1, width), feedback_shape, (-1, width), (-1,)]
+    pairs = zip(parameters, shapes, strict=True)
+    return [parameter.reshape(shape).contiguous() for parameter, shape in pairs]
+
+
+def _outputs_for(inputs: Tensor, output_bias: Tensor) -> Tensor:
+    """The (…, B, T, 1) outputs of the members (… as ``output_bias`` (…, 1) has) for inputs (B, T)."""
+    return inputs.new_empty(*output_bias.shape[:-1], *inputs.shape, 1)
+
+
 def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
-    """Outputs (E, B, T) and, when ``keep``, the activations the backward pass needs."""
+    """Outputs (…, B, T, 1) and, when ``keep``, what the backward pass needs (``parameters`` as the model
+    holds them, see :func:`as_members`)."""
     library = compiled_library()
-    inputs, input_weight, input_bias, feedback, output_weight, output_bias = (
-        t.contiguous() for t in (inputs, *parameters)
-    )
+    outputs = _outputs_for(inputs, parameters[4])
+    inputs = inputs.contiguous()
+    input_weight, input_bias, feedback, output_weight, output_bias = as_members(parameters)
     (members, width), (batch, length) = input_weight.shape, inputs.shape
-    outputs = inputs.new_empty(members, batch, length)
     size = library.recurrence_activations_size(members, batch, length, width)
     activations = None
     if keep:
@@ -135,8 +154,8 @@ def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: st
 
 
 def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
-    """Outputs (E, B, T) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] (see
-    :class:`CompiledRecurrence`); differentiable in the parameters when grad mode asks for it."""
+    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model
+    holds them (see :func:`as_members`); differentiable in the parameters when grad mode asks for it."""
     if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
         return CompiledRecurrence.apply(inputs, dt, activation, *parameters)
     return _forward(inputs, parameters, dt, activation, keep=False)[0]
@@ -160,14 +179,15 @@ def _backward(saved: list[Tensor], grad_outputs: Tensor, dt: float, activation: 
     if failed:
         raise MemoryError("recurrence_backward could not allocate its scratch memory")
     _FREE_BUFFERS[activations.numel()] = activations
-    return _split_gradients(partials[:, 0], feedback)
+    return partials[:, 0]
 
 
-def _split_gradients(gradients: Tensor, feedback: Tensor) -> list[Tensor]:
-    """[U, b, feedback, c, c0] per member from the compiled code's rows (E, 3m + |feedback| + 1)."""
-    width, members = feedback.shape[-1], feedback.shape[0]
-    grads = gradients.split([width, width, feedback[0].numel(), width, 1], dim=1)
-    return [*grads[:2], grads[2].reshape(feedback.shape), grads[3], grads[4].reshape(members)]
+def _split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]:
+    """The gradients [U, b, feedback, c, c0] in the parameters' ``shapes`` from the compiled code's rows
+    (E, 3m + |feedback| + 1)."""
+    members = len(shapes[4]) - 1  # the ensemble's dimensions: c0 is (…, 1)
+    sizes = [math.prod(shape[members:]) for shape in shapes]
+    return [part.reshape(shape) for part, shape in zip(gradients.split(sizes, dim=1), shapes, strict=True)]
 
 
 def _release(ctx) -> None:
@@ -179,23 +199,23 @@ def _release(ctx) -> None:
 
 
 class CompiledRecurrence(torch.autograd.Function):
-    """Outputs (E, B, T) of E parameter sets on shared inputs (B, T), with the backward of recurrence.c.
-
-    Parameters: input weight and bias (E, m), feedback (E, m, m) or, when diagonal, (E, m), output
-    weight (E, m), output bias (E,). No gradient flows to the inputs.
-    """
+    """Outputs (…, B, T, 1) of the members' parameter sets on shared inputs (B, T), with the backward of
+    recurrence.c. Parameters as the model holds them (see :func:`as_members`); no gradient flows to the
+    inputs."""
 
     @staticmethod
     def forward(ctx, inputs, dt, activation, *parameters):
         outputs, saved = _forward(inputs, list(parameters), dt, activation, keep=True)
         ctx.save_for_backward(*saved)
         ctx.dt, ctx.activation, ctx.released = dt, activation, False
+        ctx.shapes = [parameter.shape for parameter in parameters]
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
         _release(ctx)
-        return (None, None, None, *_backward(list(ctx.saved_tensors), grad_outputs, ctx.dt, ctx.activation))
+        gradients = _backward(list(ctx.saved_tensors), grad_outputs, ctx.dt, ctx.activation)
+        return (None, None, None, *_split_gradients(gradients, ctx.shapes))
 
 
 def _toeplitz(kernel: Tensor) -> Tensor:
@@ -212,7 +232,7 @@ def convolution_outputs(inputs: Tensor, kernel: Tensor, bias_response: Tensor, o
 
 
 class LinearRecurrence(torch.autograd.Function):
-    """Outputs (E, B, T) of the linear recurrence (σ = identity) as the causal convolution of
+    """Outputs (…, B, T, 1) of the linear recurrence (σ = identity) as the causal convolution of
     :func:`convolution_outputs`, in one compiled call each way (``linear_forward``/``linear_backward``
     in recurrence.c). Its kernels ``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` (``A = I − dt Ŵ``)
     are the recurrence's responses to a unit impulse entering through U and through b (2E members on
@@ -222,13 +242,12 @@ class LinearRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs, dt, input_weight, input_bias, feedback, output_weight, output_bias):
+    def forward(ctx, inputs, dt, *parameters):
         library = compiled_library()
-        inputs, input_weight, input_bias, feedback, output_weight, output_bias = (
-            t.contiguous() for t in (inputs, input_weight, input_bias, feedback, output_weight, output_bias)
-        )
+        outputs = _outputs_for(inputs, parameters[4])
+        inputs = inputs.contiguous()
+        input_weight, input_bias, feedback, output_weight, output_bias = as_members(list(parameters))
         (members, width), (batch, length) = input_weight.shape, inputs.shape
-        outputs = inputs.new_empty(members, batch, length)
         kernels = inputs.new_empty(2 * members, length)
         keep = any(ctx.needs_input_grad[2:])
         activations = (
@@ -243,17 +262,20 @@ class LinearRecurrence(torch.autograd.Function):
         )  # fmt: skip
         if failed:
             raise MemoryError("linear_forward could not allocate its scratch memory")
-        ctx.save_for_backward(inputs, kernels[:members], feedback, output_weight, activations)
-        ctx.dt = dt
+        ctx.save_for_backward(inputs, kernels, feedback, output_weight, activations)
+        ctx.dt, ctx.shapes = dt, [parameter.shape for parameter in parameters]
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        inputs, kernel, feedback, output_weight, activations = ctx.saved_tensors
-        grad_inputs = (grad_outputs @ _toeplitz(kernel)).sum(0) if ctx.needs_input_grad[0] else None
+        inputs, kernels, feedback, output_weight, activations = ctx.saved_tensors
+        (members, width), (batch, length) = output_weight.shape, inputs.shape
+        grad_outputs = grad_outputs.reshape(members, batch, length)
+        grad_inputs = None
+        if ctx.needs_input_grad[0]:
+            grad_inputs = (grad_outputs @ _toeplitz(kernels[:members])).sum(0)
         if not any(ctx.needs_input_grad[2:]):
             return grad_inputs, *[None] * 6
-        (members, width), (batch, length) = output_weight.shape, inputs.shape
         gradients = inputs.new_empty(members, 3 * width + feedback[0].numel() + 1)
         failed = compiled_library().linear_backward(
             members, batch, length, width, int(feedback.dim() == 2), ctx.dt,
@@ -262,4 +284,22 @@ class LinearRecurrence(torch.autograd.Function):
         )  # fmt: skip
         if failed:
             raise MemoryError("linear_backward could not allocate its scratch memory")
-        return grad_inputs, None, *_split_gradients(gradients, feedback)
+        return grad_inputs, None, *_split_gradients(gradients, ctx.shapes)
+
+
+def weighted_squared_error(
+    predictions: Tensor, targets: Tensor, squared_weights: Tensor, keep: bool
+) -> tuple[Tensor, Tensor | None]:
+    """``mean_{n,k} w_k² (ŷ − y)²`` per member of predictions (..., B, T, 1) against targets (B, T, 1) and,
+    when ``keep``, its gradient ``2 w_k² (ŷ − y) / (B T)``, in one compiled pass."""
+    predictions, targets, squared_weights = (t.contiguous() for t in (predictions, targets, squared_weights))
+    batch, length = targets.shape[:2]
+    losses = predictions.new_empty(predictions.shape[:-3])
+    gradient = torch.empty_like(predictions) if keep else None
+    failed = compiled_library().weighted_squared_error(
+        predictions.numel() // targets.numel(), batch, length,
+        *map(_address, (predictions, targets, squared_weights, gradient, losses)), torch.get_num_threads(),
+    )  # fmt: skip
+    if failed:
+        raise MemoryError("weighted_squared_error could not allocate its scratch memory")
+    return losses, gradient

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torch.optim.adam import adam
 
+from curse_of_memory import recurrence
 from curse_of_memory.artifacts import load_torch, save_torch
 from curse_of_memory.models import RNN
 
@@ -95,34 +95,46 @@ def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float
 
 def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
     """Temporally weighted MSE of (batch, time, 1) tensors: ``mean((w_k (ŷ − y))²)``; predictions of
-    an ensemble (E, batch, time, 1) give one value per member. Without a gradient to keep (evaluation,
-    perturbation errors) the squares are summed against ``w²`` in one product, member by member: one
-    temporary the size of a member's outputs, which stays in cache (a fifth of the time on an ensemble)."""
+    an ensemble (E, batch, time, 1) give one value per member. On CPU float64 one compiled pass
+    (:func:`recurrence.weighted_squared_error`); elsewhere torch ops, and without a gradient to keep
+    (evaluation, perturbation errors) the squares summed against ``w²`` member by member, in one product:
+    one temporary the size of a member's outputs, which stays in cache."""
+    squared_weights = weights * weights
     if torch.is_grad_enabled() and predictions.requires_grad:
-        return _WeightedSquaredError.apply(predictions, targets, weights * weights)
-    squared_weights, count = weights * weights, math.prod(predictions.shape[-3:])
+        return _WeightedSquaredError.apply(predictions, targets, squared_weights)
+    if recurrence.available_for(predictions, targets, squared_weights):
+        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=False)[0]
+    count = math.prod(predictions.shape[-3:])
     members = predictions.reshape(-1, *predictions.shape[-3:]).unbind(0)
     losses = [((member - targets).square_()[..., 0] @ squared_weights).sum() / count for member in members]
     return torch.stack(losses).reshape(predictions.shape[:-3])
 
 
 class _WeightedSquaredError(torch.autograd.Function):
-    """``mean(w_k² (ŷ − y)²)`` with its gradient ``2 w_k² (ŷ − y) / n`` kept from the forward pass: one
-    elementwise op in the backward instead of autograd's five (half the loss's cost per step)."""
+    """``mean(w_k² (ŷ − y)²)`` with its gradient ``2 w_k² (ŷ − y) / n`` computed in the forward pass and
+    handed back as it is when the loss is the end of the graph (∂/∂loss = 1): no op in the backward."""
 
     @staticmethod
     def forward(ctx, predictions: Tensor, targets: Tensor, squared_weights: Tensor) -> Tensor:
-        difference = predictions - targets
-        weighted = difference * squared_weights[:, None]
-        count = math.prod(difference.shape[-3:])
-        ctx.save_for_backward(weighted)
-        ctx.count = count
-        return torch.linalg.vecdot(difference.flatten(-3), weighted.flatten(-3)) / count
+        if recurrence.available_for(predictions, targets, squared_weights):
+            losses, gradient = recurrence.weighted_squared_error(
+                predictions, targets, squared_weights, keep=True
+            )
+        else:
+            count = math.prod(predictions.shape[-3:])
+            difference = predictions - targets
+            weighted = difference * squared_weights[:, None]
+            losses = torch.linalg.vecdot(difference.flatten(-3), weighted.flatten(-3)) / count
+            gradient = weighted * (2 / count)
+        ctx.save_for_backward(gradient)
+        return losses
 
     @staticmethod
     def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
-        (weighted,) = ctx.saved_tensors
-        return weighted * (grad_loss * (2 / ctx.count))[..., None, None, None], None, None
+        (gradient,) = ctx.saved_tensors
+        if grad_loss.numel() == 1 and grad_loss.item() == 1.0:
+            return gradient, None, None
+        return gradient * grad_loss[..., None, None, None], None, None
 
 
 def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
@@ -131,6 +143,20 @@ def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
         return torch.zeros((), dtype=torch.float64)
     gap = settings.margin_penalty_threshold - model.stability_margin()
     return settings.margin_penalty_coefficient * torch.relu(gap)
+
+
+@torch.no_grad()
+def clip_gradient_norm_(parameters: list[nn.Parameter], max_norm: float) -> None:
+    """Scale the gradients so that their joint 2-norm is at most ``max_norm``: the result of
+    ``torch.nn.utils.clip_grad_norm_`` bit for bit (the same norms; its scale factor, computed in float64
+    either way), without its per-call grouping of the tensors by device and dtype, and without the
+    multiplication when the factor is 1: at these sizes each op costs more than its arithmetic."""
+    gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    if gradients:
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gradients))).item()
+        scale = min(max_norm / (total + 1e-6), 1.0)
+        if scale != 1.0:  # NaN too, as torch's
+            torch._foreach_mul_(gradients, scale)
 
 
 def training_step(
@@ -154,7 +180,7 @@ def training_step(
         return math.nan
     (loss + margin_penalty(model, settings)).backward()
     if settings.gradient_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
+        clip_gradient_norm_(optimizer.parameters, settings.gradient_clip)
     optimizer.step()
     model.project_()
     return value
@@ -194,9 +220,9 @@ class _Progress:
 
 
 class Adam:
-    """Adam, or AdamW with ``decoupled_weight_decay``: torch's fused update
-    (:func:`torch.optim.adam.adam`, the function ``torch.optim.Adam``/``AdamW(fused=True)`` step with;
-    a few kernels per step instead of a dozen small ops per parameter), with its state kept here.
+    """Adam, or AdamW with ``decoupled_weight_decay``: the fused kernel that ``torch.optim.Adam``/
+    ``AdamW(fused=True)`` step with (``torch._fused_adam_``/``_fused_adamw_``: one call for all parameters
+    instead of a dozen small ops per parameter), called directly, with its state kept here.
     Constructing a ``torch.optim.Optimizer`` imports ``torch._dynamo`` (1.2 s, a seventh of a
     quick-preset training job); this does not. The unit tests hold it equal to torch's optimisers.
     """
@@ -212,10 +238,13 @@ class Adam:
     ) -> None:
         self.parameters, self.learning_rate, self.weight_decay = list(parameters), learning_rate, weight_decay
         self.decoupled_weight_decay, self.betas, self.eps = decoupled_weight_decay, betas, eps
+        # The step counts live in one tensor, so that a step where every parameter has a gradient (all of
+        # them, in this model) counts in one op; each parameter's count is a view of it.
+        self.steps = torch.zeros(len(self.parameters), dtype=torch.float32, device=self.parameters[0].device)
         self.state = {
             "exp_avg": [torch.zeros_like(p) for p in self.parameters],
             "exp_avg_sq": [torch.zeros_like(p) for p in self.parameters],
-            "step": [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.parameters],
+            "step": list(self.steps.unbind()),
         }
 
     def zero_grad(self) -> None:
@@ -229,24 +258,25 @@ class Adam:
         if not active:
             return
         exp_avgs, exp_avg_sqs, steps = ([self.state[key][i] for i in active] for key in self.state)
-        adam(
+        if len(active) == len(self.parameters):
+            self.steps.add_(1)
+        else:
+            torch._foreach_add_(steps, 1)
+        update = torch._fused_adamw_ if self.decoupled_weight_decay else torch._fused_adam_
+        update(
             [self.parameters[i] for i in active],
             [self.parameters[i].grad for i in active],
             exp_avgs,
             exp_avg_sqs,
             [],
             steps,
-            foreach=False,
-            fused=True,
             amsgrad=False,
-            has_complex=False,
+            lr=self.learning_rate,
             beta1=self.betas[0],
             beta2=self.betas[1],
-            lr=self.learning_rate,
             weight_decay=self.weight_decay,
             eps=self.eps,
             maximize=False,
-            decoupled_weight_decay=self.decoupled_weight_decay,
         )
 
     def state_dict(self) -> dict:
