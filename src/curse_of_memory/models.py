@@ -178,11 +178,12 @@ class RNN(nn.Module):
     def stability_margin(self) -> Tensor:
         """The smallest eigenvalue of ``Ŵ``: the distance of the slowest mode from instability.
 
-        ``Ŵ`` is symmetric in every registered form, so its eigenvalues are real (``eigvalsh``).
+        ``Ŵ`` is symmetric in every registered form, so its eigenvalues are real (``eigvalsh``, which
+        returns them in ascending order: the first is the smallest).
         """
         if not self.form.rotated:
             return self.eigenvalues().min(dim=-1).values
-        return torch.linalg.eigvalsh(self.recurrent_matrix()).min(dim=-1).values
+        return torch.linalg.eigvalsh(self.recurrent_matrix())[..., 0]
 
     @torch.no_grad()
     def project_(self) -> RNN:
