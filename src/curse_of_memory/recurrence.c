@@ -447,32 +447,58 @@ static int impulse_problem(const Problem *p, Impulse *out) {
     return 0;
 }
 
-/* Rows of x, each after `lead` zeros and followed by zeros, optionally reversed, in rows of `stride` of `out`
-   (ROWS of them: those past `rows` are zero). */
-static void pad_rows(const double *x, int rows, int T, int lead, int stride, int reversed, double *out) {
+/* Rows of x reversed in time and followed by zeros, in rows of `stride` of `out` (ROWS of them: those past
+   `rows` are zero). */
+static void reversed_rows(const double *x, int rows, int T, int stride, double *out) {
     memset(out, 0, sizeof(double) * ROWS * stride);
     for (int r = 0; r < rows; r++)
-        for (int k = 0; k < T; k++) out[(long)r * stride + lead + k] = x[(long)r * T + (reversed ? T - 1 - k : k)];
+        for (int k = 0; k < T; k++) out[(long)r * stride + k] = x[(long)r * T + T - 1 - k];
 }
 
-/* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: eight k at once (an unaligned load of the
-   row padded with zeros in front), four rows sharing each broadcast g[j]; summed over j in order. */
-static void convolve_rows(const double *x, int rows, int T, const double *restrict g, const double *restrict offset,
-                          double *y, double *scratch) {
-    const int Tp = padded(T), stride = 2 * Tp;
-    double *restrict padded_x = scratch, *restrict out = scratch + (long)ROWS * stride;
+/* The kernel g (T values) as LANES shifted copies, so that every run of LANES consecutive values g[d..d+7]
+   (zero outside 0..T-1) is one aligned load: for e = d + 2 LANES = LANES a + s, g[d + l] is copy s's value
+   LANES a + l. Each copy holds padded(T) + 3 LANES values; `copies` is 64-byte aligned. */
+static void shifted_copies(const double *g, int T, double *restrict copies) {
+    const int size = padded(T) + 3 * LANES;
+    for (int s = 0; s < LANES; s++)
+        for (int n = 0; n < size; n++) {
+            const int d = n + s - 2 * LANES;
+            copies[(long)s * size + n] = d >= 0 && d < T ? g[d] : 0.0;
+        }
+}
+
+/* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: for sixteen k at once (two groups of eight),
+   x[b, i] broadcast for i from the group's last k down to 0 times g[k-i..] from the shifted copies (aligned
+   loads), four rows sharing each kernel load: eight independent sums, enough to hide the multiply-add's
+   latency. Each y[b, k] is summed over j = k - i in order. */
+static void convolve_rows(const double *x, int rows, int T, const double *restrict copies,
+                          const double *restrict offset, double *y, double *scratch) {
+    const int Tp = padded(T), size = Tp + 3 * LANES;
+    double *restrict out = scratch, *restrict zeros = scratch + (long)ROWS * (Tp + LANES);
+    memset(zeros, 0, sizeof(double) * T);
     for (int first = 0; first < rows; first += ROWS) {
         const int height = rows - first < ROWS ? rows - first : ROWS;
-        pad_rows(x + (long)first * T, height, T, Tp, stride, 0, padded_x);
-        for (int K = 0; K < Tp; K += LANES) {
-            lanes sum[ROWS] = {{0}};
-            const int last = K + LANES - 1 < T - 1 ? K + LANES - 1 : T - 1;
-            for (int j = 0; j <= last; j++)
-                for (int q = 0; q < ROWS; q++) sum[q] += g[j] * load(padded_x + (long)q * stride + Tp + K - j);
-            for (int q = 0; q < ROWS; q++) store(out + (long)q * Tp + K, sum[q]);
+        const double *row[ROWS];
+        for (int q = 0; q < ROWS; q++) row[q] = q < height ? x + (long)(first + q) * T : zeros;
+        for (int K = 0; K < Tp; K += 2 * LANES) {
+            const int top = K + 2 * LANES - 1 < T - 1 ? K + 2 * LANES - 1 : T - 1;
+            lanes sum[2][ROWS] = {{{0}}};
+            for (int i = top; i >= 0; i--) {
+                const int e = K - i + 2 * LANES, s = e % LANES;
+                const double *restrict kernel = copies + (long)s * size + (e - s);
+                const lanes low = load(kernel), high = load(kernel + LANES);
+                for (int q = 0; q < ROWS; q++) {
+                    sum[0][q] += row[q][i] * low;
+                    sum[1][q] += row[q][i] * high;
+                }
+            }
+            for (int q = 0; q < ROWS; q++) {
+                store(out + (long)q * (Tp + LANES) + K, sum[0][q]);
+                store(out + (long)q * (Tp + LANES) + K + LANES, sum[1][q]);
+            }
         }
         for (int q = 0; q < height; q++)
-            for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[(long)q * Tp + k] + offset[k];
+            for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[(long)q * (Tp + LANES) + k] + offset[k];
     }
 }
 
@@ -484,7 +510,7 @@ static void correlate_rows(const double *x, const double *grad_y, int rows, int 
     double *restrict reversed = scratch;
     for (int first = 0; first < rows; first += ROWS) {
         const int height = rows - first < ROWS ? rows - first : ROWS;
-        pad_rows(x + (long)first * T, height, T, 0, stride, 1, reversed);
+        reversed_rows(x + (long)first * T, height, T, stride, reversed);
         for (int J = 0; J < Tp; J += 4 * LANES) { /* x[b, k-j] for j = J.. is reversed[b, T-1-k+J..] */
             lanes sum[4] = {{0}};
             for (int q = 0; q < height; q++) {
@@ -524,15 +550,18 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
     }
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        double *scratch = malloc(sizeof(double) * ROWS * 3 * Tp);
+        const long copies_size = (long)LANES * (Tp + 3 * LANES), size = copies_size + ROWS * (Tp + LANES) + T;
+        double *scratch = aligned_alloc(64, (sizeof(double) * size + 63) / 64 * 64);
         failed |= !scratch;
+        int loaded = -1;
 #pragma omp for schedule(static)
         for (int item = 0; item < E * blocks(&p); item++) {
             const int e = item / blocks(&p), first = (item % blocks(&p)) * BLOCK;
             const int rows = B - first < BLOCK ? B - first : BLOCK;
-            if (scratch)
-                convolve_rows(x + (long)first * T, rows, T, kernels + (long)e * T, offsets + (long)e * T,
-                              y + ((long)e * B + first) * T, scratch);
+            if (!scratch) continue;
+            if (e != loaded) shifted_copies(kernels + (long)e * T, T, scratch), loaded = e;
+            convolve_rows(x + (long)first * T, rows, T, scratch, offsets + (long)e * T, y + ((long)e * B + first) * T,
+                          scratch + copies_size);
         }
         free(scratch);
     }
