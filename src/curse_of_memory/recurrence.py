@@ -162,8 +162,9 @@ def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, acti
 
 
 def _backward(saved: list[Tensor], grad_outputs: Tensor, dt: float, activation: str) -> list[Tensor]:
-    """Gradients [U, b, feedback, c, c0] per member from the compiled backward pass over ``saved`` (as
-    from :func:`_forward`); the activations go back to the pool, so ``saved`` is spent afterwards."""
+    """The gradients of [U, b, feedback, c, c0] as one row per member (E, 3m + |feedback| + 1), from the
+    compiled backward pass over ``saved`` (as from :func:`_forward`); the activations go back to the
+    pool, so ``saved`` is spent afterwards."""
     library = compiled_library()
     inputs, feedback, output_weight, activations = saved
     (members, width), (batch, length) = output_weight.shape, inputs.shape
