@@ -148,9 +148,10 @@ def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
 @torch.no_grad()
 def clip_gradient_norm_(parameters: list[nn.Parameter], max_norm: float) -> None:
     """Scale the gradients so that their joint 2-norm is at most ``max_norm``: the result of
-    ``torch.nn.utils.clip_grad_norm_`` bit for bit (the same norms; its scale factor, computed in float64
-    either way), without its per-call grouping of the tensors by device and dtype, and without the
-    multiplication when the factor is 1: at these sizes each op costs more than its arithmetic."""
+    ``torch.nn.utils.clip_grad_norm_`` bit for bit for float64 gradients, as this model's (the same norms;
+    the scale factor computed in float64 here as there), without its per-call grouping of the tensors by
+    device and dtype, and without the multiplication when the factor is 1: at these sizes each op costs
+    more than its arithmetic."""
     gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
     if gradients:
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gradients))).item()
