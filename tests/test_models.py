@@ -88,6 +88,15 @@ def test_gradients_equal_a_plain_autograd_loop(activation, parameterization):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12, msg=name)
 
 
+@pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
+def test_registered_derivatives_equal_autograd_of_the_eigenvalue_map(parameterization):
+    """``g'`` where a form registers it, over a range that takes softplus past its linear threshold."""
+    form = PARAMETERIZATIONS[parameterization]
+    raw = torch.linspace(-30, 30, 241, dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(form.eigenvalue_map(raw).sum(), raw)
+    torch.testing.assert_close(form.derivative(raw.detach()), expected, rtol=1e-12, atol=1e-300)
+
+
 @pytest.mark.parametrize("parameterization", ["softplus", "exp", "best"])
 def test_stable_forms_stay_positive_definite_under_any_raw_perturbation(parameterization):
     """g(w) > 0 for any raw w, so Ŵ = Pᵀ diag(g(w)) P stays positive definite whatever moves."""

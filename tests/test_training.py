@@ -11,6 +11,7 @@ from curse_of_memory.targets import LinearFunctional, make_dataset
 from curse_of_memory.training import (
     TrainingSettings,
     margin_penalty,
+    margin_penalty_slope,
     temporal_weights,
     train,
     weighted_mse,
@@ -135,6 +136,18 @@ def test_margin_penalty_is_relu_of_the_gap():
     assert margin_penalty(model, settings).item() == pytest.approx(0.01 * 0.75)
     relaxed = TrainingSettings(margin_penalty_coefficient=0.01, margin_penalty_threshold=0.1)
     assert margin_penalty(model, relaxed).item() == 0.0
+
+
+@pytest.mark.parametrize(("threshold", "slope"), [(1.0, -0.01), (0.25, 0.0), (0.1, 0.0)])
+def test_margin_penalty_slope_is_the_derivative_of_the_penalty(threshold, slope):
+    """Below, at (relu's kink: 0, as torch's) and above the threshold; a diagonal Ŵ's margin is its
+    smallest g, and autograd puts ∂/∂margin there."""
+    model = RNN(4, "tanh", "diagonal", seed=0)
+    with torch.no_grad():
+        model.recurrent_raw.copy_(torch.tensor([0.5, 0.25, 2.0, 1.5]))  # the margin is 0.25
+    settings = TrainingSettings(margin_penalty_coefficient=0.01, margin_penalty_threshold=threshold)
+    (expected,) = torch.autograd.grad(margin_penalty(model, settings), model.recurrent_raw)
+    assert margin_penalty_slope(0.25, settings) == expected[1].item() == slope
 
 
 def tiny_splits(memory="exp"):

@@ -10,7 +10,8 @@ parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a f
     Ŵ = diag(g(w))            (rotated = False)
     Ŵ = Pᵀ diag(g(w)) P       (rotated = True, P initialised orthogonal by QR and trained freely)
 
-A new parameterisation is one function ``g`` registered with :func:`register_parameterization`.
+A new parameterisation is one function ``g`` registered with :func:`register_parameterization`
+(optionally with its derivative ``g'``, which spares the training step an autograd call).
 
 The unstable baselines (diagonal, vanilla) use ``g(w) = w`` with the constraint ``w ≥ 0`` kept by
 projection after every optimiser step, and at evaluation the raw ``w`` is perturbed, so
@@ -24,13 +25,19 @@ Evaluation paths (the one place they are documented). :meth:`RNN.reference_forwa
 recurrence above in time with torch ops: the definition, used on CUDA and wherever the others cannot
 run. :meth:`RNN.forward` computes the same outputs faster and is held equal to it by the unit tests:
 
-* linear activation: the recurrence is linear time-invariant, so the output is the causal
-  convolution of the input with the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to
-  the constant drive ``b`` (on any device; the kernel is the impulse response, see
-  :meth:`RNN._convolution_outputs`);
-* tanh, hardtanh, relu on CPU float64: the compiled recurrence (:mod:`curse_of_memory.recurrence`),
-  whose forward and backward each run the whole time loop in C. An activation added to
-  ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too.
+* on CPU float64, the compiled recurrence (:mod:`curse_of_memory.recurrence`): for tanh, hardtanh
+  and relu the whole time loop in C, forward and backward; for the linear activation, which is
+  linear time-invariant, the causal convolution of the input with the kernel
+  ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to the constant drive ``b`` (the kernels are
+  the impulse responses, see :meth:`RNN._convolution_outputs`). An activation added to
+  ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too;
+* elsewhere (CUDA, other dtypes, no C compiler, or inputs that need a gradient), the linear
+  activation by the same convolution with torch ops, the others by the reference loop.
+
+Training (:func:`curse_of_memory.training.training_step`) skips autograd on the compiled path:
+:meth:`RNN.outputs_and_pullback` gives the outputs, the stability margin and their vector-Jacobian
+product in closed form (the compiled backward pass, then the chain rule through ``Ŵ``), held equal
+to autograd of :meth:`RNN.forward` and :meth:`RNN.stability_margin` by the unit tests.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -65,12 +72,14 @@ class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
 
     ``nonnegative_raw`` marks the unstable baselines: ``g`` is the identity and training projects
-    ``w`` onto ``w ≥ 0`` after every step (see the module docstring).
+    ``w`` onto ``w ≥ 0`` after every step (see the module docstring). ``derivative`` is ``g'``
+    elementwise, or None to let autograd differentiate ``g``.
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
     nonnegative_raw: bool = False
+    derivative: Callable[[Tensor], Tensor] | None = None
 
 
 #: Registry of recurrent-weight parameterisations, by name.
@@ -78,12 +87,17 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {}
 
 
 def register_parameterization(
-    name: str, *, rotated: bool = True, nonnegative_raw: bool = False
+    name: str,
+    *,
+    rotated: bool = True,
+    nonnegative_raw: bool = False,
+    derivative: Callable[[Tensor], Tensor] | None = None,
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
-    """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated)."""
+    """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with
+    ``g'`` as ``derivative`` where it is known in closed form."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw)
+        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw, derivative)
         return eigenvalue_map
 
     return decorator
@@ -93,16 +107,37 @@ def _identity(w: Tensor) -> Tensor:
     return w
 
 
-register_parameterization("diagonal", rotated=False, nonnegative_raw=True)(_identity)
-register_parameterization("vanilla", rotated=True, nonnegative_raw=True)(_identity)
-register_parameterization("softplus")(F.softplus)  # eq. 16: g(M) = −log(1 + e^M) in dh/dt
-register_parameterization("exp")(torch.exp)  # eq. 16: g(M) = −e^M in dh/dt
+def _softplus_derivative(w: Tensor) -> Tensor:
+    """``softplus'``: the logistic function, and 1 where torch's softplus is the identity (w > 20)."""
+    return torch.where(w > 20.0, 1.0, torch.sigmoid(w))
 
 
-@register_parameterization("best")
+register_parameterization("diagonal", rotated=False, nonnegative_raw=True, derivative=torch.ones_like)(
+    _identity
+)
+register_parameterization("vanilla", nonnegative_raw=True, derivative=torch.ones_like)(_identity)
+# eq. 16: g(M) = −log(1 + e^M) and g(M) = −e^M in dh/dt
+register_parameterization("softplus", derivative=_softplus_derivative)(F.softplus)
+register_parameterization("exp", derivative=torch.exp)(torch.exp)
+
+
+def _best_derivative(w: Tensor) -> Tensor:
+    """``d/dw 1/(w² + 0.5) = −2w/(w² + 0.5)²``."""
+    return -2.0 * w * best_eigenvalues(w).square()
+
+
+@register_parameterization("best", derivative=_best_derivative)
 def best_eigenvalues(w: Tensor) -> Tensor:
     """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
     return 1.0 / (w * w + 0.5)
+
+
+def _like(parameter: Tensor, gradient: Tensor) -> Tensor:
+    """``gradient`` in ``parameter``'s memory layout, as autograd lays gradients out: the fused optimisers
+    read both as flat arrays (QR leaves the rotation P column-major)."""
+    return (
+        gradient if gradient.stride() == parameter.stride() else torch.empty_like(parameter).copy_(gradient)
+    )
 
 
 class RNN(nn.Module):
@@ -195,12 +230,60 @@ class RNN(nn.Module):
     def forward(self, inputs: Tensor) -> Tensor:
         """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
         parameters = self._recurrence_parameters()
+        if self._compiled_for(inputs, parameters):
+            return recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
         if self.activation == "linear":
             return self._convolution_outputs(inputs[..., 0], parameters)
-        compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
-        if compiled and recurrence.available_for(inputs, *parameters):
-            return recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
         return self.reference_forward(inputs)
+
+    def outputs_and_pullback(
+        self, inputs: Tensor
+    ) -> tuple[Tensor, Callable[[Tensor, Callable[[float], float]], dict[str, Tensor]]] | None:
+        """Outputs (batch, time, 1) of a single model by the compiled recurrence and their pullback:
+        ``(∂L/∂outputs, margin_gradient) ↦ {name: ∂L/∂parameter}`` (each in its parameter's memory
+        layout) for a loss L of the outputs and of :meth:`stability_margin`, with ``margin_gradient``
+        mapping the margin to ``∂L/∂margin``. In closed form and without autograd, whose graph costs a
+        small model's training step more than the recurrence itself. None for an ensemble or where the
+        compiled recurrence does not run.
+
+        Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
+        ``∂L/∂g_i = (P G Pᵀ)_ii``; the margin ``λ_min(Ŵ)`` adds ``v vᵀ`` per unit to ``G`` (``v`` its
+        unit eigenvector), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the smallest ``g``. The pullback
+        runs once (see :func:`recurrence.outputs_and_pullback`)."""
+        with torch.no_grad():
+            eigenvalues = self.eigenvalues()
+            feedback = self.recurrent_matrix() if self.form.rotated else eigenvalues
+            parameters = [self.input_weight, self.input_bias, feedback, self.output_weight, self.output_bias]
+            if self._members() or not self._compiled_for(inputs, parameters):
+                return None
+            outputs, pullback = recurrence.outputs_and_pullback(
+                inputs[..., 0], parameters, self.dt, self.activation
+            )
+
+        @torch.no_grad()
+        def parameter_pullback(
+            grad_outputs: Tensor, margin_gradient: Callable[[float], float]
+        ) -> dict[str, Tensor]:
+            names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
+            gradients = dict(zip(names, pullback(grad_outputs), strict=True))
+            grad_feedback = gradients.pop("feedback")
+            if self.form.rotated:
+                spectrum, vectors = torch.linalg.eigh(feedback)
+                grad_margin = margin_gradient(spectrum[0].item())
+                if grad_margin:
+                    slowest = vectors[:, 0]
+                    grad_feedback = grad_feedback + torch.outer(slowest, grad_margin * slowest)
+                rotation = self.rotation
+                gradients["rotation"] = eigenvalues[:, None] * (rotation @ (grad_feedback + grad_feedback.mT))
+                grad_eigenvalues = ((rotation @ grad_feedback) * rotation).sum(-1)
+            else:
+                margin, slowest = (value.item() for value in eigenvalues.min(dim=-1))
+                grad_eigenvalues = grad_feedback
+                grad_eigenvalues[slowest] += margin_gradient(margin)
+            gradients["recurrent_raw"] = self._eigenvalue_pullback(grad_eigenvalues)
+            return {name: _like(parameter, gradients[name]) for name, parameter in self.named_parameters()}
+
+        return outputs, parameter_pullback
 
     def reference_forward(self, inputs: Tensor) -> Tensor:
         """The recurrence stepped in time with torch ops: the definition the fast paths must match.
@@ -224,6 +307,20 @@ class RNN(nn.Module):
         """The ensemble's leading dimensions: () for a single model."""
         return self.output_bias.shape[:-1]
 
+    def _compiled_for(self, inputs: Tensor, parameters: list[Tensor]) -> bool:
+        """Whether the compiled recurrence evaluates these inputs and parameters (not inputs that need a
+        gradient: it differentiates the parameters only)."""
+        compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
+        return compiled and recurrence.available_for(inputs, *parameters)
+
+    def _eigenvalue_pullback(self, grad_eigenvalues: Tensor) -> Tensor:
+        """``∂L/∂w = g'(w) ∂L/∂g``, with the registered derivative or else autograd through ``g``."""
+        if self.form.derivative is not None:
+            return grad_eigenvalues * self.form.derivative(self.recurrent_raw)
+        with torch.enable_grad():
+            raw = self.recurrent_raw.detach().requires_grad_()
+            return torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0]
+
     def _recurrence_parameters(self) -> list[Tensor]:
         """[U, b, Ŵ, c, c0] as held (an ensemble's with their leading dimension); Ŵ is its diagonal ``g(w)``
         (…, width) when unrotated, else (…, width, width)."""
@@ -241,11 +338,9 @@ class RNN(nn.Module):
         With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
         ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
         ``r_j = dt cᵀ A^j b``: the model's responses to a unit impulse entering through U and through
-        b in its place. On CPU float64 the compiled recurrence computes them
-        (:class:`recurrence.LinearRecurrence`); elsewhere the powers ``A^j`` come by repeated doubling.
+        b in its place. The compiled recurrence computes them on CPU float64 (``linear_forward`` in
+        recurrence.c); here the powers ``A^j`` come by repeated doubling, with torch ops.
         """
-        if recurrence.available_for(inputs, *parameters):
-            return recurrence.LinearRecurrence.apply(inputs, self.dt, *parameters)
         input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
         powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, length, width, 2): A^j [U b]

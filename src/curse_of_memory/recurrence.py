@@ -1,8 +1,9 @@
 """The compiled recurrence: ``recurrence.c`` built on first use, called through ctypes.
 
-:meth:`curse_of_memory.models.RNN.forward` uses it on CPU float64 tensors: for the nonlinear
-activations step by step (:class:`CompiledRecurrence`), and for the linear one through its impulse
-response and a convolution (:class:`LinearRecurrence`). Everything else (CUDA, another dtype, no C
+:meth:`curse_of_memory.models.RNN.forward` and :meth:`~curse_of_memory.models.RNN.outputs_and_pullback`
+use it on CPU float64 tensors: for the nonlinear activations step by step, for the linear one through its
+impulse response and a convolution; one compiled call forward, one backward (:func:`outputs_and_pullback`,
+wrapped for autograd by :class:`CompiledRecurrence`). Everything else (CUDA, another dtype, no C
 compiler, or ``CURSE_OF_MEMORY_KERNEL=torch``) runs the model's plain per-step recurrence (linear:
 the convolution with a kernel from powers by doubling), which the unit tests hold it equal to. The
 library is compiled once per source, compiler flags and CPU into ``$CURSE_OF_MEMORY_CACHE`` (default
@@ -20,6 +21,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -131,56 +133,70 @@ def _outputs_for(inputs: Tensor, output_bias: Tensor) -> Tensor:
     return inputs.new_empty(*output_bias.shape[:-1], *inputs.shape, 1)
 
 
+def _pooled(size: int) -> Tensor:
+    """An activation buffer of ``size`` doubles, from the pool when a finished backward pass left one."""
+    return _FREE_BUFFERS.pop(size) if size in _FREE_BUFFERS else torch.empty(size, dtype=torch.float64)
+
+
 def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
     """Outputs (…, B, T, 1) and, when ``keep``, what the backward pass needs (``parameters`` as the model
-    holds them, see :func:`as_members`)."""
+    holds them, see :func:`as_members`): the linear activation through its kernels and a convolution."""
     library = compiled_library()
     outputs = _outputs_for(inputs, parameters[4])
     inputs = inputs.contiguous()
     input_weight, input_bias, feedback, output_weight, output_bias = as_members(parameters)
     (members, width), (batch, length) = input_weight.shape, inputs.shape
-    size = library.recurrence_activations_size(members, batch, length, width)
-    activations = None
-    if keep:
-        activations = _FREE_BUFFERS.pop(size) if size in _FREE_BUFFERS else inputs.new_empty(size)
-    failed = library.recurrence_forward(
-        members, batch, length, width, ACTIVATION_CODES[activation], int(feedback.dim() == 2), dt,
-        *map(_address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)),
-        _address(activations), torch.get_num_threads(),
-    )  # fmt: skip
+    diagonal, threads = int(feedback.dim() == 2), torch.get_num_threads()
+    addresses = map(
+        _address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)
+    )
+    kernels, activations = None, None
+    if activation == "linear":
+        kernels = inputs.new_empty(2 * members, length)
+        if keep:  # those of the impulse responses: 2E members of one sequence
+            activations = _pooled(library.recurrence_activations_size(2 * members, 1, length, width))
+        failed = library.linear_forward(
+            members, batch, length, width, diagonal, dt, *addresses, _address(kernels), _address(activations),
+            threads,
+        )  # fmt: skip
+    else:
+        if keep:
+            activations = _pooled(library.recurrence_activations_size(members, batch, length, width))
+        failed = library.recurrence_forward(
+            members, batch, length, width, ACTIVATION_CODES[activation], diagonal, dt, *addresses,
+            _address(activations), threads,
+        )  # fmt: skip
     if failed:
-        raise MemoryError("recurrence_forward could not allocate its scratch memory")
-    return outputs, (inputs, feedback, output_weight, activations)
+        raise MemoryError(f"the compiled {activation} forward pass could not allocate its scratch memory")
+    return outputs, (inputs, kernels, feedback, output_weight, activations)
 
 
-def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
-    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model
-    holds them (see :func:`as_members`); differentiable in the parameters when grad mode asks for it."""
-    if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
-        return CompiledRecurrence.apply(inputs, dt, activation, *parameters)
-    return _forward(inputs, parameters, dt, activation, keep=False)[0]
-
-
-def _backward(saved: list[Tensor], grad_outputs: Tensor, dt: float, activation: str) -> list[Tensor]:
+def _backward(saved: tuple, grad_outputs: Tensor, dt: float, activation: str) -> Tensor:
     """The gradients of [U, b, feedback, c, c0] as one row per member (E, 3m + |feedback| + 1), from the
     compiled backward pass over ``saved`` (as from :func:`_forward`); the activations go back to the
     pool, so ``saved`` is spent afterwards."""
     library = compiled_library()
-    inputs, feedback, output_weight, activations = saved
+    inputs, kernels, feedback, output_weight, activations = saved
     (members, width), (batch, length) = output_weight.shape, inputs.shape
-    diagonal, feedback_size = feedback.dim() == 2, feedback[0].numel()
-    items = library.recurrence_items_per_member(batch)
-    partials = inputs.new_zeros(members, items, 3 * width + feedback_size + 1)
-    failed = library.recurrence_backward(
-        members, batch, length, width, ACTIVATION_CODES[activation], int(diagonal), dt,
-        *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous())),
-        _address(activations), _address(partials),
-        torch.get_num_threads(),
-    )  # fmt: skip
+    diagonal, threads = int(feedback.dim() == 2), torch.get_num_threads()
+    row = 3 * width + feedback[0].numel() + 1
+    addresses = map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous(), activations))
+    if activation == "linear":
+        gradients = inputs.new_empty(members, row)
+        failed = library.linear_backward(
+            members, batch, length, width, diagonal, dt, *addresses, _address(gradients), threads
+        )
+    else:  # one row per item of each member, summed into the member's first
+        partials = inputs.new_zeros(members, library.recurrence_items_per_member(batch), row)
+        failed = library.recurrence_backward(
+            members, batch, length, width, ACTIVATION_CODES[activation], diagonal, dt, *addresses,
+            _address(partials), threads,
+        )  # fmt: skip
+        gradients = partials[:, 0]
     if failed:
-        raise MemoryError("recurrence_backward could not allocate its scratch memory")
+        raise MemoryError(f"the compiled {activation} backward pass could not allocate its scratch memory")
     _FREE_BUFFERS[activations.numel()] = activations
-    return partials[:, 0]
+    return gradients
 
 
 def _split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]:
@@ -191,32 +207,46 @@ def _split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor
     return [part.reshape(shape) for part, shape in zip(gradients.split(sizes, dim=1), shapes, strict=True)]
 
 
-def _release(ctx) -> None:
-    """Mark the saved activations spent (their backward pass recycles them): a second backward
-    through the same graph is refused."""
-    if ctx.released:
-        raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
-    ctx.released = True
+def outputs_and_pullback(
+    inputs: Tensor, parameters: list[Tensor], dt: float, activation: str
+) -> tuple[Tensor, Callable[[Tensor], list[Tensor]]]:
+    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model holds
+    them (see :func:`as_members`), and their pullback: the function taking the outputs' gradient to the
+    parameters' gradients (in their shapes), by the compiled backward pass. It runs once: it recycles the
+    activations the forward pass kept, so a second call is refused."""
+    outputs, saved = _forward(inputs, parameters, dt, activation, keep=True)
+    shapes, spent = [parameter.shape for parameter in parameters], []
+
+    def pullback(grad_outputs: Tensor) -> list[Tensor]:
+        if spent:
+            raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
+        spent.append(True)
+        return _split_gradients(_backward(saved, grad_outputs, dt, activation), shapes)
+
+    return outputs, pullback
+
+
+def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
+    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model
+    holds them (see :func:`as_members`); differentiable in the parameters when grad mode asks for it."""
+    if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
+        return CompiledRecurrence.apply(inputs, dt, activation, *parameters)
+    return _forward(inputs, parameters, dt, activation, keep=False)[0]
 
 
 class CompiledRecurrence(torch.autograd.Function):
     """Outputs (…, B, T, 1) of the members' parameter sets on shared inputs (B, T), with the backward of
-    recurrence.c. Parameters as the model holds them (see :func:`as_members`); no gradient flows to the
-    inputs."""
+    recurrence.c (:func:`outputs_and_pullback`). Parameters as the model holds them (see
+    :func:`as_members`); no gradient flows to the inputs."""
 
     @staticmethod
     def forward(ctx, inputs, dt, activation, *parameters):
-        outputs, saved = _forward(inputs, list(parameters), dt, activation, keep=True)
-        ctx.save_for_backward(*saved)
-        ctx.dt, ctx.activation, ctx.released = dt, activation, False
-        ctx.shapes = [parameter.shape for parameter in parameters]
+        outputs, ctx.pullback = outputs_and_pullback(inputs, list(parameters), dt, activation)
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        _release(ctx)
-        gradients = _backward(list(ctx.saved_tensors), grad_outputs, ctx.dt, ctx.activation)
-        return (None, None, None, *_split_gradients(gradients, ctx.shapes))
+        return (None, None, None, *ctx.pullback(grad_outputs))
 
 
 def _toeplitz(kernel: Tensor) -> Tensor:
@@ -230,62 +260,6 @@ def convolution_outputs(inputs: Tensor, kernel: Tensor, bias_response: Tensor, o
     """``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` (E, B, T) for inputs (B, T), kernels ``g`` and
     ``r`` (E, T) and ``c0`` (E,): the causal convolution as one product with a Toeplitz matrix."""
     return inputs @ _toeplitz(kernel).mT + (bias_response.cumsum(-1) + output_bias[:, None])[:, None, :]
-
-
-class LinearRecurrence(torch.autograd.Function):
-    """Outputs (…, B, T, 1) of the linear recurrence (σ = identity) as the causal convolution of
-    :func:`convolution_outputs`, in one compiled call each way (``linear_forward``/``linear_backward``
-    in recurrence.c). Its kernels ``g_j = dt cᵀ A^j U`` and ``r_j = dt cᵀ A^j b`` (``A = I − dt Ŵ``)
-    are the recurrence's responses to a unit impulse entering through U and through b (2E members on
-    one sequence, so their cost does not grow with the data); the backward pass correlates the
-    outputs' gradient with the inputs into the kernels' gradient and takes it through the impulse
-    responses' backward to the parameters, which are those of :class:`CompiledRecurrence`.
-    """
-
-    @staticmethod
-    def forward(ctx, inputs, dt, *parameters):
-        library = compiled_library()
-        outputs = _outputs_for(inputs, parameters[4])
-        inputs = inputs.contiguous()
-        input_weight, input_bias, feedback, output_weight, output_bias = as_members(list(parameters))
-        (members, width), (batch, length) = input_weight.shape, inputs.shape
-        kernels = inputs.new_empty(2 * members, length)
-        keep = any(ctx.needs_input_grad[2:])
-        activations = (
-            inputs.new_empty(library.recurrence_activations_size(2 * members, 1, length, width))
-            if keep
-            else None
-        )
-        failed = library.linear_forward(
-            members, batch, length, width, int(feedback.dim() == 2), dt,
-            *map(_address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)),
-            _address(kernels), _address(activations), torch.get_num_threads(),
-        )  # fmt: skip
-        if failed:
-            raise MemoryError("linear_forward could not allocate its scratch memory")
-        ctx.save_for_backward(inputs, kernels, feedback, output_weight, activations)
-        ctx.dt, ctx.shapes = dt, [parameter.shape for parameter in parameters]
-        return outputs
-
-    @staticmethod
-    def backward(ctx, grad_outputs):
-        inputs, kernels, feedback, output_weight, activations = ctx.saved_tensors
-        (members, width), (batch, length) = output_weight.shape, inputs.shape
-        grad_outputs = grad_outputs.reshape(members, batch, length)
-        grad_inputs = None
-        if ctx.needs_input_grad[0]:
-            grad_inputs = (grad_outputs @ _toeplitz(kernels[:members])).sum(0)
-        if not any(ctx.needs_input_grad[2:]):
-            return grad_inputs, *[None] * 6
-        gradients = inputs.new_empty(members, 3 * width + feedback[0].numel() + 1)
-        failed = compiled_library().linear_backward(
-            members, batch, length, width, int(feedback.dim() == 2), ctx.dt,
-            *map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous(), activations)),
-            _address(gradients), torch.get_num_threads(),
-        )  # fmt: skip
-        if failed:
-            raise MemoryError("linear_backward could not allocate its scratch memory")
-        return grad_inputs, None, *_split_gradients(gradients, ctx.shapes)
 
 
 def weighted_squared_error(

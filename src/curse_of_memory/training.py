@@ -22,6 +22,7 @@ is below ``stop_below``, half the previous width's best validation loss).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -110,22 +111,28 @@ def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tenso
     return torch.stack(losses).reshape(predictions.shape[:-3])
 
 
+def weighted_mse_and_gradient(
+    predictions: Tensor, targets: Tensor, squared_weights: Tensor
+) -> tuple[Tensor, Tensor]:
+    """:func:`weighted_mse` (from the squared weights ``w_k²``) and its gradient ``2 w_k² (ŷ − y) / n`` with
+    respect to the predictions, in one compiled pass on CPU float64."""
+    if recurrence.available_for(predictions, targets, squared_weights):
+        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=True)
+    count = math.prod(predictions.shape[-3:])
+    difference = predictions - targets
+    weighted = difference * squared_weights[:, None]
+    losses = torch.linalg.vecdot(difference.flatten(-3), weighted.flatten(-3)) / count
+    return losses, weighted * (2 / count)
+
+
 class _WeightedSquaredError(torch.autograd.Function):
-    """``mean(w_k² (ŷ − y)²)`` with its gradient ``2 w_k² (ŷ − y) / n`` computed in the forward pass and
-    handed back as it is when the loss is the end of the graph (∂/∂loss = 1): no op in the backward."""
+    """``mean(w_k² (ŷ − y)²)`` with its gradient computed in the forward pass
+    (:func:`weighted_mse_and_gradient`) and handed back as it is when the loss is the end of the graph
+    (∂/∂loss = 1): no op in the backward."""
 
     @staticmethod
     def forward(ctx, predictions: Tensor, targets: Tensor, squared_weights: Tensor) -> Tensor:
-        if recurrence.available_for(predictions, targets, squared_weights):
-            losses, gradient = recurrence.weighted_squared_error(
-                predictions, targets, squared_weights, keep=True
-            )
-        else:
-            count = math.prod(predictions.shape[-3:])
-            difference = predictions - targets
-            weighted = difference * squared_weights[:, None]
-            losses = torch.linalg.vecdot(difference.flatten(-3), weighted.flatten(-3)) / count
-            gradient = weighted * (2 / count)
+        losses, gradient = weighted_mse_and_gradient(predictions, targets, squared_weights)
         ctx.save_for_backward(gradient)
         return losses
 
@@ -143,6 +150,12 @@ def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
         return torch.zeros((), dtype=torch.float64)
     gap = settings.margin_penalty_threshold - model.stability_margin()
     return settings.margin_penalty_coefficient * torch.relu(gap)
+
+
+def margin_penalty_slope(margin: float, settings: TrainingSettings) -> float:
+    """``∂ penalty / ∂ margin`` of :func:`margin_penalty`: ``−coefficient`` while the margin is below the
+    threshold, else 0 (0 at the kink too, as torch's relu)."""
+    return -settings.margin_penalty_coefficient if settings.margin_penalty_threshold - margin > 0 else 0.0
 
 
 @torch.no_grad()
@@ -171,15 +184,27 @@ def training_step(
 ) -> float:
     """One optimiser step on a mini-batch (loss + margin penalty, clipping, projection); the batch loss.
 
-    A non-finite loss is returned before any update. ``forward`` replaces ``model(inputs)`` (the
-    speed benchmark passes a plain per-step loop over the same parameters).
+    A non-finite loss is returned before any update. The gradients come from the model's closed-form
+    pullback where the compiled recurrence runs (:meth:`RNN.outputs_and_pullback`), else from autograd.
+    ``forward`` replaces ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the
+    same parameters; autograd differentiates it).
     """
     optimizer.zero_grad()
-    loss = weighted_mse((forward or model)(inputs), targets, weights)
+    compiled = model.outputs_and_pullback(inputs) if forward is None else None
+    if compiled is None:
+        loss = weighted_mse((forward or model)(inputs), targets, weights)
+    else:
+        outputs, pullback = compiled
+        loss, grad_outputs = weighted_mse_and_gradient(outputs, targets, weights * weights)
     value = loss.item()
     if not math.isfinite(value):
         return math.nan
-    (loss + margin_penalty(model, settings)).backward()
+    if compiled is None:
+        (loss + margin_penalty(model, settings)).backward()
+    else:
+        gradients = pullback(grad_outputs, functools.partial(margin_penalty_slope, settings=settings))
+        for name, parameter in model.named_parameters():
+            parameter.grad = gradients[name]
     if settings.gradient_clip:
         clip_gradient_norm_(optimizer.parameters, settings.gradient_clip)
     optimizer.step()
