@@ -149,8 +149,8 @@ def test_a_nan_parameter_propagates_as_in_the_reference(activation):
 
 @pytest.fixture(params=[*sorted(PARAMETERIZATIONS), "unregistered derivative"])
 def parameterization(request, monkeypatch) -> str:
-    """Every registered form, and one registered without ``g'`` (its pullback differentiates ``g`` by
-    autograd)."""
+    """Every registered form, and one registered without ``g'`` (its backward pass differentiates ``g``
+    by autograd)."""
     if request.param in PARAMETERIZATIONS:
         return request.param
     form = Parameterization(lambda w: w * w + 0.1, rotated=True)
@@ -161,38 +161,40 @@ def parameterization(request, monkeypatch) -> str:
 @needs_compiler
 @pytest.mark.parametrize("activation", sorted(recurrence.ACTIVATION_CODES))
 @pytest.mark.parametrize("margin_gradient", [0.7, 0.0])
-def test_the_pullback_equals_autograd_of_the_reference_outputs_and_the_margin(
+def test_the_backward_pass_equals_autograd_of_the_reference_outputs_and_the_margin(
     activation, parameterization, margin_gradient
 ):
     """The training step's closed-form gradients: ∂/∂θ of ⟨probe, outputs⟩ + margin_gradient · margin
     against autograd through the reference recurrence and eigvalsh, each in its parameter's layout
-    (the fused optimiser reads gradient and parameter as flat arrays alike)."""
+    (the fused optimiser reads gradient and parameter as flat arrays alike), replacing any earlier."""
     model = RNN(7, activation, parameterization, dt=0.5, seed=3)
     with torch.no_grad():
         model.recurrent_raw.add_(0.2)  # keep the baselines' eigenvalues off the projection boundary
     inputs = random_inputs(19, 40, 4)
     probe = torch.randn(19, 40, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
-    outputs, pullback = model.outputs_and_pullback(inputs)
+    for parameter in model.parameters():
+        parameter.grad = torch.full_like(parameter, 5.0)
+    outputs, backward = model.outputs_and_backward(inputs)
     margins = []
-    gradients = pullback(probe, lambda margin: margins.append(margin) or margin_gradient)
+    backward(probe, lambda margin: margins.append(margin) or margin_gradient)
     objective = (model.reference_forward(inputs) * probe).sum() + margin_gradient * model.stability_margin()
     expected = torch.autograd.grad(objective, list(model.parameters()))
     torch.testing.assert_close(outputs, model.reference_forward(inputs).detach(), rtol=1e-10, atol=1e-10)
     assert margins == [pytest.approx(model.stability_margin().item(), abs=1e-12)]
     for (name, parameter), reference in zip(model.named_parameters(), expected, strict=True):
-        torch.testing.assert_close(gradients[name], reference, rtol=1e-9, atol=1e-12, msg=name)
-        assert gradients[name].stride() == parameter.stride(), name
+        torch.testing.assert_close(parameter.grad, reference, rtol=1e-9, atol=1e-12, msg=name)
+        assert parameter.grad.stride() == parameter.stride(), name
 
 
-def test_there_is_no_pullback_for_an_ensemble_or_off_the_compiled_path(monkeypatch):
+def test_there_is_no_closed_form_backward_for_an_ensemble_or_off_the_compiled_path(monkeypatch):
     model = RNN(4, "tanh", "softplus")
     stacked = {name: torch.stack([p.detach()] * 3) for name, p in model.named_parameters()}
     ensemble = copy.deepcopy(model)
     for name, values in stacked.items():
         setattr(ensemble, name, torch.nn.Parameter(values))
-    assert ensemble.outputs_and_pullback(random_inputs(2, 5, 0)) is None
+    assert ensemble.outputs_and_backward(random_inputs(2, 5, 0)) is None
     monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
-    assert model.outputs_and_pullback(random_inputs(2, 5, 0)) is None
+    assert model.outputs_and_backward(random_inputs(2, 5, 0)) is None
 
 
 @needs_compiler

@@ -35,9 +35,10 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
   activation by the same convolution with torch ops, the others by the reference loop.
 
 Training (:func:`curse_of_memory.training.training_step`) skips autograd on the compiled path:
-:meth:`RNN.outputs_and_pullback` gives the outputs, the stability margin and their vector-Jacobian
-product in closed form (the compiled backward pass, then the chain rule through ``Ŵ``), held equal
-to autograd of :meth:`RNN.forward` and :meth:`RNN.stability_margin` by the unit tests.
+:meth:`RNN.outputs_and_backward` gives the outputs and the backward pass of a loss of them and of the
+stability margin in closed form (the compiled backward pass, then the chain rule through ``Ŵ``),
+held equal to autograd of :meth:`RNN.reference_forward` and :meth:`RNN.stability_margin` by the
+unit tests.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -130,14 +131,6 @@ def _best_derivative(w: Tensor) -> Tensor:
 def best_eigenvalues(w: Tensor) -> Tensor:
     """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
     return 1.0 / (w * w + 0.5)
-
-
-def _like(parameter: Tensor, gradient: Tensor) -> Tensor:
-    """``gradient`` in ``parameter``'s memory layout, as autograd lays gradients out: the fused optimisers
-    read both as flat arrays (QR leaves the rotation P column-major)."""
-    return (
-        gradient if gradient.stride() == parameter.stride() else torch.empty_like(parameter).copy_(gradient)
-    )
 
 
 class RNN(nn.Module):
@@ -236,20 +229,20 @@ class RNN(nn.Module):
             return self._convolution_outputs(inputs[..., 0], parameters)
         return self.reference_forward(inputs)
 
-    def outputs_and_pullback(
+    def outputs_and_backward(
         self, inputs: Tensor
-    ) -> tuple[Tensor, Callable[[Tensor, Callable[[float], float]], dict[str, Tensor]]] | None:
-        """Outputs (batch, time, 1) of a single model by the compiled recurrence and their pullback:
-        ``(∂L/∂outputs, margin_gradient) ↦ {name: ∂L/∂parameter}`` (each in its parameter's memory
-        layout) for a loss L of the outputs and of :meth:`stability_margin`, with ``margin_gradient``
-        mapping the margin to ``∂L/∂margin``. In closed form and without autograd, whose graph costs a
-        small model's training step more than the recurrence itself. None for an ensemble or where the
-        compiled recurrence does not run.
+    ) -> tuple[Tensor, Callable[[Tensor, Callable[[float], float]], None]] | None:
+        """Outputs (batch, time, 1) of a single model by the compiled recurrence, and the backward pass of a
+        loss L of them and of :meth:`stability_margin`: ``backward(∂L/∂outputs, margin_gradient)``, with
+        ``margin_gradient`` mapping the margin to ``∂L/∂margin``, sets every parameter's ``.grad`` to
+        ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would). In closed form, without
+        autograd, whose graph costs a small model's training step more than the recurrence itself. None
+        for an ensemble or where the compiled recurrence does not run.
 
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
         ``∂L/∂g_i = (P G Pᵀ)_ii``; the margin ``λ_min(Ŵ)`` adds ``v vᵀ`` per unit to ``G`` (``v`` its
-        unit eigenvector), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the smallest ``g``. The pullback
-        runs once (see :func:`recurrence.outputs_and_pullback`)."""
+        unit eigenvector), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the smallest ``g``. The backward
+        pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
         with torch.no_grad():
             eigenvalues = self.eigenvalues()
             feedback = self.recurrent_matrix() if self.form.rotated else eigenvalues
@@ -261,13 +254,12 @@ class RNN(nn.Module):
             )
 
         @torch.no_grad()
-        def parameter_pullback(
-            grad_outputs: Tensor, margin_gradient: Callable[[float], float]
-        ) -> dict[str, Tensor]:
+        def backward(grad_outputs: Tensor, margin_gradient: Callable[[float], float]) -> None:
             names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
             gradients = dict(zip(names, pullback(grad_outputs), strict=True))
             grad_feedback = gradients.pop("feedback")
             if self.form.rotated:
+                # autograd's eigvalsh differentiates through eigh: at a repeated λ_min, the same v
                 spectrum, vectors = torch.linalg.eigh(feedback)
                 grad_margin = margin_gradient(spectrum[0].item())
                 if grad_margin:
@@ -277,13 +269,16 @@ class RNN(nn.Module):
                 gradients["rotation"] = eigenvalues[:, None] * (rotation @ (grad_feedback + grad_feedback.mT))
                 grad_eigenvalues = ((rotation @ grad_feedback) * rotation).sum(-1)
             else:
-                margin, slowest = (value.item() for value in eigenvalues.min(dim=-1))
+                margin, smallest = (value.item() for value in eigenvalues.min(dim=-1))
                 grad_eigenvalues = grad_feedback
-                grad_eigenvalues[slowest] += margin_gradient(margin)
+                grad_eigenvalues[smallest] += margin_gradient(margin)
             gradients["recurrent_raw"] = self._eigenvalue_pullback(grad_eigenvalues)
-            return {name: _like(parameter, gradients[name]) for name, parameter in self.named_parameters()}
+            for name, parameter in self._parameters.items():
+                gradient = gradients[name]
+                same_layout = gradient.stride() == parameter.stride()
+                parameter.grad = gradient if same_layout else torch.empty_like(parameter).copy_(gradient)
 
-        return outputs, parameter_pullback
+        return outputs, backward
 
     def reference_forward(self, inputs: Tensor) -> Tensor:
         """The recurrence stepped in time with torch ops: the definition the fast paths must match.

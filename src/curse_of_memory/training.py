@@ -185,16 +185,16 @@ def training_step(
     """One optimiser step on a mini-batch (loss + margin penalty, clipping, projection); the batch loss.
 
     A non-finite loss is returned before any update. The gradients come from the model's closed-form
-    pullback where the compiled recurrence runs (:meth:`RNN.outputs_and_pullback`), else from autograd.
+    backward pass where the compiled recurrence runs (:meth:`RNN.outputs_and_backward`), else from autograd.
     ``forward`` replaces ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the
     same parameters; autograd differentiates it).
     """
     optimizer.zero_grad()
-    compiled = model.outputs_and_pullback(inputs) if forward is None else None
+    compiled = model.outputs_and_backward(inputs) if forward is None else None
     if compiled is None:
         loss = weighted_mse((forward or model)(inputs), targets, weights)
     else:
-        outputs, pullback = compiled
+        outputs, backward = compiled
         loss, grad_outputs = weighted_mse_and_gradient(outputs, targets, weights * weights)
     value = loss.item()
     if not math.isfinite(value):
@@ -202,9 +202,7 @@ def training_step(
     if compiled is None:
         (loss + margin_penalty(model, settings)).backward()
     else:
-        gradients = pullback(grad_outputs, functools.partial(margin_penalty_slope, settings=settings))
-        for name, parameter in model.named_parameters():
-            parameter.grad = gradients[name]
+        backward(grad_outputs, functools.partial(margin_penalty_slope, settings=settings))
     if settings.gradient_clip:
         clip_gradient_norm_(optimizer.parameters, settings.gradient_clip)
     optimizer.step()
