@@ -455,25 +455,26 @@ static void reversed_rows(const double *x, int rows, int T, int stride, double *
         for (int k = 0; k < T; k++) out[(long)r * stride + k] = x[(long)r * T + T - 1 - k];
 }
 
-/* The kernel g (T values) as LANES shifted copies, so that every run of LANES consecutive values g[d..d+7]
-   (zero outside 0..T-1) is one aligned load: for e = d + 2 LANES = LANES a + s, g[d + l] is copy s's value
-   LANES a + l. Each copy holds padded(T) + 3 LANES values; `copies` is 64-byte aligned. */
-static void shifted_copies(const double *g, int T, double *restrict copies) {
-    const int size = padded(T) + 3 * LANES;
-    for (int s = 0; s < LANES; s++)
-        for (int n = 0; n < size; n++) {
-            const int d = n + s - 2 * LANES;
-            copies[(long)s * size + n] = d >= 0 && d < T ? g[d] : 0.0;
+/* The windows of the kernel g (T values) that the convolution multiplies by: window e (e = 0 .. padded(T) + 2
+   LANES - 1) holds g[e - 2 LANES .. e - 1] (zero outside 0..T-1), so that the two aligned loads at window e are
+   the kernel values of sixteen consecutive outputs. `windows` is 64-byte aligned. */
+static long windows_size(int T) { return (padded(T) + 2L * LANES) * 2 * LANES; }
+
+static void kernel_windows(const double *g, int T, double *restrict windows) {
+    for (long e = 0; e < windows_size(T) / (2 * LANES); e++)
+        for (int l = 0; l < 2 * LANES; l++) {
+            const long d = e - 2 * LANES + l;
+            windows[e * 2 * LANES + l] = d >= 0 && d < T ? g[d] : 0.0;
         }
 }
 
 /* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: for sixteen k at once (two groups of eight),
-   x[b, i] broadcast for i from the group's last k down to 0 times g[k-i..] from the shifted copies (aligned
-   loads), four rows sharing each kernel load: eight independent sums, enough to hide the multiply-add's
-   latency. Each y[b, k] is summed over j = k - i in order. */
-static void convolve_rows(const double *x, int rows, int T, const double *restrict copies,
+   x[b, i] broadcast for i from the group's last k down to 0 times g[k-i..] from the windows (window K - i + 2
+   LANES: aligned loads, the pointer stepping by one window), four rows sharing each kernel load: eight
+   independent sums, enough to hide the multiply-add's latency. Each y[b, k] is summed over j = k - i in order. */
+static void convolve_rows(const double *x, int rows, int T, const double *restrict windows,
                           const double *restrict offset, double *y, double *scratch) {
-    const int Tp = padded(T), size = Tp + 3 * LANES;
+    const int Tp = padded(T);
     double *restrict out = scratch, *restrict zeros = scratch + (long)ROWS * (Tp + LANES);
     memset(zeros, 0, sizeof(double) * T);
     for (int first = 0; first < rows; first += ROWS) {
@@ -483,9 +484,8 @@ static void convolve_rows(const double *x, int rows, int T, const double *restri
         for (int K = 0; K < Tp; K += 2 * LANES) {
             const int top = K + 2 * LANES - 1 < T - 1 ? K + 2 * LANES - 1 : T - 1;
             lanes sum[2][ROWS] = {{{0}}};
-            for (int i = top; i >= 0; i--) {
-                const int e = K - i + 2 * LANES, s = e % LANES;
-                const double *restrict kernel = copies + (long)s * size + (e - s);
+            const double *restrict kernel = windows + (long)(K - top + 2 * LANES) * 2 * LANES;
+            for (int i = top; i >= 0; i--, kernel += 2 * LANES) {
                 const lanes low = load(kernel), high = load(kernel + LANES);
                 for (int q = 0; q < ROWS; q++) {
                     sum[0][q] += row[q][i] * low;
@@ -550,7 +550,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
     }
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        const long copies_size = (long)LANES * (Tp + 3 * LANES), size = copies_size + ROWS * (Tp + LANES) + T;
+        const long windows = windows_size(T), size = windows + ROWS * (Tp + LANES) + T;
         double *scratch = aligned_alloc(64, (sizeof(double) * size + 63) / 64 * 64);
         failed |= !scratch;
         int loaded = -1;
@@ -559,9 +559,9 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
             const int e = item / blocks(&p), first = (item % blocks(&p)) * BLOCK;
             const int rows = B - first < BLOCK ? B - first : BLOCK;
             if (!scratch) continue;
-            if (e != loaded) shifted_copies(kernels + (long)e * T, T, scratch), loaded = e;
+            if (e != loaded) kernel_windows(kernels + (long)e * T, T, scratch), loaded = e;
             convolve_rows(x + (long)first * T, rows, T, scratch, offsets + (long)e * T, y + ((long)e * B + first) * T,
-                          scratch + copies_size);
+                          scratch + windows);
         }
         free(scratch);
     }
