@@ -7,7 +7,8 @@ per-step autograd loops of the same recurrence over the same parameters, written
 steps it (``g(w)`` recomputed and ``P`` applied twice at every step, as in
 radarFudan/Curse-of-memory's ``SoftplusRNN``/``SimpleRNN``/``SimpleDiagonalRNN``). Widths ×
 activations × parameterisations at batch 512, T = 100, float64. Outputs and gradients of both loops
-are first checked to agree with the model's to 1e-9 relative.
+are first checked to agree with the model's to 1e-9 relative (the model's as its training step takes
+them: the closed-form backward pass of :meth:`RNN.outputs_and_backward` on the compiled path).
 
 Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
 model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
@@ -40,7 +41,13 @@ from curse_of_memory.config import load_config
 from curse_of_memory.models import ACTIVATIONS, RNN
 from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
 from curse_of_memory.recurrence import compiled_library
-from curse_of_memory.training import TrainingSettings, make_optimizer, training_step, weighted_mse
+from curse_of_memory.training import (
+    TrainingSettings,
+    make_optimizer,
+    training_step,
+    weighted_mse,
+    weighted_mse_and_gradient,
+)
 
 WIDTHS = (8, 16, 32, 64)
 QUICK_WIDTHS = (8, 64)
@@ -97,12 +104,28 @@ def relative_difference(a: Tensor, b: Tensor) -> float:
     return float((a - b).abs().max()) / scale if scale > 0 else float((a - b).abs().max())
 
 
+def model_gradients(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> tuple[Tensor, ...]:
+    """Outputs and loss gradients as the timed training step takes them: by the model's closed-form
+    backward pass where the compiled recurrence runs, else by autograd through its forward."""
+    compiled = model.outputs_and_backward(inputs)
+    if compiled is None:
+        outputs = model(inputs)
+        return outputs.detach(), *torch.autograd.grad(
+            weighted_mse(outputs, targets, weights), model.parameters()
+        )
+    outputs, backward = compiled
+    backward(weighted_mse_and_gradient(outputs, targets, weights * weights)[1], lambda margin: 0.0)
+    gradients = tuple(parameter.grad for parameter in model.parameters())
+    model.zero_grad(set_to_none=True)
+    return outputs, *gradients
+
+
 def check_agreement(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> float:
-    """The largest relative difference of outputs and parameter gradients between the model's forward
-    and each loop's."""
+    """The largest relative difference of outputs and parameter gradients between the model's training
+    path and each loop's."""
     parameters = list(model.parameters())
-    results = []
-    for forward in (model, per_step_loop(model), authors_loop(model)):
+    results = [model_gradients(model, inputs, targets, weights)]
+    for forward in (per_step_loop(model), authors_loop(model)):
         outputs = forward(inputs)
         gradients = torch.autograd.grad(weighted_mse(outputs, targets, weights), parameters)
         results.append((outputs.detach(), *gradients))
