@@ -244,11 +244,11 @@ class RNN(nn.Module):
         unit eigenvector), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the smallest ``g``. The backward
         pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
         with torch.no_grad():
-            eigenvalues = self.eigenvalues()
-            feedback = self.recurrent_matrix() if self.form.rotated else eigenvalues
-            parameters = [self.input_weight, self.input_bias, feedback, self.output_weight, self.output_bias]
+            parameters = self._recurrence_parameters()
             if self._members() or not self._compiled_for(inputs, parameters):
                 return None
+            feedback = parameters[2]
+            eigenvalues = self.eigenvalues() if self.form.rotated else feedback
             outputs, pullback = recurrence.outputs_and_pullback(
                 inputs[..., 0], parameters, self.dt, self.activation
             )
