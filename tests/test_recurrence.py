@@ -1,7 +1,9 @@
 """The model's fast paths (compiled recurrence, convolution, ensembles) against its reference recurrence."""
 
 import copy
+import platform
 import shutil
+import sys
 
 import pytest
 import torch
@@ -166,24 +168,89 @@ def test_the_backward_pass_equals_autograd_of_the_reference_outputs_and_the_marg
 ):
     """The training step's closed-form gradients: ∂/∂θ of ⟨probe, outputs⟩ + margin_gradient · margin
     against autograd through the reference recurrence and eigvalsh, each in its parameter's layout
-    (the fused optimiser reads gradient and parameter as flat arrays alike), replacing any earlier."""
+    (the fused optimiser reads gradient and parameter as flat arrays alike), replacing any earlier, at
+    two steps (the second reuses the first's gradient tensors). The baselines' three ``w`` projected
+    to 0 give a triple smallest eigenvalue: the margin's subgradient is autograd's there too."""
     model = RNN(7, activation, parameterization, dt=0.5, seed=3)
     with torch.no_grad():
         model.recurrent_raw.add_(0.2)  # keep the baselines' eigenvalues off the projection boundary
     inputs = random_inputs(19, 40, 4)
-    probe = torch.randn(19, 40, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     for parameter in model.parameters():
         parameter.grad = torch.full_like(parameter, 5.0)
-    outputs, backward = model.outputs_and_backward(inputs)
-    margins = []
-    backward(probe, lambda margin: margins.append(margin) or margin_gradient)
-    objective = (model.reference_forward(inputs) * probe).sum() + margin_gradient * model.stability_margin()
-    expected = torch.autograd.grad(objective, list(model.parameters()))
-    torch.testing.assert_close(outputs, model.reference_forward(inputs).detach(), rtol=1e-10, atol=1e-10)
-    assert margins == [pytest.approx(model.stability_margin().item(), abs=1e-12)]
-    for (name, parameter), reference in zip(model.named_parameters(), expected, strict=True):
-        torch.testing.assert_close(parameter.grad, reference, rtol=1e-9, atol=1e-12, msg=name)
-        assert parameter.grad.stride() == parameter.stride(), name
+    for seed in (6, 7):
+        probe = torch.randn(19, 40, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        outputs, backward = model.outputs_and_backward(inputs)
+        margins = []
+        backward(probe, lambda margin, margins=margins: margins.append(margin) or margin_gradient)
+        objective = (model.reference_forward(inputs) * probe).sum()
+        expected = torch.autograd.grad(
+            objective + margin_gradient * model.stability_margin(), [*model.parameters()]
+        )
+        torch.testing.assert_close(outputs, model.reference_forward(inputs).detach(), rtol=1e-10, atol=1e-10)
+        assert margins == [pytest.approx(model.stability_margin().item(), abs=1e-12)]
+        for (name, parameter), reference in zip(model.named_parameters(), expected, strict=True):
+            torch.testing.assert_close(parameter.grad, reference, rtol=1e-9, atol=1e-12, msg=name)
+            assert parameter.grad.stride() == parameter.stride(), name
+
+
+@needs_compiler
+@pytest.mark.parametrize("width", [1, 7, 64])
+def test_the_smallest_eigenpair_is_torch_eigh_s_bit_for_bit_also_at_a_repeated_eigenvalue(width, monkeypatch):
+    """The direct LAPACK call gives eigh's smallest eigenvalue and vector exactly (the lower triangle read,
+    as eigh reads it), at a triple smallest eigenvalue too, where any unit vector of the eigenspace would
+    do; without torch's LAPACK, eigh itself."""
+    generator = torch.Generator().manual_seed(width)
+    rotation = torch.linalg.qr(torch.randn(width, width, dtype=torch.float64, generator=generator))[0]
+    spread = torch.rand(width, dtype=torch.float64, generator=generator) + 0.3
+    tied = torch.cat([torch.full((min(3, width),), 0.2, dtype=torch.float64), spread[3:]])
+    for eigenvalues in (spread, tied):
+        matrix = rotation.mT @ (eigenvalues[:, None] * rotation)
+        matrix[0, -1] += 0.01  # only the lower triangle counts
+        values, vectors = torch.linalg.eigh(matrix)
+        value, vector = recurrence.smallest_eigenpair(matrix)
+        assert value == values[0].item()
+        assert torch.equal(vector, vectors[:, 0])
+    if sys.platform == "linux" and platform.machine() == "x86_64":  # torch's wheels link MKL's LAPACK in
+        assert recurrence._lapack_eigensolver() is not None
+    monkeypatch.setattr(recurrence, "_lapack_eigensolver", lambda: None)
+    value, vector = recurrence.smallest_eigenpair(matrix)
+    assert value == values[0].item()
+    assert torch.equal(vector, vectors[:, 0])
+
+
+@needs_compiler
+def test_the_rotated_pullback_equals_autograd_of_the_feedback_matrix():
+    """∂/∂(P, g) of ⟨G, Pᵀ diag(g) P⟩ + slope vᵀ (Pᵀ diag(g) P) v, for a column-major P as QR leaves it."""
+    generator = torch.Generator().manual_seed(2)
+    square, grad_feedback = (torch.randn(6, 6, dtype=torch.float64, generator=generator) for _ in range(2))
+    rotation = torch.linalg.qr(square)[0].requires_grad_()
+    eigenvalues, vector = (torch.rand(6, dtype=torch.float64, generator=generator) for _ in range(2))
+    eigenvalues.requires_grad_()
+    feedback = rotation.mT @ (eigenvalues[:, None] * rotation)
+    objective = (grad_feedback * feedback).sum() - 0.3 * vector @ feedback @ vector
+    expected = torch.autograd.grad(objective, [rotation, eigenvalues])
+    grad_rotation, grad_eigenvalues = torch.empty_like(rotation), torch.empty_like(eigenvalues)
+    assert grad_rotation.stride() == (1, 6)
+    fixed = (rotation.detach(), eigenvalues.detach(), grad_feedback, -0.3, vector)
+    recurrence.rotated_pullback(*fixed, grad_rotation, grad_eigenvalues)
+    torch.testing.assert_close(grad_rotation, expected[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad_eigenvalues, expected[1], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="laid out as P"):
+        recurrence.rotated_pullback(*fixed, grad_rotation.contiguous(), grad_eigenvalues)
+
+
+@needs_compiler
+def test_the_pullback_writes_into_a_given_tensor_of_its_shape_only():
+    model = RNN(3, "linear", "diagonal")
+    inputs, probe = random_inputs(2, 5, 0)[..., 0], torch.ones(2, 5, 1, dtype=torch.float64)
+    parameters = model._recurrence_parameters()
+    pullbacks = [recurrence.outputs_and_pullback(inputs, parameters, 1.0, "linear")[1] for _ in range(3)]
+    rows = torch.empty(1, 13, dtype=torch.float64)
+    with torch.no_grad():
+        assert pullbacks[0](probe, rows) is rows
+        torch.testing.assert_close(rows, pullbacks[1](probe))
+        with pytest.raises(ValueError, match=r"\(1, 13\)"):
+            pullbacks[2](probe, torch.empty(1, 12, dtype=torch.float64))
 
 
 def test_there_is_no_closed_form_backward_for_an_ensemble_or_off_the_compiled_path(monkeypatch):

@@ -48,7 +48,7 @@ each member evaluated with its own parameters on the shared inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -181,6 +181,7 @@ class RNN(nn.Module):
             self.rotation = nn.Parameter(torch.linalg.qr(square)[0])
         self.output_weight = uniform((width,), fan_in=width)
         self.output_bias = uniform((1,), fan_in=width)
+        self._gradients: dict[str, Tensor] | None = None  # see _gradient_storage
         self.project_()
 
     def hyperparameters(self) -> dict:
@@ -196,9 +197,10 @@ class RNN(nn.Module):
         """``g(w)``: the diagonal of ``Ŵ`` before rotation, (width,) or (E, width)."""
         return self.form.eigenvalue_map(self.recurrent_raw)
 
-    def recurrent_matrix(self) -> Tensor:
-        """``Ŵ`` as a dense (width, width) matrix, or (E, width, width) for an ensemble."""
-        diagonal = self.eigenvalues()
+    def recurrent_matrix(self, eigenvalues: Tensor | None = None) -> Tensor:
+        """``Ŵ`` as a dense (width, width) matrix, or (E, width, width) for an ensemble (from ``g(w)`` =
+        ``eigenvalues`` when the caller has them)."""
+        diagonal = self.eigenvalues() if eigenvalues is None else eigenvalues
         if not self.form.rotated:
             return torch.diag_embed(diagonal)
         return self.rotation.mT @ (diagonal[..., :, None] * self.rotation)
@@ -235,50 +237,69 @@ class RNN(nn.Module):
         """Outputs (batch, time, 1) of a single model by the compiled recurrence, and the backward pass of a
         loss L of them and of :meth:`stability_margin`: ``backward(∂L/∂outputs, margin_gradient)``, with
         ``margin_gradient`` mapping the margin to ``∂L/∂margin``, sets every parameter's ``.grad`` to
-        ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would). In closed form, without
-        autograd, whose graph costs a small model's training step more than the recurrence itself. None
-        for an ensemble or where the compiled recurrence does not run.
+        ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would; the tensors are the
+        model's own, overwritten by the next backward pass). In closed form, without autograd, whose graph
+        costs a small model's training step more than the recurrence itself. None for an ensemble or
+        where the compiled recurrence does not run.
 
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
-        ``∂L/∂g_i = (P G Pᵀ)_ii``; the margin ``λ_min(Ŵ)`` adds ``v vᵀ`` per unit to ``G`` (``v`` its
-        unit eigenvector), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the smallest ``g``. The backward
-        pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
+        ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`recurrence.rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
+        ``v vᵀ`` per unit to ``G`` (``v`` its unit eigenvector, the one autograd's ``eigvalsh``
+        differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``. The
+        backward pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
         with torch.no_grad():
-            parameters = self._recurrence_parameters()
-            if self._members() or not self._compiled_for(inputs, parameters):
+            if self._members() or not self._compiled_for(inputs, self._parameters.values()):
                 return None
-            feedback = parameters[2]
-            eigenvalues = self.eigenvalues() if self.form.rotated else feedback
+            eigenvalues = self.eigenvalues()
+            rotated = self.form.rotated
+            feedback = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
             outputs, pullback = recurrence.outputs_and_pullback(
-                inputs[..., 0], parameters, self.dt, self.activation
+                inputs[..., 0], self._recurrence_parameters(feedback), self.dt, self.activation
             )
 
         @torch.no_grad()
         def backward(grad_outputs: Tensor, margin_gradient: Callable[[float], float]) -> None:
-            names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
-            gradients = dict(zip(names, pullback(grad_outputs), strict=True))
-            grad_feedback = gradients.pop("feedback")
-            if self.form.rotated:
-                # autograd's eigvalsh differentiates through eigh: at a repeated λ_min, the same v
-                spectrum, vectors = torch.linalg.eigh(feedback)
-                grad_margin = margin_gradient(spectrum[0].item())
-                if grad_margin:
-                    slowest = vectors[:, 0]
-                    grad_feedback = grad_feedback + torch.outer(slowest, grad_margin * slowest)
-                rotation = self.rotation
-                gradients["rotation"] = eigenvalues[:, None] * (rotation @ (grad_feedback + grad_feedback.mT))
-                grad_eigenvalues = ((rotation @ grad_feedback) * rotation).sum(-1)
+            gradients = self._gradient_storage()
+            pullback(grad_outputs, gradients["rows"])
+            if rotated:
+                margin, slowest = recurrence.smallest_eigenpair(feedback)
+                grad_eigenvalues = gradients["eigenvalues"]
+                recurrence.rotated_pullback(
+                    self.rotation, eigenvalues, gradients["feedback"], margin_gradient(margin), slowest,
+                    gradients["rotation"], grad_eigenvalues,
+                )  # fmt: skip
             else:
-                margin, smallest = (value.item() for value in eigenvalues.min(dim=-1))
-                grad_eigenvalues = grad_feedback
-                grad_eigenvalues[smallest] += margin_gradient(margin)
-            gradients["recurrent_raw"] = self._eigenvalue_pullback(grad_eigenvalues)
+                values = eigenvalues.tolist()
+                margin = min(values)
+                grad_eigenvalues = gradients["feedback"]
+                grad_eigenvalues.numpy()[values.index(margin)] += margin_gradient(margin)
+            self._eigenvalue_pullback(grad_eigenvalues, out=gradients["recurrent_raw"])
             for name, parameter in self._parameters.items():
-                gradient = gradients[name]
-                same_layout = gradient.stride() == parameter.stride()
-                parameter.grad = gradient if same_layout else torch.empty_like(parameter).copy_(gradient)
+                parameter.grad = gradients[name]
 
         return outputs, backward
+
+    def _gradient_storage(self) -> dict[str, Tensor]:
+        """The closed-form backward pass's gradient tensors, kept from one training step to the next (each
+        allocation and view costs a small model's step more than its arithmetic): ``rows`` (1, …), the
+        compiled backward's [U, b, ∂L/∂Ŵ, c, c0], whose slices are U's, b's, c's and c0's gradients;
+        ``w``'s, ``P``'s (laid out as ``P``) and ∂L/∂g."""
+        storage = self._gradients
+        if storage is None or (self.form.rotated and storage["rotation"].stride() != self.rotation.stride()):
+            width, rotated = self.width, self.form.rotated
+            sizes = [width, width, width * width if rotated else width, width, 1]
+            rows = self.output_bias.new_empty(1, sum(sizes))
+            names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
+            storage = dict(zip(names, rows[0].split(sizes), strict=True))
+            storage |= {"rows": rows, "recurrent_raw": torch.empty_like(self.recurrent_raw)}
+            if rotated:
+                storage |= {
+                    "feedback": storage["feedback"].view(width, width),
+                    "rotation": torch.empty_like(self.rotation),
+                    "eigenvalues": torch.empty_like(self.recurrent_raw),
+                }
+            self._gradients = storage
+        return storage
 
     def reference_forward(self, inputs: Tensor) -> Tensor:
         """The recurrence stepped in time with torch ops: the definition the fast paths must match.
@@ -302,24 +323,26 @@ class RNN(nn.Module):
         """The ensemble's leading dimensions: () for a single model."""
         return self.output_bias.shape[:-1]
 
-    def _compiled_for(self, inputs: Tensor, parameters: list[Tensor]) -> bool:
+    def _compiled_for(self, inputs: Tensor, parameters: Iterable[Tensor]) -> bool:
         """Whether the compiled recurrence evaluates these inputs and parameters (not inputs that need a
         gradient: it differentiates the parameters only)."""
         compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
         return compiled and recurrence.available_for(inputs, *parameters)
 
-    def _eigenvalue_pullback(self, grad_eigenvalues: Tensor) -> Tensor:
-        """``∂L/∂w = g'(w) ∂L/∂g``, with the registered derivative or else autograd through ``g``."""
+    def _eigenvalue_pullback(self, grad_eigenvalues: Tensor, out: Tensor) -> None:
+        """``∂L/∂w = g'(w) ∂L/∂g`` into ``out``: by the registered derivative, else autograd through g."""
         if self.form.derivative is not None:
-            return grad_eigenvalues * self.form.derivative(self.recurrent_raw)
+            torch.mul(grad_eigenvalues, self.form.derivative(self.recurrent_raw), out=out)
+            return
         with torch.enable_grad():
             raw = self.recurrent_raw.detach().requires_grad_()
-            return torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0]
+            out.copy_(torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0])
 
-    def _recurrence_parameters(self) -> list[Tensor]:
+    def _recurrence_parameters(self, feedback: Tensor | None = None) -> list[Tensor]:
         """[U, b, Ŵ, c, c0] as held (an ensemble's with their leading dimension); Ŵ is its diagonal ``g(w)``
-        (…, width) when unrotated, else (…, width, width)."""
-        feedback = self.recurrent_matrix() if self.form.rotated else self.eigenvalues()
+        (…, width) when unrotated, else (…, width, width); ``feedback``, when given, in its place."""
+        if feedback is None:
+            feedback = self.recurrent_matrix() if self.form.rotated else self.eigenvalues()
         return [self.input_weight, self.input_bias, feedback, self.output_weight, self.output_bias]
 
     def _members_out(self, outputs: Tensor) -> Tensor:

@@ -409,12 +409,21 @@ int recurrence_forward(int E, int B, int T, int m, int activation, int diagonal,
     return run(&p, 0);
 }
 
+/* Gradients (E, partial size: U, bias, M, c, c0) from grad_y (E, B, T) and the activations recurrence_forward
+   kept: one partial row per item, each member's summed in item order. */
 int recurrence_backward(int E, int B, int T, int m, int activation, int diagonal, double dt, const double *x,
                         const double *feedback, const double *c, const double *grad_y, const double *acts,
-                        double *partials, int nthreads) {
-    const Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL,
-                       grad_y, NULL, (double *)acts, partials};
-    return run(&p, 1);
+                        double *gradients, int nthreads) {
+    Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL,
+                 grad_y, NULL, (double *)acts, NULL};
+    const long size = partial_size(&p);
+    p.partials = calloc((long)E * blocks(&p) * size, sizeof(double));
+    if (!p.partials) return 1;
+    const int failed = run(&p, 1);
+    for (int e = 0; e < E; e++)
+        memcpy(gradients + e * size, p.partials + (long)e * blocks(&p) * size, sizeof(double) * size);
+    free(p.partials);
+    return failed;
 }
 
 /* ---- The linear recurrence (sigma = identity) as a causal convolution ----
@@ -526,22 +535,22 @@ static void correlate_rows(const double *x, const double *grad_y, int rows, int 
     }
 }
 
-/* Outputs y (E, B, T) of the linear recurrence and its kernels (2E, T): g for members < E, r after; `acts`
+/* Outputs y (E, B, T) of the linear recurrence, through its kernels (2E, T: g for members < E, r after); `acts`
    (recurrence_activations_size(2E, 1, T, m) values), when not NULL, keeps the impulse responses' activations
    for linear_backward. */
 int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *U,
                    const double *bias, const double *feedback, const double *c, const double *c0, double *y,
-                   double *kernels, double *acts, int nthreads) {
+                   double *acts, int nthreads) {
     const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL};
     Impulse impulse;
     if (impulse_problem(&p, &impulse)) return 1;
+    double *kernels = malloc(sizeof(double) * 3 * E * T), *offsets = kernels + 2L * E * T; /* sum_{j<=k} r_j + c0 */
     impulse.p.y = kernels;
-    int failed = run(&impulse.p, 0);
+    int failed = !kernels || run(&impulse.p, 0);
     free(impulse.buffer);
     const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads;
-    double *offsets = malloc(sizeof(double) * E * T); /* sum_{j<=k} r_j + c0 */
-    if (failed || !offsets) {
-        free(offsets);
+    if (failed) {
+        free(kernels);
         return 1;
     }
     for (int e = 0; e < E; e++) {
@@ -565,7 +574,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
         }
         free(scratch);
     }
-    free(offsets);
+    free(kernels);
     return failed;
 }
 
@@ -664,9 +673,75 @@ int weighted_squared_error(int E, int B, int T, const double *y, const double *t
     return 0;
 }
 
-int recurrence_items_per_member(int B) { return (B + BLOCK - 1) / BLOCK; }
-
 /* The size (doubles) of the activations a forward pass keeps for the backward pass. */
 long recurrence_activations_size(int E, int B, int T, int m) {
     return (long)E * ((B + BLOCK - 1) / BLOCK) * T * BLOCK * padded(m);
+}
+
+/* ---- The training step's closed-form backward through the rotated forms' W = P^T diag(g) P (models.py) ----
+
+   P (m x m) is read through its strides in doubles (QR leaves it column-major); W and G = dL/dW are
+   row-major. */
+
+/* P copied row-major. */
+static void row_major(int m, const double *P, long row_stride, long column_stride, double *restrict out) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) out[i * m + j] = P[i * row_stride + j * column_stride];
+}
+
+/* The pullback through W = P^T diag(g) P of G = dL/dW plus `slope` v v^T (the smallest eigenvalue's gradient
+   v v^T, scaled; v is not read when slope is 0): with S = G + G^T + 2 slope v v^T, dL/dP = diag(g) P S
+   (written with P's strides) and dL/dg_i = (P S P^T)_ii / 2. */
+int rotated_pullback(int m, const double *P, long row_stride, long column_stride, const double *g, const double *G,
+                     double slope, const double *v, double *grad_P, double *grad_g) {
+    double *rows = malloc(sizeof(double) * 3 * m * m), *S = rows + m * m, *PS = S + m * m;
+    if (!rows) return 1;
+    row_major(m, P, row_stride, column_stride, rows);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++)
+            S[i * m + j] = G[i * m + j] + G[j * m + i] + (slope != 0.0 ? 2 * slope * v[i] * v[j] : 0.0);
+    memset(PS, 0, sizeof(double) * m * m);
+    for (int i = 0; i < m; i++)
+        for (int k = 0; k < m; k++) {
+            const double a = rows[i * m + k];
+            for (int j = 0; j < m; j++) PS[i * m + j] += a * S[k * m + j];
+        }
+    for (int i = 0; i < m; i++) {
+        double diagonal = 0.0;
+        for (int k = 0; k < m; k++) {
+            diagonal += PS[i * m + k] * rows[i * m + k];
+            grad_P[i * row_stride + k * column_stride] = g[i] * PS[i * m + k];
+        }
+        grad_g[i] = diagonal / 2;
+    }
+    free(rows);
+    return 0;
+}
+
+/* LAPACK's dsyevd (Fortran calling convention). */
+typedef void syevd_function(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                            double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
+/* The smallest eigenvalue of the symmetric W (m x m, row-major; its lower triangle is read) and a unit
+   eigenvector, by `syevd` (LAPACK's dsyevd) called as torch.linalg.eigh calls it on CPU: a column-major copy,
+   the lower triangle, the workspace the query returns. So the vector is torch's, also at a repeated smallest
+   eigenvalue, where any unit vector of the eigenspace would do. Returns LAPACK's info, or -1000 when out of
+   memory. */
+int smallest_eigenpair(int m, const double *W, void *syevd, double *value, double *vector) {
+    syevd_function *solve = (syevd_function *)syevd;
+    const int minus_one = -1;
+    double *a = malloc(sizeof(double) * (m * m + m)), *w = a + (long)m * m, work_query = 0.0;
+    int iwork_query = 0, info = 0;
+    if (!a) return -1000;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) a[j * m + i] = W[i * m + j];
+    solve("V", "L", &m, a, &m, w, &work_query, &minus_one, &iwork_query, &minus_one, &info);
+    const int lwork = (int)work_query > 1 ? (int)work_query : 1, liwork = iwork_query > 1 ? iwork_query : 1;
+    double *work = malloc(sizeof(double) * lwork);
+    int *iwork = malloc(sizeof(int) * liwork);
+    if (!work || !iwork) info = -1000;
+    if (info == 0) solve("V", "L", &m, a, &m, w, work, &lwork, iwork, &liwork, &info);
+    if (info == 0) *value = w[0], memcpy(vector, a, sizeof(double) * m);
+    free(work), free(iwork), free(a);
+    return info;
 }

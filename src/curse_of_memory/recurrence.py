@@ -90,12 +90,14 @@ def compiled_library() -> ctypes.CDLL | None:
         pointer, integer = ctypes.c_void_p, ctypes.c_int
         library.recurrence_forward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 8 + [integer]
         library.recurrence_backward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 6 + [integer]
-        library.linear_forward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 9 + [integer]
+        library.linear_forward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 8 + [integer]
         library.linear_backward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 6 + [integer]
-        library.recurrence_items_per_member.argtypes = [integer]
         library.recurrence_activations_size.argtypes = [integer] * 4
         library.recurrence_activations_size.restype = ctypes.c_long
         library.weighted_squared_error.argtypes = [integer] * 3 + [pointer] * 5 + [integer]
+        strided = [integer, pointer, ctypes.c_long, ctypes.c_long]
+        library.rotated_pullback.argtypes = [*strided, pointer, pointer, ctypes.c_double] + [pointer] * 3
+        library.smallest_eigenpair.argtypes = [integer] + [pointer] * 4
         return library
     LOGGER.warning("no compiled recurrence (%s); using the per-step torch loop", errors[-1].strip())
     return None
@@ -140,25 +142,24 @@ def _pooled(size: int) -> Tensor:
 
 def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
     """Outputs (…, B, T, 1) and, when ``keep``, what the backward pass needs (``parameters`` as the model
-    holds them, see :func:`as_members`): the linear activation through its kernels and a convolution."""
+    holds them: contiguous, they are already the per-member arrays of :func:`as_members`, so no reshape is
+    needed): the linear activation through its kernels and a convolution."""
     library = compiled_library()
     outputs = _outputs_for(inputs, parameters[4])
     inputs = inputs.contiguous()
-    input_weight, input_bias, feedback, output_weight, output_bias = as_members(parameters)
-    (members, width), (batch, length) = input_weight.shape, inputs.shape
-    diagonal, threads = int(feedback.dim() == 2), torch.get_num_threads()
+    input_weight, input_bias, feedback, output_weight, output_bias = (p.contiguous() for p in parameters)
+    members, width, (batch, length) = output_bias.numel(), input_weight.shape[-1], inputs.shape
+    diagonal, threads = int(feedback.dim() == input_weight.dim()), torch.get_num_threads()
     addresses = map(
         _address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)
     )
-    kernels, activations = None, None
+    activations = None
     if activation == "linear":
-        kernels = inputs.new_empty(2 * members, length)
         if keep:  # those of the impulse responses: 2E members of one sequence
             activations = _pooled(library.recurrence_activations_size(2 * members, 1, length, width))
         failed = library.linear_forward(
-            members, batch, length, width, diagonal, dt, *addresses, _address(kernels), _address(activations),
-            threads,
-        )  # fmt: skip
+            members, batch, length, width, diagonal, dt, *addresses, _address(activations), threads
+        )
     else:
         if keep:
             activations = _pooled(library.recurrence_activations_size(members, batch, length, width))
@@ -168,60 +169,64 @@ def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: st
         )  # fmt: skip
     if failed:
         raise MemoryError(f"the compiled {activation} forward pass could not allocate its scratch memory")
-    return outputs, (inputs, kernels, feedback, output_weight, activations)
+    return outputs, (inputs, feedback, output_weight, activations)
 
 
-def _backward(saved: tuple, grad_outputs: Tensor, dt: float, activation: str) -> Tensor:
-    """The gradients of [U, b, feedback, c, c0] as one row per member (E, 3m + |feedback| + 1), from the
-    compiled backward pass over ``saved`` (as from :func:`_forward`); the activations go back to the
-    pool, so ``saved`` is spent afterwards."""
+def _backward(saved: tuple, grad_outputs: Tensor, dt: float, activation: str, out: Tensor | None) -> Tensor:
+    """The gradients of [U, b, feedback, c, c0] as one row per member (E, 3m + |feedback| + 1), into ``out``
+    when given, from the compiled backward pass over ``saved`` (as from :func:`_forward`); the
+    activations go back to the pool, so ``saved`` is spent afterwards."""
     library = compiled_library()
-    inputs, kernels, feedback, output_weight, activations = saved
-    (members, width), (batch, length) = output_weight.shape, inputs.shape
-    diagonal, threads = int(feedback.dim() == 2), torch.get_num_threads()
-    row = 3 * width + feedback[0].numel() + 1
-    addresses = map(_address, (inputs, feedback, output_weight, grad_outputs.contiguous(), activations))
-    if activation == "linear":
-        gradients = inputs.new_empty(members, row)
-        failed = library.linear_backward(
-            members, batch, length, width, diagonal, dt, *addresses, _address(gradients), threads
+    inputs, feedback, output_weight, activations = saved
+    grad_outputs = grad_outputs.contiguous()
+    width, (batch, length) = output_weight.shape[-1], inputs.shape
+    members, diagonal = output_weight.numel() // width, int(feedback.dim() == output_weight.dim())
+    row = 4 * width + 1 if diagonal else (3 + width) * width + 1
+    gradients = inputs.new_empty(members, row) if out is None else out
+    if gradients.shape != (members, row) or not gradients.is_contiguous():
+        raise ValueError(
+            f"gradients go into a contiguous ({members}, {row}) tensor, not {[*gradients.shape]}"
         )
-    else:  # one row per item of each member, summed into the member's first
-        partials = inputs.new_zeros(members, library.recurrence_items_per_member(batch), row)
+    addresses = map(_address, (inputs, feedback, output_weight, grad_outputs, activations, gradients))
+    threads = torch.get_num_threads()
+    if activation == "linear":
+        failed = library.linear_backward(members, batch, length, width, diagonal, dt, *addresses, threads)
+    else:
         failed = library.recurrence_backward(
-            members, batch, length, width, ACTIVATION_CODES[activation], diagonal, dt, *addresses,
-            _address(partials), threads,
-        )  # fmt: skip
-        gradients = partials[:, 0]
+            members, batch, length, width, ACTIVATION_CODES[activation], diagonal, dt, *addresses, threads
+        )
     if failed:
         raise MemoryError(f"the compiled {activation} backward pass could not allocate its scratch memory")
     _FREE_BUFFERS[activations.numel()] = activations
     return gradients
 
 
-def _split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]:
+def split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]:
     """The gradients [U, b, feedback, c, c0] in the parameters' ``shapes`` from the compiled code's rows
     (E, 3m + |feedback| + 1)."""
     members = len(shapes[4]) - 1  # the ensemble's dimensions: c0 is (…, 1)
     sizes = [math.prod(shape[members:]) for shape in shapes]
-    return [part.reshape(shape) for part, shape in zip(gradients.split(sizes, dim=1), shapes, strict=True)]
+    parts = gradients.split(sizes, dim=1) if members else gradients[0].split(sizes)  # a single model's: 1-D
+    pairs = zip(parts, shapes, strict=True)
+    return [part if part.shape == shape else part.reshape(shape) for part, shape in pairs]
 
 
 def outputs_and_pullback(
     inputs: Tensor, parameters: list[Tensor], dt: float, activation: str
-) -> tuple[Tensor, Callable[[Tensor], list[Tensor]]]:
+) -> tuple[Tensor, Callable[[Tensor, Tensor | None], Tensor]]:
     """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model holds
-    them (see :func:`as_members`), and their pullback: the function taking the outputs' gradient to the
-    parameters' gradients (in their shapes), by the compiled backward pass. It runs once: it recycles the
+    them (see :func:`as_members`), and their pullback: ``pullback(grad_outputs, out=None)`` takes the
+    outputs' gradient to the parameters' as rows (E, 3m + |feedback| + 1) (:func:`split_gradients` shapes
+    them), written into ``out`` when given, by the compiled backward pass. It runs once: it recycles the
     activations the forward pass kept, so a second call is refused."""
     outputs, saved = _forward(inputs, parameters, dt, activation, keep=True)
-    shapes, spent = [parameter.shape for parameter in parameters], []
+    spent = []
 
-    def pullback(grad_outputs: Tensor) -> list[Tensor]:
+    def pullback(grad_outputs: Tensor, out: Tensor | None = None) -> Tensor:
         if spent:
             raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
         spent.append(True)
-        return _split_gradients(_backward(saved, grad_outputs, dt, activation), shapes)
+        return _backward(saved, grad_outputs, dt, activation, out)
 
     return outputs, pullback
 
@@ -242,11 +247,12 @@ class CompiledRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inputs, dt, activation, *parameters):
         outputs, ctx.pullback = outputs_and_pullback(inputs, list(parameters), dt, activation)
+        ctx.shapes = [parameter.shape for parameter in parameters]
         return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        return (None, None, None, *ctx.pullback(grad_outputs))
+        return (None, None, None, *split_gradients(ctx.pullback(grad_outputs), ctx.shapes))
 
 
 def _toeplitz(kernel: Tensor) -> Tensor:
@@ -278,3 +284,58 @@ def weighted_squared_error(
     if failed:
         raise MemoryError("weighted_squared_error could not allocate its scratch memory")
     return losses, gradient
+
+
+def rotated_pullback(
+    rotation: Tensor,
+    eigenvalues: Tensor,
+    grad_feedback: Tensor,
+    slope: float,
+    vector: Tensor,
+    grad_rotation: Tensor,
+    grad_eigenvalues: Tensor,
+) -> None:
+    """Through ``Ŵ = Pᵀ diag(g) P``, from ``∂L/∂Ŵ = G + slope · v vᵀ`` (``grad_feedback`` G (m, m), ``v`` =
+    ``vector``): ``∂L/∂P = diag(g) P (G + Gᵀ + 2 slope v vᵀ)`` into ``grad_rotation`` (laid out as ``P``)
+    and ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²`` into ``grad_eigenvalues``, in one compiled call."""
+    if grad_rotation.stride() != rotation.stride() or not grad_eigenvalues.is_contiguous():
+        raise ValueError("∂L/∂P goes into a tensor laid out as P, ∂L/∂g into a contiguous one")
+    inputs = (eigenvalues, grad_feedback, slope, vector)
+    failed = compiled_library().rotated_pullback(
+        rotation.shape[0], rotation.data_ptr(), *rotation.stride(),
+        *(t if isinstance(t, float) else t.contiguous().data_ptr() for t in inputs),
+        grad_rotation.data_ptr(), grad_eigenvalues.data_ptr(),
+    )  # fmt: skip
+    if failed:
+        raise MemoryError("rotated_pullback could not allocate its scratch memory")
+
+
+@functools.cache
+def _lapack_eigensolver() -> int | None:
+    """The address of LAPACK's ``dsyevd`` as torch's CPU library resolves it (the routine
+    ``torch.linalg.eigh`` calls), or None where it is not found."""
+    directory = Path(torch.__file__).parent / "lib"
+    for name in ("libtorch_cpu.so", "libtorch_cpu.dylib"):
+        try:
+            return ctypes.cast(ctypes.CDLL(str(directory / name)).dsyevd_, ctypes.c_void_p).value
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def smallest_eigenpair(matrix: Tensor) -> tuple[float, Tensor]:
+    """The smallest eigenvalue of the symmetric (m, m) ``matrix`` (its lower triangle read) and its unit
+    eigenvector, as ``torch.linalg.eigh`` gives them: where torch's LAPACK is found, the same ``dsyevd``
+    call from compiled code (the same vector, also at a repeated eigenvalue), without eigh's
+    per-call overhead (a fifth of a small model's training step); else eigh itself."""
+    solver = _lapack_eigensolver()
+    if solver is None or not available_for(matrix):
+        values, vectors = torch.linalg.eigh(matrix)
+        return values[0].item(), vectors[:, 0]
+    value, vector = ctypes.c_double(), matrix.new_empty(matrix.shape[-1])
+    info = compiled_library().smallest_eigenpair(
+        matrix.shape[-1], matrix.contiguous().data_ptr(), solver, ctypes.byref(value), vector.data_ptr()
+    )
+    if info:
+        raise torch.linalg.LinAlgError(f"dsyevd failed (info {info}) on the {tuple(matrix.shape)} matrix")
+    return value.value, vector
