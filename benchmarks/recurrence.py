@@ -8,7 +8,7 @@ steps it (``g(w)`` recomputed and ``P`` applied twice at every step, as in
 radarFudan/Curse-of-memory's ``SoftplusRNN``/``SimpleRNN``/``SimpleDiagonalRNN``). Widths ×
 activations × parameterisations at batch 512, T = 100, float64. Outputs and gradients of both loops
 are first checked to agree with the model's to 1e-9 relative (the model's as its training step takes
-them: the closed-form backward pass of :meth:`RNN.outputs_and_backward` on the compiled path).
+them: the fused loss and closed-form backward pass of :meth:`RNN.loss_and_backward` on the compiled path).
 
 Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
 model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
@@ -46,7 +46,6 @@ from curse_of_memory.training import (
     make_optimizer,
     training_step,
     weighted_mse,
-    weighted_mse_and_gradient,
 )
 
 WIDTHS = (8, 16, 32, 64)
@@ -105,17 +104,16 @@ def relative_difference(a: Tensor, b: Tensor) -> float:
 
 
 def model_gradients(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> tuple[Tensor, ...]:
-    """Outputs and loss gradients as the timed training step takes them: by the model's closed-form
-    backward pass where the compiled recurrence runs, else by autograd through its forward."""
-    compiled = model.outputs_and_backward(inputs)
-    if compiled is None:
+    """Outputs and loss gradients as the timed training step takes them: by the model's fused loss and
+    closed-form backward pass where the compiled recurrence runs, else by autograd through its forward."""
+    compiled = model.loss_and_backward(inputs, targets, weights * weights)
+    with torch.no_grad():
         outputs = model(inputs)
-        return outputs.detach(), *torch.autograd.grad(
-            weighted_mse(outputs, targets, weights), model.parameters()
-        )
-    outputs, backward = compiled
-    backward(weighted_mse_and_gradient(outputs, targets, weights * weights)[1], lambda margin: 0.0)
-    gradients = tuple(parameter.grad for parameter in model.parameters())
+    if compiled is None:
+        loss = weighted_mse(model(inputs), targets, weights)
+        return outputs, *torch.autograd.grad(loss, list(model.parameters()))
+    compiled[1](lambda margin: 0.0)
+    gradients = tuple(parameter.grad.clone() for parameter in model.parameters())
     model.zero_grad(set_to_none=True)
     return outputs, *gradients
 
@@ -134,11 +132,20 @@ def check_agreement(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor
     )
 
 
+#: Seconds each timing first runs untimed (at least one call) and then at least spends timed: a fast
+#: training step reaches its steady state (allocations pooled, caches warm) only after some calls.
+WARM_UP, TIMED = 0.1, 0.1
+
+
 def median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``run()`` over ``repeats`` calls after one warm-up call."""
+    """Median wall time of ``run()`` over at least ``repeats`` calls (more while they take under ``TIMED``
+    seconds in all), after calls for ``WARM_UP`` seconds (at least one)."""
+    started = time.perf_counter()
     run()
+    while time.perf_counter() - started < WARM_UP:
+        run()
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or sum(times) < TIMED:
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
@@ -240,7 +247,10 @@ def main(argv: list[str] | None = None) -> float:
     library = compiled_library()
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, compiled recurrence: {library is not None}")
-    print(f"training step, batch {arguments.batch}, T = {arguments.length}, float64, medians of {repeats}")
+    print(
+        f"training step, batch {arguments.batch}, T = {arguments.length}, float64, medians of at least "
+        f"{repeats} runs (and {TIMED} s) after {WARM_UP} s of warm-up"
+    )
     header = f"{'width':>5} {'activation':<10} {'parameterization':<16} {'loop ms':>9} {'model ms':>9}"
     print(f"{header} {'speedup':>8} {'authors ms':>10} {'speedup':>8}")
     speedups, authors_speedups = [], []

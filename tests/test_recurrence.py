@@ -11,7 +11,7 @@ from torch.func import functional_call
 
 from curse_of_memory import recurrence
 from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS, RNN, Parameterization
-from curse_of_memory.training import TrainingSettings, train
+from curse_of_memory.training import TrainingSettings, temporal_weights, train, weighted_mse
 
 NONLINEAR = sorted(set(ACTIVATIONS) - {"linear"})
 needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on PATH")
@@ -163,30 +163,30 @@ def parameterization(request, monkeypatch) -> str:
 @needs_compiler
 @pytest.mark.parametrize("activation", sorted(recurrence.ACTIVATION_CODES))
 @pytest.mark.parametrize("margin_gradient", [0.7, 0.0])
-def test_the_backward_pass_equals_autograd_of_the_reference_outputs_and_the_margin(
+def test_the_loss_and_backward_pass_equal_autograd_of_the_reference_loss_and_the_margin(
     activation, parameterization, margin_gradient
 ):
-    """The training step's closed-form gradients: ∂/∂θ of ⟨probe, outputs⟩ + margin_gradient · margin
-    against autograd through the reference recurrence and eigvalsh, each in its parameter's layout
-    (the fused optimiser reads gradient and parameter as flat arrays alike), replacing any earlier, at
-    two steps (the second reuses the first's gradient tensors). The baselines' three ``w`` projected
-    to 0 give a triple smallest eigenvalue: the margin's subgradient is autograd's there too."""
+    """The training step's loss and closed-form gradients: the weighted MSE of the reference outputs, and
+    ∂/∂θ of it + margin_gradient · margin by autograd through the reference recurrence and eigvalsh,
+    each in its parameter's layout (the fused optimiser reads gradient and parameter as flat arrays
+    alike), replacing any earlier, at two steps (the second reuses the first's gradient tensors). The
+    baselines' three ``w`` projected to 0 give a triple smallest eigenvalue: the margin's subgradient is
+    autograd's there too."""
     model = RNN(7, activation, parameterization, dt=0.5, seed=3)
     with torch.no_grad():
         model.recurrent_raw.add_(0.2)  # keep the baselines' eigenvalues off the projection boundary
-    inputs = random_inputs(19, 40, 4)
+    inputs, weights = random_inputs(19, 40, 4), temporal_weights(40, 0.5)
     for parameter in model.parameters():
         parameter.grad = torch.full_like(parameter, 5.0)
     for seed in (6, 7):
-        probe = torch.randn(19, 40, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-        outputs, backward = model.outputs_and_backward(inputs)
+        targets = random_inputs(19, 40, seed)
+        loss, backward = model.loss_and_backward(inputs, targets, weights * weights)
         margins = []
-        backward(probe, lambda margin, margins=margins: margins.append(margin) or margin_gradient)
-        objective = (model.reference_forward(inputs) * probe).sum()
-        expected = torch.autograd.grad(
-            objective + margin_gradient * model.stability_margin(), [*model.parameters()]
-        )
-        torch.testing.assert_close(outputs, model.reference_forward(inputs).detach(), rtol=1e-10, atol=1e-10)
+        backward(lambda margin, margins=margins: margins.append(margin) or margin_gradient)
+        reference = weighted_mse(model.reference_forward(inputs), targets, weights)
+        penalty = margin_gradient * model.stability_margin()
+        expected = torch.autograd.grad(reference + penalty, [*model.parameters()])
+        assert loss == pytest.approx(reference.item(), rel=1e-12)
         assert margins == [pytest.approx(model.stability_margin().item(), abs=1e-12)]
         for (name, parameter), reference in zip(model.named_parameters(), expected, strict=True):
             torch.testing.assert_close(parameter.grad, reference, rtol=1e-9, atol=1e-12, msg=name)
@@ -259,9 +259,11 @@ def test_there_is_no_closed_form_backward_for_an_ensemble_or_off_the_compiled_pa
     ensemble = copy.deepcopy(model)
     for name, values in stacked.items():
         setattr(ensemble, name, torch.nn.Parameter(values))
-    assert ensemble.outputs_and_backward(random_inputs(2, 5, 0)) is None
+    inputs, weights = random_inputs(2, 5, 0), torch.ones(5, dtype=torch.float64)
+    assert ensemble.loss_and_backward(inputs, inputs, weights) is None
+    assert model.loss_and_backward(inputs, inputs.float(), weights) is None
     monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
-    assert model.outputs_and_backward(random_inputs(2, 5, 0)) is None
+    assert model.loss_and_backward(inputs, inputs, weights) is None
 
 
 @needs_compiler

@@ -35,10 +35,10 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
   activation by the same convolution with torch ops, the others by the reference loop.
 
 Training (:func:`curse_of_memory.training.training_step`) skips autograd on the compiled path:
-:meth:`RNN.outputs_and_backward` gives the outputs and the backward pass of a loss of them and of the
-stability margin in closed form (the compiled backward pass, then the chain rule through ``Ŵ``),
-held equal to autograd of :meth:`RNN.reference_forward` and :meth:`RNN.stability_margin` by the
-unit tests.
+:meth:`RNN.loss_and_backward` gives the training loss (fused into the compiled forward pass) and the
+backward pass of it and of the stability margin in closed form (the compiled backward pass, then the
+chain rule through ``Ŵ``), held equal to autograd of :meth:`RNN.reference_forward` and
+:meth:`RNN.stability_margin` by the unit tests.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -231,16 +231,18 @@ class RNN(nn.Module):
             return self._convolution_outputs(inputs[..., 0], parameters)
         return self.reference_forward(inputs)
 
-    def outputs_and_backward(
-        self, inputs: Tensor
-    ) -> tuple[Tensor, Callable[[Tensor, Callable[[float], float]], None]] | None:
-        """Outputs (batch, time, 1) of a single model by the compiled recurrence, and the backward pass of a
-        loss L of them and of :meth:`stability_margin`: ``backward(∂L/∂outputs, margin_gradient)``, with
-        ``margin_gradient`` mapping the margin to ``∂L/∂margin``, sets every parameter's ``.grad`` to
-        ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would; the tensors are the
-        model's own, overwritten by the next backward pass). In closed form, without autograd, whose graph
-        costs a small model's training step more than the recurrence itself. None for an ensemble or
-        where the compiled recurrence does not run.
+    def loss_and_backward(
+        self, inputs: Tensor, targets: Tensor, squared_weights: Tensor
+    ) -> tuple[float, Callable[[Callable[[float], float]], None]] | None:
+        """The training loss of a single model, ``mean_{n,k} w_k² (ŷ − y)²`` of its outputs for ``inputs``
+        (batch, time, 1) against ``targets`` with ``squared_weights`` ``w_k²`` (as
+        :func:`curse_of_memory.training.weighted_mse`), in the compiled forward pass's call, and the
+        backward pass of it plus the stability margin's term: ``backward(margin_gradient)``, with
+        ``margin_gradient`` mapping :meth:`stability_margin` to ``∂L/∂margin``, sets every parameter's
+        ``.grad`` to ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would; the tensors
+        are the model's own, overwritten by the next backward pass). In closed form, without autograd,
+        whose graph costs a small model's training step more than the recurrence itself. None for an
+        ensemble or where the compiled recurrence does not run.
 
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
         ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`recurrence.rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
@@ -248,19 +250,21 @@ class RNN(nn.Module):
         differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``. The
         backward pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
         with torch.no_grad():
-            if self._members() or not self._compiled_for(inputs, self._parameters.values()):
+            tensors = [targets, squared_weights, *self._parameters.values()]
+            if self._members() or not self._compiled_for(inputs, tensors):
                 return None
             eigenvalues = self.eigenvalues()
             rotated = self.form.rotated
             feedback = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
-            outputs, pullback = recurrence.outputs_and_pullback(
-                inputs[..., 0], self._recurrence_parameters(feedback), self.dt, self.activation
-            )
+            losses, pullback = recurrence.loss_and_pullback(
+                inputs[..., 0], self._recurrence_parameters(feedback), self.dt, self.activation, targets,
+                squared_weights,
+            )  # fmt: skip
 
         @torch.no_grad()
-        def backward(grad_outputs: Tensor, margin_gradient: Callable[[float], float]) -> None:
+        def backward(margin_gradient: Callable[[float], float]) -> None:
             gradients = self._gradient_storage()
-            pullback(grad_outputs, gradients["rows"])
+            pullback(out=gradients["rows"])
             if rotated:
                 margin, slowest = recurrence.smallest_eigenpair(feedback)
                 grad_eigenvalues = gradients["eigenvalues"]
@@ -277,7 +281,7 @@ class RNN(nn.Module):
             for name, parameter in self._parameters.items():
                 parameter.grad = gradients[name]
 
-        return outputs, backward
+        return losses.item(), backward
 
     def _gradient_storage(self) -> dict[str, Tensor]:
         """The closed-form backward pass's gradient tensors, kept from one training step to the next (each
@@ -323,11 +327,11 @@ class RNN(nn.Module):
         """The ensemble's leading dimensions: () for a single model."""
         return self.output_bias.shape[:-1]
 
-    def _compiled_for(self, inputs: Tensor, parameters: Iterable[Tensor]) -> bool:
-        """Whether the compiled recurrence evaluates these inputs and parameters (not inputs that need a
-        gradient: it differentiates the parameters only)."""
+    def _compiled_for(self, inputs: Tensor, tensors: Iterable[Tensor]) -> bool:
+        """Whether the compiled recurrence evaluates these inputs with these parameters (and targets) (not
+        inputs that need a gradient: it differentiates the parameters only)."""
         compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
-        return compiled and recurrence.available_for(inputs, *parameters)
+        return compiled and recurrence.available_for(inputs, *tensors)
 
     def _eigenvalue_pullback(self, grad_eigenvalues: Tensor, out: Tensor) -> None:
         """``∂L/∂w = g'(w) ∂L/∂g`` into ``out``: by the registered derivative, else autograd through g."""

@@ -401,12 +401,19 @@ static int run(const Problem *p, int backward) {
     return failed;
 }
 
+int weighted_squared_error(int E, int B, int T, const double *y, const double *target, const double *w2,
+                           double *gradient, double *losses, int nthreads);
+
+/* Outputs y (E, B, T); `acts`, when not NULL, keeps the activations for recurrence_backward. With a `target`
+   (B, T), also the training loss of y and its gradient (see weighted_squared_error), in the same call. */
 int recurrence_forward(int E, int B, int T, int m, int activation, int diagonal, double dt, const double *x,
                        const double *U, const double *bias, const double *feedback, const double *c,
-                       const double *c0, double *y, double *acts, int nthreads) {
+                       const double *c0, double *y, double *acts, const double *target, const double *w2,
+                       double *grad_y, double *losses, int nthreads) {
     const Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL,
                        y, acts, NULL};
-    return run(&p, 0);
+    const int failed = run(&p, 0);
+    return failed || !target ? failed : weighted_squared_error(E, B, T, y, target, w2, grad_y, losses, nthreads);
 }
 
 /* Gradients (E, partial size: U, bias, M, c, c0) from grad_y (E, B, T) and the activations recurrence_forward
@@ -537,10 +544,11 @@ static void correlate_rows(const double *x, const double *grad_y, int rows, int 
 
 /* Outputs y (E, B, T) of the linear recurrence, through its kernels (2E, T: g for members < E, r after); `acts`
    (recurrence_activations_size(2E, 1, T, m) values), when not NULL, keeps the impulse responses' activations
-   for linear_backward. */
+   for linear_backward. With a `target`, also the training loss, as recurrence_forward. */
 int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *U,
                    const double *bias, const double *feedback, const double *c, const double *c0, double *y,
-                   double *acts, int nthreads) {
+                   double *acts, const double *target, const double *w2, double *grad_y, double *losses,
+                   int nthreads) {
     const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL};
     Impulse impulse;
     if (impulse_problem(&p, &impulse)) return 1;
@@ -575,7 +583,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
         free(scratch);
     }
     free(kernels);
-    return failed;
+    return failed || !target ? failed : weighted_squared_error(E, B, T, y, target, w2, grad_y, losses, nthreads);
 }
 
 /* Gradients (E, partial size: U, bias, M, c, c0) of the linear recurrence from grad_y (E, B, T) and the

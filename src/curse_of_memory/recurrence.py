@@ -88,9 +88,9 @@ def compiled_library() -> ctypes.CDLL | None:
             errors.append(getattr(error, "stderr", None) or str(error))
             continue
         pointer, integer = ctypes.c_void_p, ctypes.c_int
-        library.recurrence_forward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 8 + [integer]
+        library.recurrence_forward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 12 + [integer]
         library.recurrence_backward.argtypes = [integer] * 6 + [ctypes.c_double] + [pointer] * 6 + [integer]
-        library.linear_forward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 8 + [integer]
+        library.linear_forward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 12 + [integer]
         library.linear_backward.argtypes = [integer] * 5 + [ctypes.c_double] + [pointer] * 6 + [integer]
         library.recurrence_activations_size.argtypes = [integer] * 4
         library.recurrence_activations_size.restype = ctypes.c_long
@@ -113,9 +113,9 @@ def _address(tensor: Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
 
 
-#: Activation buffers returned by finished backward passes, by size: reusing one spares the page
-#: faults of a fresh allocation at every training step.
-_FREE_BUFFERS: dict[int, Tensor] = {}
+#: Activation and output-gradient buffers returned by finished backward passes, by size: reusing one
+#: spares the page faults of a fresh allocation at every training step.
+_FREE_BUFFERS: dict[int, list[Tensor]] = {}
 
 
 def as_members(parameters: list[Tensor]) -> list[Tensor]:
@@ -136,14 +136,26 @@ def _outputs_for(inputs: Tensor, output_bias: Tensor) -> Tensor:
 
 
 def _pooled(size: int) -> Tensor:
-    """An activation buffer of ``size`` doubles, from the pool when a finished backward pass left one."""
-    return _FREE_BUFFERS.pop(size) if size in _FREE_BUFFERS else torch.empty(size, dtype=torch.float64)
+    """A buffer of ``size`` doubles, from the pool when a finished backward pass left one."""
+    free = _FREE_BUFFERS.get(size)
+    return free.pop() if free else torch.empty(size, dtype=torch.float64)
 
 
-def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, keep: bool):
-    """Outputs (…, B, T, 1) and, when ``keep``, what the backward pass needs (``parameters`` as the model
-    holds them: contiguous, they are already the per-member arrays of :func:`as_members`, so no reshape is
-    needed): the linear activation through its kernels and a convolution."""
+def _forward(
+    inputs: Tensor,
+    parameters: list[Tensor],
+    dt: float,
+    activation: str,
+    keep: bool,
+    targets: Tensor | None = None,
+    squared_weights: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None, tuple]:
+    """Outputs (…, B, T, 1); with ``targets`` (B, T, 1) and ``squared_weights`` (T,), also the members'
+    losses (…) as :func:`weighted_squared_error` gives them, computed in the same compiled call; and,
+    when ``keep``, what the backward pass needs (the losses' gradient with respect to the outputs too).
+    ``parameters`` as the model holds them: contiguous, they are already the per-member arrays of
+    :func:`as_members`, so no reshape is needed. The linear activation runs through its kernels and a
+    convolution."""
     library = compiled_library()
     outputs = _outputs_for(inputs, parameters[4])
     inputs = inputs.contiguous()
@@ -153,32 +165,42 @@ def _forward(inputs: Tensor, parameters: list[Tensor], dt: float, activation: st
     addresses = map(
         _address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)
     )
+    losses, grad_outputs = None, None
+    if targets is not None:
+        targets, squared_weights = targets.contiguous(), squared_weights.contiguous()
+        losses = outputs.new_empty(output_bias.shape[:-1])
+        grad_outputs = _pooled(outputs.numel()) if keep else None
+    loss_addresses = map(_address, (targets, squared_weights, grad_outputs, losses))
     activations = None
     if activation == "linear":
         if keep:  # those of the impulse responses: 2E members of one sequence
             activations = _pooled(library.recurrence_activations_size(2 * members, 1, length, width))
         failed = library.linear_forward(
-            members, batch, length, width, diagonal, dt, *addresses, _address(activations), threads
-        )
+            members, batch, length, width, diagonal, dt, *addresses, _address(activations), *loss_addresses,
+            threads,
+        )  # fmt: skip
     else:
         if keep:
             activations = _pooled(library.recurrence_activations_size(members, batch, length, width))
         failed = library.recurrence_forward(
             members, batch, length, width, ACTIVATION_CODES[activation], diagonal, dt, *addresses,
-            _address(activations), threads,
+            _address(activations), *loss_addresses, threads,
         )  # fmt: skip
     if failed:
         raise MemoryError(f"the compiled {activation} forward pass could not allocate its scratch memory")
-    return outputs, (inputs, feedback, output_weight, activations)
+    return outputs, losses, (inputs, feedback, output_weight, activations, grad_outputs)
 
 
-def _backward(saved: tuple, grad_outputs: Tensor, dt: float, activation: str, out: Tensor | None) -> Tensor:
+def _backward(
+    saved: tuple, grad_outputs: Tensor | None, dt: float, activation: str, out: Tensor | None
+) -> Tensor:
     """The gradients of [U, b, feedback, c, c0] as one row per member (E, 3m + |feedback| + 1), into ``out``
-    when given, from the compiled backward pass over ``saved`` (as from :func:`_forward`); the
-    activations go back to the pool, so ``saved`` is spent afterwards."""
+    when given, from the compiled backward pass over ``saved`` (as from :func:`_forward`) of
+    ``grad_outputs``, or where None of the losses the forward pass computed; the buffers go back to the
+    pool, so ``saved`` is spent afterwards."""
     library = compiled_library()
-    inputs, feedback, output_weight, activations = saved
-    grad_outputs = grad_outputs.contiguous()
+    inputs, feedback, output_weight, activations, grad_losses = saved
+    grad_outputs = grad_losses if grad_outputs is None else grad_outputs.contiguous()
     width, (batch, length) = output_weight.shape[-1], inputs.shape
     members, diagonal = output_weight.numel() // width, int(feedback.dim() == output_weight.dim())
     row = 4 * width + 1 if diagonal else (3 + width) * width + 1
@@ -197,7 +219,9 @@ def _backward(saved: tuple, grad_outputs: Tensor, dt: float, activation: str, ou
         )
     if failed:
         raise MemoryError(f"the compiled {activation} backward pass could not allocate its scratch memory")
-    _FREE_BUFFERS[activations.numel()] = activations
+    for buffer in (activations, grad_losses):
+        if buffer is not None:
+            _FREE_BUFFERS.setdefault(buffer.numel(), []).append(buffer)
     return gradients
 
 
@@ -211,24 +235,45 @@ def split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]
     return [part if part.shape == shape else part.reshape(shape) for part, shape in pairs]
 
 
-def outputs_and_pullback(
-    inputs: Tensor, parameters: list[Tensor], dt: float, activation: str
-) -> tuple[Tensor, Callable[[Tensor, Tensor | None], Tensor]]:
-    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model holds
-    them (see :func:`as_members`), and their pullback: ``pullback(grad_outputs, out=None)`` takes the
-    outputs' gradient to the parameters' as rows (E, 3m + |feedback| + 1) (:func:`split_gradients` shapes
-    them), written into ``out`` when given, by the compiled backward pass. It runs once: it recycles the
-    activations the forward pass kept, so a second call is refused."""
-    outputs, saved = _forward(inputs, parameters, dt, activation, keep=True)
+def _pullback(saved: tuple, dt: float, activation: str) -> Callable[..., Tensor]:
+    """``pullback(grad_outputs=None, out=None)``: :func:`_backward` over ``saved``, once (it recycles the
+    buffers the forward pass kept, so a second call is refused)."""
     spent = []
 
-    def pullback(grad_outputs: Tensor, out: Tensor | None = None) -> Tensor:
+    def pullback(grad_outputs: Tensor | None = None, out: Tensor | None = None) -> Tensor:
         if spent:
             raise RuntimeError("a first backward pass released the compiled recurrence's saved activations")
         spent.append(True)
         return _backward(saved, grad_outputs, dt, activation, out)
 
-    return outputs, pullback
+    return pullback
+
+
+def outputs_and_pullback(
+    inputs: Tensor, parameters: list[Tensor], dt: float, activation: str
+) -> tuple[Tensor, Callable[..., Tensor]]:
+    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model holds
+    them (see :func:`as_members`), and their pullback: ``pullback(grad_outputs, out=None)`` takes the
+    outputs' gradient to the parameters' as rows (E, 3m + |feedback| + 1) (:func:`split_gradients` shapes
+    them), written into ``out`` when given, by the compiled backward pass. It runs once."""
+    outputs, _, saved = _forward(inputs, parameters, dt, activation, keep=True)
+    return outputs, _pullback(saved, dt, activation)
+
+
+def loss_and_pullback(
+    inputs: Tensor,
+    parameters: list[Tensor],
+    dt: float,
+    activation: str,
+    targets: Tensor,
+    squared_weights: Tensor,
+) -> tuple[Tensor, Callable[..., Tensor]]:
+    """The members' losses (…) of their outputs for inputs (B, T) against ``targets`` (B, T, 1), weighted
+    as :func:`weighted_squared_error` (the training loss), in the forward pass's compiled call; and
+    their pullback ``pullback(out=None)``: the gradient rows of the losses' sum, as
+    :func:`outputs_and_pullback`'s. It runs once."""
+    _, losses, saved = _forward(inputs, parameters, dt, activation, True, targets, squared_weights)
+    return losses, _pullback(saved, dt, activation)
 
 
 def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:

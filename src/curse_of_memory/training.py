@@ -185,24 +185,23 @@ def training_step(
     """One optimiser step on a mini-batch (loss + margin penalty, clipping, projection); the batch loss.
 
     A non-finite loss is returned before any update. The gradients come from the model's closed-form
-    backward pass where the compiled recurrence runs (:meth:`RNN.outputs_and_backward`), else from autograd.
+    backward pass where the compiled recurrence runs (:meth:`RNN.loss_and_backward`), else from autograd.
     ``forward`` replaces ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the
     same parameters; autograd differentiates it).
     """
     optimizer.zero_grad()
-    compiled = model.outputs_and_backward(inputs) if forward is None else None
+    compiled = model.loss_and_backward(inputs, targets, weights * weights) if forward is None else None
     if compiled is None:
         loss = weighted_mse((forward or model)(inputs), targets, weights)
+        value = loss.item()
     else:
-        outputs, backward = compiled
-        loss, grad_outputs = weighted_mse_and_gradient(outputs, targets, weights * weights)
-    value = loss.item()
+        value, backward = compiled
     if not math.isfinite(value):
         return math.nan
     if compiled is None:
         (loss + margin_penalty(model, settings)).backward()
     else:
-        backward(grad_outputs, functools.partial(margin_penalty_slope, settings=settings))
+        backward(functools.partial(margin_penalty_slope, settings=settings))
     if settings.gradient_clip:
         clip_gradient_norm_(optimizer.parameters, settings.gradient_clip)
     optimizer.step()
