@@ -463,14 +463,6 @@ static int impulse_problem(const Problem *p, Impulse *out) {
     return 0;
 }
 
-/* Rows of x reversed in time and followed by zeros, in rows of `stride` of `out` (ROWS of them: those past
-   `rows` are zero). */
-static void reversed_rows(const double *x, int rows, int T, int stride, double *out) {
-    memset(out, 0, sizeof(double) * ROWS * stride);
-    for (int r = 0; r < rows; r++)
-        for (int k = 0; k < T; k++) out[(long)r * stride + k] = x[(long)r * T + T - 1 - k];
-}
-
 /* The windows of the kernel g (T values) that the convolution multiplies by: window e (e = 0 .. padded(T) + 2
    LANES - 1) holds g[e - 2 LANES .. e - 1] (zero outside 0..T-1), so that the two aligned loads at window e are
    the kernel values of sixteen consecutive outputs. `windows` is 64-byte aligned. */
@@ -518,28 +510,77 @@ static void convolve_rows(const double *x, int rows, int T, const double *restri
     }
 }
 
-/* For `rows` rows: gradient[j] += sum_b sum_{k>=j} grad_y[b, k] x[b, k-j] (the kernel's gradient, eight j at
-   once from the row reversed and padded) and column[k] += sum_b grad_y[b, k]; summed over b, then k, in order. */
-static void correlate_rows(const double *x, const double *grad_y, int rows, int T, double *restrict gradient,
-                           double *restrict column, double *scratch) {
-    const int Tp = padded(T), stride = 2 * Tp + 4 * LANES;
-    double *restrict reversed = scratch;
-    for (int first = 0; first < rows; first += ROWS) {
-        const int height = rows - first < ROWS ? rows - first : ROWS;
-        reversed_rows(x + (long)first * T, height, T, stride, reversed);
-        for (int J = 0; J < Tp; J += 4 * LANES) { /* x[b, k-j] for j = J.. is reversed[b, T-1-k+J..] */
-            lanes sum[4] = {{0}};
-            for (int q = 0; q < height; q++) {
-                const double *restrict gy = grad_y + (long)(first + q) * T, *restrict row = reversed + (long)q * stride;
-                for (int k = J; k < T; k++)
-                    for (int t = 0; t < 4; t++) sum[t] += gy[k] * load(row + T - 1 - k + J + t * LANES);
-            }
-            for (int t = 0; t < 4 && J + t * LANES < Tp; t++)
-                store(gradient + J + t * LANES, load(gradient + J + t * LANES) + sum[t]);
+/* r[0..7] (rows of an 8 x 8 block) replaced by the block's columns, in three rounds of pairwise shuffles. */
+static void transpose_block(lanes r[LANES]) {
+    typedef long long order __attribute__((vector_size(LANES * sizeof(long long))));
+    const order low = {0, 8, 2, 10, 4, 12, 6, 14}, high = {1, 9, 3, 11, 5, 13, 7, 15};
+    const order pairs_low = {0, 1, 8, 9, 4, 5, 12, 13}, pairs_high = {2, 3, 10, 11, 6, 7, 14, 15};
+    const order halves_low = {0, 1, 2, 3, 8, 9, 10, 11}, halves_high = {4, 5, 6, 7, 12, 13, 14, 15};
+    lanes t[LANES], u[LANES];
+    for (int q = 0; q < LANES; q += 2)
+        t[q] = __builtin_shuffle(r[q], r[q + 1], low), t[q + 1] = __builtin_shuffle(r[q], r[q + 1], high);
+    for (int q = 0; q < LANES; q += 4)
+        for (int p = 0; p < 2; p++) {
+            u[q + p] = __builtin_shuffle(t[q + p], t[q + p + 2], pairs_low);
+            u[q + p + 2] = __builtin_shuffle(t[q + p], t[q + p + 2], pairs_high);
         }
-        for (int q = 0; q < height; q++)
-            for (int k = 0; k < T; k++) column[k] += grad_y[(long)(first + q) * T + k];
+    for (int q = 0; q < LANES / 2; q++) {
+        r[q] = __builtin_shuffle(u[q], u[q + 4], halves_low);
+        r[q + 4] = __builtin_shuffle(u[q], u[q + 4], halves_high);
     }
+}
+
+/* out[i] = (x[0, i], .., x[7, i]) for i < T: eight rows of x (those from `rows` on read as zeros) in lanes. */
+static void rows_in_lanes(const double *x, int rows, int T, lanes *restrict out) {
+    int i = 0;
+    for (; i + LANES <= T; i += LANES) {
+        lanes block[LANES];
+        for (int q = 0; q < LANES; q++) block[q] = q < rows ? load(x + (long)q * T + i) : (lanes){0};
+        transpose_block(block);
+        for (int q = 0; q < LANES; q++) out[i + q] = block[q];
+    }
+    for (; i < T; i++)
+        for (int q = 0; q < LANES; q++) out[i][q] = q < rows ? x[(long)q * T + i] : 0.0;
+}
+
+/* The sum of a vector's lanes, in lane order. */
+static double lane_sum(lanes v) {
+    double total = 0.0;
+    for (int q = 0; q < LANES; q++) total += v[q];
+    return total;
+}
+
+/* Lanes per call of correlate_rows's scratch (64-byte aligned). */
+static long correlation_scratch(int T) { return LANES + 3L * T + padded(T); }
+
+/* For `rows` rows: gradient[j] += sum_b sum_{k>=j} grad_y[b, k] x[b, k-j] (the kernel's gradient; j < padded T)
+   and column[k] += sum_b grad_y[b, k]. Eight rows at a time in the lanes of a vector (both arrays transposed,
+   x after eight zero vectors, so that x[b, k-j] for eight lags j = J..J+7 are eight aligned loads and no lag
+   needs a test): eight sums for eight lags. Each lane sums its rows over k in order; the lanes are summed last,
+   in order. */
+static void correlate_rows(const double *x, const double *grad_y, int rows, int T, double *restrict gradient,
+                           double *restrict column, lanes *restrict scratch) {
+    const int Tp = padded(T);
+    lanes *restrict xt = scratch, *restrict gt = xt + LANES + T;
+    lanes *restrict columns = gt + T, *restrict lags = columns + T;
+    memset(xt, 0, sizeof(lanes) * LANES);
+    memset(columns, 0, sizeof(lanes) * (T + Tp));
+    for (int first = 0; first < rows; first += LANES) {
+        const int height = rows - first < LANES ? rows - first : LANES;
+        rows_in_lanes(x + (long)first * T, height, T, xt + LANES);
+        rows_in_lanes(grad_y + (long)first * T, height, T, gt);
+        for (int k = 0; k < T; k++) columns[k] += gt[k];
+        for (int J = 0; J < Tp; J += LANES) {
+            lanes sum[LANES] = {{0}};
+            for (int k = J; k < T; k++) {
+                const lanes g = gt[k], *window = xt + LANES + k - J; /* window[-t]: x at k - (J + t) */
+                for (int t = 0; t < LANES; t++) sum[t] += g * window[-t];
+            }
+            for (int t = 0; t < LANES; t++) lags[J + t] += sum[t];
+        }
+    }
+    for (int j = 0; j < Tp; j++) gradient[j] += lane_sum(lags[j]);
+    for (int k = 0; k < T; k++) column[k] += lane_sum(columns[k]);
 }
 
 /* Outputs y (E, B, T) of the linear recurrence, through its kernels (2E, T: g for members < E, r after); `acts`
@@ -602,7 +643,7 @@ int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const d
     int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        double *scratch = malloc(sizeof(double) * ROWS * (2 * Tp + 4 * LANES));
+        lanes *scratch = aligned_alloc(64, sizeof(lanes) * correlation_scratch(T));
         failed |= !scratch;
 #pragma omp for schedule(static)
         for (int item = 0; item < items; item++) {
