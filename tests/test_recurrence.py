@@ -242,7 +242,7 @@ def test_the_rotated_pullback_equals_autograd_of_the_feedback_matrix():
 @needs_compiler
 def test_the_pullback_writes_into_a_given_tensor_of_its_shape_only():
     model = RNN(3, "linear", "diagonal")
-    inputs, probe = random_inputs(2, 5, 0)[..., 0], torch.ones(2, 5, 1, dtype=torch.float64)
+    inputs, probe = random_inputs(2, 5, 0), torch.ones(2, 5, 1, dtype=torch.float64)
     parameters = model._recurrence_parameters()
     pullbacks = [recurrence.outputs_and_pullback(inputs, parameters, 1.0, "linear")[1] for _ in range(3)]
     rows = torch.empty(1, 13, dtype=torch.float64)

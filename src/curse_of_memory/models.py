@@ -226,7 +226,7 @@ class RNN(nn.Module):
         """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
         parameters = self._recurrence_parameters()
         if self._compiled_for(inputs, parameters):
-            return recurrence.recurrence_outputs(inputs[..., 0], parameters, self.dt, self.activation)
+            return recurrence.recurrence_outputs(inputs, parameters, self.dt, self.activation)
         if self.activation == "linear":
             return self._convolution_outputs(inputs[..., 0], parameters)
         return self.reference_forward(inputs)
@@ -257,7 +257,7 @@ class RNN(nn.Module):
             rotated = self.form.rotated
             feedback = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
             losses, pullback = recurrence.loss_and_pullback(
-                inputs[..., 0], self._recurrence_parameters(feedback), self.dt, self.activation, targets,
+                inputs, self._recurrence_parameters(feedback), self.dt, self.activation, targets,
                 squared_weights,
             )  # fmt: skip
 

@@ -105,7 +105,7 @@ def compiled_library() -> ctypes.CDLL | None:
 
 def available_for(*tensors: Tensor) -> bool:
     """Whether the compiled recurrence can evaluate these tensors (CPU float64, library built)."""
-    usable = all(t.device.type == "cpu" and t.dtype == torch.float64 for t in tensors)
+    usable = all(t.is_cpu and t.dtype == torch.float64 for t in tensors)
     return usable and compiled_library() is not None
 
 
@@ -131,8 +131,8 @@ def as_members(parameters: list[Tensor]) -> list[Tensor]:
 
 
 def _outputs_for(inputs: Tensor, output_bias: Tensor) -> Tensor:
-    """The (…, B, T, 1) outputs of the members (… as ``output_bias`` (…, 1) has) for inputs (B, T)."""
-    return inputs.new_empty(*output_bias.shape[:-1], *inputs.shape, 1)
+    """The (…, B, T, 1) outputs of the members (… as ``output_bias`` (…, 1) has) for inputs (B, T, 1)."""
+    return inputs.new_empty(*output_bias.shape[:-1], *inputs.shape)
 
 
 def _pooled(size: int) -> Tensor:
@@ -160,7 +160,7 @@ def _forward(
     outputs = _outputs_for(inputs, parameters[4])
     inputs = inputs.contiguous()
     input_weight, input_bias, feedback, output_weight, output_bias = (p.contiguous() for p in parameters)
-    members, width, (batch, length) = output_bias.numel(), input_weight.shape[-1], inputs.shape
+    members, width, (batch, length, _) = output_bias.numel(), input_weight.shape[-1], inputs.shape
     diagonal, threads = int(feedback.dim() == input_weight.dim()), torch.get_num_threads()
     addresses = map(
         _address, (inputs, input_weight, input_bias, feedback, output_weight, output_bias, outputs)
@@ -201,7 +201,7 @@ def _backward(
     library = compiled_library()
     inputs, feedback, output_weight, activations, grad_losses = saved
     grad_outputs = grad_losses if grad_outputs is None else grad_outputs.contiguous()
-    width, (batch, length) = output_weight.shape[-1], inputs.shape
+    width, (batch, length, _) = output_weight.shape[-1], inputs.shape
     members, diagonal = output_weight.numel() // width, int(feedback.dim() == output_weight.dim())
     row = 4 * width + 1 if diagonal else (3 + width) * width + 1
     gradients = inputs.new_empty(members, row) if out is None else out
@@ -252,8 +252,8 @@ def _pullback(saved: tuple, dt: float, activation: str) -> Callable[..., Tensor]
 def outputs_and_pullback(
     inputs: Tensor, parameters: list[Tensor], dt: float, activation: str
 ) -> tuple[Tensor, Callable[..., Tensor]]:
-    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model holds
-    them (see :func:`as_members`), and their pullback: ``pullback(grad_outputs, out=None)`` takes the
+    """Outputs (…, B, T, 1) for inputs (B, T, 1) and ``parameters`` = [U, b, feedback, c, c0] as the model
+    holds them (see :func:`as_members`), and their pullback: ``pullback(grad_outputs, out=None)`` takes the
     outputs' gradient to the parameters' as rows (E, 3m + |feedback| + 1) (:func:`split_gradients` shapes
     them), written into ``out`` when given, by the compiled backward pass. It runs once."""
     outputs, _, saved = _forward(inputs, parameters, dt, activation, keep=True)
@@ -268,7 +268,7 @@ def loss_and_pullback(
     targets: Tensor,
     squared_weights: Tensor,
 ) -> tuple[Tensor, Callable[..., Tensor]]:
-    """The members' losses (…) of their outputs for inputs (B, T) against ``targets`` (B, T, 1), weighted
+    """The members' losses (…) of their outputs for inputs (B, T, 1) against ``targets`` (B, T, 1), weighted
     as :func:`weighted_squared_error` (the training loss), in the forward pass's compiled call; and
     their pullback ``pullback(out=None)``: the gradient rows of the losses' sum, as
     :func:`outputs_and_pullback`'s. It runs once."""
@@ -277,7 +277,7 @@ def loss_and_pullback(
 
 
 def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
-    """Outputs (…, B, T, 1) for inputs (B, T) and ``parameters`` = [U, b, feedback, c, c0] as the model
+    """Outputs (…, B, T, 1) for inputs (B, T, 1) and ``parameters`` = [U, b, feedback, c, c0] as the model
     holds them (see :func:`as_members`); differentiable in the parameters when grad mode asks for it."""
     if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
         return CompiledRecurrence.apply(inputs, dt, activation, *parameters)
@@ -285,7 +285,7 @@ def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, acti
 
 
 class CompiledRecurrence(torch.autograd.Function):
-    """Outputs (…, B, T, 1) of the members' parameter sets on shared inputs (B, T), with the backward of
+    """Outputs (…, B, T, 1) of the members' parameter sets on shared inputs (B, T, 1), with the backward of
     recurrence.c (:func:`outputs_and_pullback`). Parameters as the model holds them (see
     :func:`as_members`); no gradient flows to the inputs."""
 
