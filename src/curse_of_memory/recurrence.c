@@ -510,23 +510,30 @@ static void convolve_rows(const double *x, int rows, int T, const double *restri
     }
 }
 
+/* Lanes of a and b picked by constant indices (b's from LANES on): clang's and GCC 12's builtin, or older
+   GCC's. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+typedef long long lane_order __attribute__((vector_size(LANES * sizeof(long long))));
+#define SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (lane_order){__VA_ARGS__})
+#endif
+
 /* r[0..7] (rows of an 8 x 8 block) replaced by the block's columns, in three rounds of pairwise shuffles. */
 static void transpose_block(lanes r[LANES]) {
-    typedef long long order __attribute__((vector_size(LANES * sizeof(long long))));
-    const order low = {0, 8, 2, 10, 4, 12, 6, 14}, high = {1, 9, 3, 11, 5, 13, 7, 15};
-    const order pairs_low = {0, 1, 8, 9, 4, 5, 12, 13}, pairs_high = {2, 3, 10, 11, 6, 7, 14, 15};
-    const order halves_low = {0, 1, 2, 3, 8, 9, 10, 11}, halves_high = {4, 5, 6, 7, 12, 13, 14, 15};
     lanes t[LANES], u[LANES];
-    for (int q = 0; q < LANES; q += 2)
-        t[q] = __builtin_shuffle(r[q], r[q + 1], low), t[q + 1] = __builtin_shuffle(r[q], r[q + 1], high);
+    for (int q = 0; q < LANES; q += 2) {
+        t[q] = SHUFFLE(r[q], r[q + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        t[q + 1] = SHUFFLE(r[q], r[q + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
     for (int q = 0; q < LANES; q += 4)
         for (int p = 0; p < 2; p++) {
-            u[q + p] = __builtin_shuffle(t[q + p], t[q + p + 2], pairs_low);
-            u[q + p + 2] = __builtin_shuffle(t[q + p], t[q + p + 2], pairs_high);
+            u[q + p] = SHUFFLE(t[q + p], t[q + p + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[q + p + 2] = SHUFFLE(t[q + p], t[q + p + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
     for (int q = 0; q < LANES / 2; q++) {
-        r[q] = __builtin_shuffle(u[q], u[q + 4], halves_low);
-        r[q + 4] = __builtin_shuffle(u[q], u[q + 4], halves_high);
+        r[q] = SHUFFLE(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[q + 4] = SHUFFLE(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
 

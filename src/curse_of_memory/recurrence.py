@@ -1,6 +1,6 @@
 """The compiled recurrence: ``recurrence.c`` built on first use, called through ctypes.
 
-:meth:`curse_of_memory.models.RNN.forward` and :meth:`~curse_of_memory.models.RNN.outputs_and_backward`
+:meth:`curse_of_memory.models.RNN.forward` and :meth:`~curse_of_memory.models.RNN.loss_and_backward`
 use it on CPU float64 tensors: for the nonlinear activations step by step, for the linear one through its
 impulse response and a convolution; one compiled call forward, one backward (:func:`outputs_and_pullback`,
 wrapped for autograd by :class:`CompiledRecurrence`). Everything else (CUDA, another dtype, no C
