@@ -600,15 +600,16 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
     const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL};
     Impulse impulse;
     if (impulse_problem(&p, &impulse)) return 1;
-    double *kernels = malloc(sizeof(double) * 3 * E * T), *offsets = kernels + 2L * E * T; /* sum_{j<=k} r_j + c0 */
+    double *kernels = malloc(sizeof(double) * 3 * E * T); /* then the offsets sum_{j<=k} r_j + c0 */
     impulse.p.y = kernels;
     int failed = !kernels || run(&impulse.p, 0);
     free(impulse.buffer);
-    const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads;
     if (failed) {
         free(kernels);
         return 1;
     }
+    const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads;
+    double *offsets = kernels + 2L * E * T;
     for (int e = 0; e < E; e++) {
         double total = c0[e];
         for (int k = 0; k < T; k++) offsets[(long)e * T + k] = total += kernels[(long)(E + e) * T + k];
@@ -750,8 +751,9 @@ static void row_major(int m, const double *P, long row_stride, long column_strid
    (written with P's strides) and dL/dg_i = (P S P^T)_ii / 2. */
 int rotated_pullback(int m, const double *P, long row_stride, long column_stride, const double *g, const double *G,
                      double slope, const double *v, double *grad_P, double *grad_g) {
-    double *rows = malloc(sizeof(double) * 3 * m * m), *S = rows + m * m, *PS = S + m * m;
+    double *rows = malloc(sizeof(double) * 3 * m * m);
     if (!rows) return 1;
+    double *S = rows + m * m, *PS = S + m * m;
     row_major(m, P, row_stride, column_stride, rows);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++)
@@ -786,9 +788,10 @@ typedef void syevd_function(const char *jobz, const char *uplo, const int *n, do
 int smallest_eigenpair(int m, const double *W, void *syevd, double *value, double *vector) {
     syevd_function *solve = (syevd_function *)syevd;
     const int minus_one = -1;
-    double *a = malloc(sizeof(double) * (m * m + m)), *w = a + (long)m * m, work_query = 0.0;
+    double *a = malloc(sizeof(double) * (m * m + m)), work_query = 0.0;
     int iwork_query = 0, info = 0;
     if (!a) return -1000;
+    double *w = a + (long)m * m;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < m; j++) a[j * m + i] = W[i * m + j];
     solve("V", "L", &m, a, &m, w, &work_query, &minus_one, &iwork_query, &minus_one, &info);
