@@ -107,15 +107,15 @@ def model_gradients(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor
     """Outputs and loss gradients as the timed training step takes them: by the model's fused loss and
     closed-form backward pass where the compiled recurrence runs, else by autograd through its forward."""
     compiled = model.loss_and_backward(inputs, targets, weights * weights)
-    with torch.no_grad():
-        outputs = model(inputs)
     if compiled is None:
-        loss = weighted_mse(model(inputs), targets, weights)
-        return outputs, *torch.autograd.grad(loss, list(model.parameters()))
+        outputs = model(inputs)
+        loss = weighted_mse(outputs, targets, weights)
+        return outputs.detach(), *torch.autograd.grad(loss, list(model.parameters()))
     compiled[1](lambda margin: 0.0)
     gradients = tuple(parameter.grad.clone() for parameter in model.parameters())
     model.zero_grad(set_to_none=True)
-    return outputs, *gradients
+    with torch.no_grad():
+        return model(inputs), *gradients
 
 
 def check_agreement(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> float:

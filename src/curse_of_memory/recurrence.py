@@ -345,10 +345,9 @@ def rotated_pullback(
     and ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²`` into ``grad_eigenvalues``, in one compiled call."""
     if grad_rotation.stride() != rotation.stride() or not grad_eigenvalues.is_contiguous():
         raise ValueError("∂L/∂P goes into a tensor laid out as P, ∂L/∂g into a contiguous one")
-    inputs = (eigenvalues, grad_feedback, slope, vector)
     failed = compiled_library().rotated_pullback(
-        rotation.shape[0], rotation.data_ptr(), *rotation.stride(),
-        *(t if isinstance(t, float) else t.contiguous().data_ptr() for t in inputs),
+        rotation.shape[0], rotation.data_ptr(), *rotation.stride(), eigenvalues.contiguous().data_ptr(),
+        grad_feedback.contiguous().data_ptr(), slope, vector.contiguous().data_ptr(),
         grad_rotation.data_ptr(), grad_eigenvalues.data_ptr(),
     )  # fmt: skip
     if failed:
