@@ -230,9 +230,7 @@ def split_gradients(gradients: Tensor, shapes: list[torch.Size]) -> list[Tensor]
     (E, 3m + |feedback| + 1)."""
     members = len(shapes[4]) - 1  # the ensemble's dimensions: c0 is (…, 1)
     sizes = [math.prod(shape[members:]) for shape in shapes]
-    parts = gradients.split(sizes, dim=1) if members else gradients[0].split(sizes)  # a single model's: 1-D
-    pairs = zip(parts, shapes, strict=True)
-    return [part if part.shape == shape else part.reshape(shape) for part, shape in pairs]
+    return [part.reshape(shape) for part, shape in zip(gradients.split(sizes, dim=1), shapes, strict=True)]
 
 
 def _pullback(saved: tuple, dt: float, activation: str) -> Callable[..., Tensor]:
