@@ -50,6 +50,13 @@ static long partial_size(const Problem *p) { return 3L * p->m + feedback_size(p)
 static lanes load(const double *at) { return *(const lanes *)at; }
 static void store(double *at, lanes value) { *(lanes *)at = value; }
 
+/* The sum of a vector's lanes, in lane order. */
+static double lane_sum(lanes v) {
+    double total = 0.0;
+    for (int q = 0; q < LANES; q++) total += v[q];
+    return total;
+}
+
 /* out (rows x width) -= a (rows x inner) @ b (inner x width) on the columns from `first` in blocks of
    `groups` x LANES, `rows` in blocks of `height` (<= 2 * ROWS): the height x groups accumulators stay in
    registers, and each output is summed over `inner` in order, whatever the blocking. Element (row, i) of a
@@ -273,9 +280,7 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
             const double *restrict hr = h + r * w;
             lanes sum = load(c) * load(hr);
             for (int j = LANES; j < w; j += LANES) sum += load(c + j) * load(hr + j);
-            double out = 0.0;
-            for (int lane = 0; lane < LANES; lane++) out += sum[lane];
-            p->y[((long)e * p->B + first + r) * T + k] = out + parameters->c0;
+            p->y[((long)e * p->B + first + r) * T + k] = lane_sum(sum) + parameters->c0;
         }
     }
 }
@@ -550,13 +555,6 @@ static void rows_in_lanes(const double *x, int rows, int T, lanes *restrict out)
         for (int q = 0; q < LANES; q++) out[i][q] = q < rows ? x[(long)q * T + i] : 0.0;
 }
 
-/* The sum of a vector's lanes, in lane order. */
-static double lane_sum(lanes v) {
-    double total = 0.0;
-    for (int q = 0; q < LANES; q++) total += v[q];
-    return total;
-}
-
 /* Lanes per call of correlate_rows's scratch (64-byte aligned). */
 static long correlation_scratch(int T) { return LANES + 3L * T + padded(T); }
 
@@ -712,8 +710,7 @@ int weighted_squared_error(int E, int B, int T, const double *y, const double *t
             if (gr) store(gr + k, scaled * two_over_n);
             sum += difference * scaled;
         }
-        double total = 0.0;
-        for (int lane = 0; lane < LANES; lane++) total += sum[lane];
+        double total = lane_sum(sum);
         for (int k = whole; k < T; k++) {
             const double difference = yr[k] - tr[k], scaled = difference * w2[k];
             if (gr) gr[k] = scaled * two_over_n;
