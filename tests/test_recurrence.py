@@ -58,6 +58,37 @@ def test_compiled_forward_and_gradients_equal_the_reference_recurrence(
     assert_all_close(fast, reference, rtol=1e-10)
 
 
+@needs_compiler
+@pytest.mark.parametrize("activation", NONLINEAR)
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+@pytest.mark.parametrize(("width", "batch"), [(3, 37), (16, 16), (13, 7), (64, 21)])
+def test_an_evaluation_pass_gives_the_training_pass_s_outputs_bit_for_bit(
+    activation, parameterization, width, batch
+):
+    """Without activations to keep, the compiled forward puts an item's rows in vector lanes; it must sum
+    exactly as the training pass does. Batch 37: a partial group of lanes; 7: an item too short for it
+    (the training pass's kernel); an ensemble of perturbed members covers the member offsets."""
+    model = RNN(width, activation, parameterization, dt=0.6, seed=width)
+    inputs = random_inputs(batch, 50, width)
+    generator = torch.Generator().manual_seed(width)
+    stacked = {
+        name: torch.stack(
+            [
+                p.detach() + 0.3 * k * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+                for k in range(3)
+            ]
+        )
+        for name, p in model.named_parameters()
+    }
+    with torch.no_grad():
+        evaluated = functional_call(model, stacked, (inputs,))
+    trained = functional_call(
+        model, {name: value.requires_grad_() for name, value in stacked.items()}, (inputs,)
+    )
+    assert trained.requires_grad
+    assert torch.equal(evaluated, trained.detach())
+
+
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize(("batch", "length"), [(9, 70), (37, 5), (2, 41)])

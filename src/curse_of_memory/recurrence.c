@@ -9,9 +9,10 @@
    Work is split into items of BLOCK batch rows of one ensemble member; an item runs the whole time
    loop in cache, on the width padded to a multiple of LANES (padded units have zero weights and stay
    exactly zero). Products are register-blocked (up to 8 rows x 16 columns). The forward stores only the
-   activations sigma(pre); the backward recomputes the states from them, bit for bit. Items are dealt to
-   OpenMP threads; parameter gradients are summed per item and reduced in item order, so results do not
-   depend on the number of threads. linear_forward / linear_backward (at the end) evaluate the linear
+   activations sigma(pre); the backward recomputes the states from them, bit for bit. A forward pass that keeps
+   no activations puts an item's rows in the lanes instead (forward_item_lanes), with the same outputs. Items
+   are dealt to OpenMP threads; parameter gradients are summed per item and reduced in item order, so results
+   do not depend on the number of threads. linear_forward / linear_backward (at the end) evaluate the linear
    recurrence as a causal convolution with its impulse response instead. */
 
 #include <math.h>
@@ -112,12 +113,60 @@ static void subtract_transposed_product(double *restrict out, const double *rest
     product(out, a, b, rows, inner, width, 1, rows);
 }
 
+/* Lanes of a and b picked by constant indices (b's from LANES on): clang's and GCC 12's builtin, or older
+   GCC's. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+typedef long long lane_order __attribute__((vector_size(LANES * sizeof(long long))));
+#define SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (lane_order){__VA_ARGS__})
+#endif
+
+/* r[0..7] (rows of an 8 x 8 block) replaced by the block's columns, in three rounds of pairwise shuffles. */
+static void transpose_block(lanes r[LANES]) {
+    lanes t[LANES], u[LANES];
+    for (int q = 0; q < LANES; q += 2) {
+        t[q] = SHUFFLE(r[q], r[q + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        t[q + 1] = SHUFFLE(r[q], r[q + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    for (int q = 0; q < LANES; q += 4)
+        for (int p = 0; p < 2; p++) {
+            u[q + p] = SHUFFLE(t[q + p], t[q + p + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[q + p + 2] = SHUFFLE(t[q + p], t[q + p + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int q = 0; q < LANES / 2; q++) {
+        r[q] = SHUFFLE(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[q + 4] = SHUFFLE(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/* out[i] = (x[0, i], .., x[7, i]) for i < T: eight rows of x (those from `rows` on read as zeros) in lanes. */
+static void rows_in_lanes(const double *x, int rows, int T, lanes *restrict out) {
+    int i = 0;
+    for (; i + LANES <= T; i += LANES) {
+        lanes block[LANES];
+        for (int q = 0; q < LANES; q++) block[q] = q < rows ? load(x + (long)q * T + i) : (lanes){0};
+        transpose_block(block);
+        for (int q = 0; q < LANES; q++) out[i + q] = block[q];
+    }
+    for (; i < T; i++)
+        for (int q = 0; q < LANES; q++) out[i][q] = q < rows ? x[(long)q * T + i] : 0.0;
+}
+
 /* e^r - 1 for |r| <= ln2 / 2: the degree-13 Taylor polynomial in Horner form, for r a double or lanes. */
 #define EXPM1_TAYLOR(r)                                                                                       \
     ((((((((((((((r) * (1.0 / 6227020800.0) + 1.0 / 479001600.0) * (r) + 1.0 / 39916800.0) * (r) +          \
                1.0 / 3628800.0) * (r) + 1.0 / 362880.0) * (r) + 1.0 / 40320.0) * (r) + 1.0 / 5040.0) * (r) +  \
            1.0 / 720.0) * (r) + 1.0 / 120.0) * (r) + 1.0 / 24.0) * (r) + 1.0 / 6.0) * (r) + 0.5) * (r) +      \
       1.0) * (r))
+
+/* EXPM1_TAYLOR(2 h) from h = r / 2 without forming r: the Horner value after the coefficient of r^k is kept
+   times 2^k (a scaling by a power of two, so every rounding is that of EXPM1_TAYLOR(r)). */
+#define EXPM1_TAYLOR_HALF(h)                                                                                     \
+    ((((((((((((((h) * (8192.0 / 6227020800.0) + 4096.0 / 479001600.0) * (h) + 2048.0 / 39916800.0) * (h) +  \
+               1024.0 / 3628800.0) * (h) + 512.0 / 362880.0) * (h) + 256.0 / 40320.0) * (h) + 128.0 / 5040.0) * \
+            (h) + 64.0 / 720.0) * (h) + 32.0 / 120.0) * (h) + 16.0 / 24.0) * (h) + 8.0 / 6.0) * (h) + 4.0 / 2.0) *  \
+       (h) + 2.0) * (h))
 
 /* tanh(x) = u / (u + 2) with u = e^{2x} - 1, and e^y - 1 = 2^n (e^r - 1) + (2^n - 1) where
    n = round(y / ln2) (by the 1.5 * 2^52 shifter), r = y - n ln2 in two parts (|r| <= ln2 / 2), and
@@ -143,21 +192,21 @@ static inline double fast_tanh(double x) {
 }
 
 #ifdef __AVX512F__
-typedef int64_t lane_bits __attribute__((vector_size(LANES * sizeof(int64_t))));
-
 /* fast_tanh on LANES values at once, with the same steps, except that u / (u + 2) is u times the
    reciprocal of d = u + 2: rcp14's 14-bit estimate and one Newton step (28 bits), then the quotient
    corrected by its fused residual u - q d, which squares the error again (the division was the scalar
-   form's bottleneck in a profile). */
+   form's bottleneck in a profile). Two operations fewer give the same bits: x is bounded by 20 and reduced
+   to r / 2 (2x is never formed), and 2^n comes from vscalefpd. A step at width 16 spends about half its
+   time here. */
 static lanes tanh_lanes(lanes x) {
     const double log2e = 1.4426950408889634, ln2_high = 0.6931471803691238, ln2_low = 1.9082149292705877e-10;
     const double shifter = 6755399441055744.0;
-    /* max(-40, min(40, 2x)) with the bound first: a NaN is the second operand, so it passes through */
-    const lanes y = (lanes)_mm512_max_pd(_mm512_set1_pd(-40.0), _mm512_min_pd(_mm512_set1_pd(40.0), (__m512d)(2.0 * x)));
-    const lanes shifted = y * log2e + shifter, n = shifted - shifter;
-    const lanes r = (y - n * ln2_high) - n * ln2_low;
-    const lanes poly = EXPM1_TAYLOR(r);
-    const lanes scale = (lanes)(((lane_bits)shifted + 1023) << 52);
+    /* max(-20, min(20, x)) with the bound first: a NaN is the second operand, so it passes through */
+    const lanes a = (lanes)_mm512_max_pd(_mm512_set1_pd(-20.0), _mm512_min_pd(_mm512_set1_pd(20.0), (__m512d)x));
+    const lanes shifted = a * (2.0 * log2e) + shifter, n = shifted - shifter;
+    const lanes half_r = (a - n * (0.5 * ln2_high)) - n * (0.5 * ln2_low); /* r / 2, exactly */
+    const lanes poly = EXPM1_TAYLOR_HALF(half_r);
+    const lanes scale = (lanes)_mm512_scalef_pd(_mm512_set1_pd(1.0), (__m512d)n);
     const lanes u = scale * poly + (scale - 1.0), d = u + 2.0;
     lanes inverse = (lanes)_mm512_rcp14_pd((__m512d)d);
     inverse = inverse * (2.0 - d * inverse);
@@ -285,6 +334,62 @@ static void forward_item(const Problem *p, int e, int first, int rows, const Pad
     }
 }
 
+/* forward_item for passes that keep no activations (evaluation, perturbed ensembles), with the item's rows in
+   the lanes of vectors (GROUPS vectors per unit) instead of its units. Each output is the same sum in the same
+   order, so the outputs are forward_item's bit for bit; but c . h needs no sum across a vector's lanes (which
+   cost as much as the recurrent product at width 16) and a step's values stay in a few kilobytes. The items are
+   forward_item's; one of fewer than LANES rows takes forward_item. */
+enum { GROUPS = BLOCK / LANES };
+
+/* Lanes of work that forward_item_lanes takes: the inputs and the outputs (T each), h and sigma(pre) (w each),
+   per group. */
+static long forward_lanes_size(int T, int w) { return GROUPS * (T + 2L * w + padded(T)); }
+
+static void forward_item_lanes(const Problem *p, int e, int first, int rows, const Padded *parameters,
+                               lanes *restrict work) {
+    const int m = p->m, w = padded(m), T = p->T, Tp = padded(T);
+    const double *restrict U = parameters->U, *restrict bias = parameters->bias, *restrict c = parameters->c;
+    const double *restrict g = parameters->diagonal, *restrict M = parameters->M, dt = p->dt;
+    lanes *restrict xs = work, *restrict h = xs + GROUPS * T, *restrict pre = h + GROUPS * w;
+    lanes *restrict ys = pre + GROUPS * w; /* unit j of group q: h[j * GROUPS + q]; step k: xs[q * T + k] */
+    const lanes zero = {0};
+    for (int group = 0; group < GROUPS; group++)
+        rows_in_lanes(p->x + (long)(first + group * LANES) * T, rows - group * LANES, T, xs + group * T);
+    memset(h, 0, sizeof(lanes) * GROUPS * w);
+    for (int k = 0; k < T; k++) {
+        for (int j = 0; j < w; j += LANES) { /* units j..j+7 of every group: LANES x GROUPS sums over i in order */
+            lanes sum[LANES][GROUPS];
+            for (int q = 0; q < LANES; q++)
+                for (int group = 0; group < GROUPS; group++) sum[q][group] = zero;
+            if (!p->diagonal)
+                for (int i = 0; i < w; i++)
+                    for (int q = 0; q < LANES; q++)
+                        for (int group = 0; group < GROUPS; group++)
+                            sum[q][group] += M[(long)i * w + j + q] * h[i * GROUPS + group];
+            for (int q = 0; q < LANES; q++)
+                for (int group = 0; group < GROUPS; group++) {
+                    const lanes drive = xs[group * T + k] * U[j + q] + bias[j + q];
+                    const lanes value = p->diagonal ? drive - h[(j + q) * GROUPS + group] * g[j + q]
+                                                    : drive - sum[q][group];
+                    pre[(j + q) * GROUPS + group] = j + q < m ? value : zero; /* padded units stay zero */
+                }
+        }
+        activate(p->activation, (double *)pre, (long)GROUPS * w * LANES);
+        for (int i = 0; i < GROUPS * w; i++) h[i] += dt * pre[i];
+        for (int group = 0; group < GROUPS; group++) { /* forward_item's c . h: per lane q over j = q mod LANES, */
+            lanes total = zero;                          /* then over q */
+            for (int q = 0; q < LANES; q++) {
+                lanes sum = zero;
+                for (int j = q; j < w; j += LANES) sum += c[j] * h[j * GROUPS + group];
+                total += sum;
+            }
+            ys[group * Tp + k] = total + parameters->c0;
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < T; k++) p->y[((long)e * p->B + first + r) * T + k] = ys[r / LANES * Tp + k][r % LANES];
+}
+
 static void backward_item(const Problem *p, int e, int first, int rows, const Padded *parameters,
                           double *restrict carry, double *restrict grad_pre, double *restrict gradient_M,
                           double *restrict padded_gradients, double *restrict history, double *partial) {
@@ -363,8 +468,10 @@ static void backward_item(const Problem *p, int e, int first, int rows, const Pa
 /* The items of one thread; returns nonzero when its scratch memory cannot be allocated. */
 static int run_items(const Problem *p, int backward, int thread, int threads) {
     const long w = padded(p->m), slab = (long)BLOCK * w;
-    const long history = backward ? p->T * slab : 0;
-    double *scratch = malloc(sizeof(double) * (2 * slab + 7 * w + 3 * w * w + history));
+    const long history = backward ? p->T * slab : 0, lanes_work = LANES * forward_lanes_size(p->T, w);
+    const long work_size = 2 * slab + 3 * w + w * w + history;
+    const long size = sizeof(double) * (4 * w + 2 * w * w + (work_size > lanes_work ? work_size : lanes_work));
+    double *scratch = aligned_alloc(64, (size + 63) / 64 * 64);
     if (!scratch) return 1;
     Padded parameters = {scratch, scratch + w, scratch + 2 * w, scratch + 3 * w, scratch + 4 * w,
                          scratch + 4 * w + w * w, 0.0};
@@ -378,6 +485,8 @@ static int run_items(const Problem *p, int backward, int thread, int threads) {
             backward_item(p, e, first, rows, &parameters, work, work + slab, work + 2 * slab,
                           work + 2 * slab + w * w, work + 2 * slab + w * w + 3 * w,
                           p->partials + (long)item * partial_size(p));
+        else if (!p->acts && rows >= LANES)
+            forward_item_lanes(p, e, first, rows, &parameters, (lanes *)work);
         else
             forward_item(p, e, first, rows, &parameters, work, p->acts ? NULL : work + slab);
     }
@@ -513,46 +622,6 @@ static void convolve_rows(const double *x, int rows, int T, const double *restri
         for (int q = 0; q < height; q++)
             for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[(long)q * (Tp + LANES) + k] + offset[k];
     }
-}
-
-/* Lanes of a and b picked by constant indices (b's from LANES on): clang's and GCC 12's builtin, or older
-   GCC's. */
-#if defined(__clang__) || __GNUC__ >= 12
-#define SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#else
-typedef long long lane_order __attribute__((vector_size(LANES * sizeof(long long))));
-#define SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (lane_order){__VA_ARGS__})
-#endif
-
-/* r[0..7] (rows of an 8 x 8 block) replaced by the block's columns, in three rounds of pairwise shuffles. */
-static void transpose_block(lanes r[LANES]) {
-    lanes t[LANES], u[LANES];
-    for (int q = 0; q < LANES; q += 2) {
-        t[q] = SHUFFLE(r[q], r[q + 1], 0, 8, 2, 10, 4, 12, 6, 14);
-        t[q + 1] = SHUFFLE(r[q], r[q + 1], 1, 9, 3, 11, 5, 13, 7, 15);
-    }
-    for (int q = 0; q < LANES; q += 4)
-        for (int p = 0; p < 2; p++) {
-            u[q + p] = SHUFFLE(t[q + p], t[q + p + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-            u[q + p + 2] = SHUFFLE(t[q + p], t[q + p + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-    for (int q = 0; q < LANES / 2; q++) {
-        r[q] = SHUFFLE(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[q + 4] = SHUFFLE(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
-
-/* out[i] = (x[0, i], .., x[7, i]) for i < T: eight rows of x (those from `rows` on read as zeros) in lanes. */
-static void rows_in_lanes(const double *x, int rows, int T, lanes *restrict out) {
-    int i = 0;
-    for (; i + LANES <= T; i += LANES) {
-        lanes block[LANES];
-        for (int q = 0; q < LANES; q++) block[q] = q < rows ? load(x + (long)q * T + i) : (lanes){0};
-        transpose_block(block);
-        for (int q = 0; q < LANES; q++) out[i + q] = block[q];
-    }
-    for (; i < T; i++)
-        for (int q = 0; q < LANES; q++) out[i][q] = q < rows ? x[(long)q * T + i] : 0.0;
 }
 
 /* Lanes per call of correlate_rows's scratch (64-byte aligned). */
