@@ -180,9 +180,9 @@ def test_a_nan_parameter_propagates_as_in_the_reference(activation):
     assert bool(fast.isnan().all())
 
 
-@pytest.fixture(params=[*sorted(PARAMETERIZATIONS), "unregistered derivative"])
+@pytest.fixture(params=[*sorted(PARAMETERIZATIONS), "unregistered pullback"])
 def parameterization(request, monkeypatch) -> str:
-    """Every registered form, and one registered without ``g'`` (its backward pass differentiates ``g``
+    """Every registered form, and one registered without a pullback (its backward pass differentiates ``g``
     by autograd)."""
     if request.param in PARAMETERIZATIONS:
         return request.param

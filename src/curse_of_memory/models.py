@@ -11,7 +11,7 @@ parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a f
     Ŵ = Pᵀ diag(g(w)) P       (rotated = True, P initialised orthogonal by QR and trained freely)
 
 A new parameterisation is one function ``g`` registered with :func:`register_parameterization`
-(optionally with its derivative ``g'``, which spares the training step an autograd call).
+(optionally with its pullback ``(w, ∂L/∂g) ↦ ∂L/∂w``, which spares the training step an autograd call).
 
 The unstable baselines (diagonal, vanilla) use ``g(w) = w`` with the constraint ``w ≥ 0`` kept by
 projection after every optimiser step, and at evaluation the raw ``w`` is perturbed, so
@@ -73,14 +73,15 @@ class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
 
     ``nonnegative_raw`` marks the unstable baselines: ``g`` is the identity and training projects
-    ``w`` onto ``w ≥ 0`` after every step (see the module docstring). ``derivative`` is ``g'``
-    elementwise, or None to let autograd differentiate ``g``.
+    ``w`` onto ``w ≥ 0`` after every step (see the module docstring). ``pullback(w, grad)`` is
+    ``g'(w) · grad`` (the vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``),
+    or None to let autograd differentiate ``g``.
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
     nonnegative_raw: bool = False
-    derivative: Callable[[Tensor], Tensor] | None = None
+    pullback: Callable[[Tensor, Tensor], Tensor] | None = None
 
 
 #: Registry of recurrent-weight parameterisations, by name.
@@ -92,13 +93,13 @@ def register_parameterization(
     *,
     rotated: bool = True,
     nonnegative_raw: bool = False,
-    derivative: Callable[[Tensor], Tensor] | None = None,
+    pullback: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
     """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with
-    ``g'`` as ``derivative`` where it is known in closed form."""
+    its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed form."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw, derivative)
+        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw, pullback)
         return eigenvalue_map
 
     return decorator
@@ -108,26 +109,36 @@ def _identity(w: Tensor) -> Tensor:
     return w
 
 
-def _softplus_derivative(w: Tensor) -> Tensor:
-    """``softplus'``: the logistic function, and 1 where torch's softplus is the identity (w > 20)."""
-    return torch.where(w > 20.0, 1.0, torch.sigmoid(w))
+def _identity_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    """``∂L/∂w = ∂L/∂g`` for ``g(w) = w``: the gradient itself, no operation."""
+    return grad
 
 
-register_parameterization("diagonal", rotated=False, nonnegative_raw=True, derivative=torch.ones_like)(
+def _softplus_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    """``softplus'(w) · grad``: autograd's own backward formula of ``F.softplus`` (the logistic function
+    ``e^w/(e^w + 1)``, and 1 where softplus is the identity, w > 20), in one op and with autograd's bits."""
+    return torch.ops.aten.softplus_backward(grad, w, 1.0, 20.0)
+
+
+def _exp_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    return grad * torch.exp(w)
+
+
+register_parameterization("diagonal", rotated=False, nonnegative_raw=True, pullback=_identity_pullback)(
     _identity
 )
-register_parameterization("vanilla", nonnegative_raw=True, derivative=torch.ones_like)(_identity)
+register_parameterization("vanilla", nonnegative_raw=True, pullback=_identity_pullback)(_identity)
 # eq. 16: g(M) = −log(1 + e^M) and g(M) = −e^M in dh/dt
-register_parameterization("softplus", derivative=_softplus_derivative)(F.softplus)
-register_parameterization("exp", derivative=torch.exp)(torch.exp)
+register_parameterization("softplus", pullback=_softplus_pullback)(F.softplus)
+register_parameterization("exp", pullback=_exp_pullback)(torch.exp)
 
 
-def _best_derivative(w: Tensor) -> Tensor:
-    """``d/dw 1/(w² + 0.5) = −2w/(w² + 0.5)²``."""
-    return -2.0 * w * best_eigenvalues(w).square()
+def _best_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    """``d/dw 1/(w² + 0.5) = −2w/(w² + 0.5)²``, times ``grad``."""
+    return grad * (-2.0 * w * best_eigenvalues(w).square())
 
 
-@register_parameterization("best", derivative=_best_derivative)
+@register_parameterization("best", pullback=_best_pullback)
 def best_eigenvalues(w: Tensor) -> Tensor:
     """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
     return 1.0 / (w * w + 0.5)
@@ -277,17 +288,17 @@ class RNN(nn.Module):
                 margin = min(values)
                 grad_eigenvalues = gradients["feedback"]
                 grad_eigenvalues.numpy()[values.index(margin)] += margin_gradient(margin)
-            self._eigenvalue_pullback(grad_eigenvalues, out=gradients["recurrent_raw"])
+            raw_gradient = self._eigenvalue_pullback(grad_eigenvalues)  # ∂L/∂g itself for g(w) = w
             for name, parameter in self._parameters.items():
-                parameter.grad = gradients[name]
+                parameter.grad = raw_gradient if name == "recurrent_raw" else gradients[name]
 
         return losses.item(), backward
 
     def _gradient_storage(self) -> dict[str, Tensor]:
         """The closed-form backward pass's gradient tensors, kept from one training step to the next (each
         allocation and view costs a small model's step more than its arithmetic): ``rows`` (1, …), the
-        compiled backward's [U, b, ∂L/∂Ŵ, c, c0], whose slices are U's, b's, c's and c0's gradients;
-        ``w``'s, ``P``'s (laid out as ``P``) and ∂L/∂g."""
+        compiled backward's [U, b, ∂L/∂Ŵ, c, c0], whose slices are U's, b's, c's and c0's gradients
+        (and for a diagonal form, ∂L/∂g); for a rotated form, ``P``'s (laid out as ``P``) and ∂L/∂g."""
         storage = self._gradients
         if storage is None or (self.form.rotated and storage["rotation"].stride() != self.rotation.stride()):
             width, rotated = self.width, self.form.rotated
@@ -295,7 +306,7 @@ class RNN(nn.Module):
             rows = self.output_bias.new_empty(1, sum(sizes))
             names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
             storage = dict(zip(names, rows[0].split(sizes), strict=True))
-            storage |= {"rows": rows, "recurrent_raw": torch.empty_like(self.recurrent_raw)}
+            storage["rows"] = rows
             if rotated:
                 storage |= {
                     "feedback": storage["feedback"].view(width, width),
@@ -333,14 +344,13 @@ class RNN(nn.Module):
         compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
         return compiled and recurrence.available_for(inputs, *tensors)
 
-    def _eigenvalue_pullback(self, grad_eigenvalues: Tensor, out: Tensor) -> None:
-        """``∂L/∂w = g'(w) ∂L/∂g`` into ``out``: by the registered derivative, else autograd through g."""
-        if self.form.derivative is not None:
-            torch.mul(grad_eigenvalues, self.form.derivative(self.recurrent_raw), out=out)
-            return
+    def _eigenvalue_pullback(self, grad_eigenvalues: Tensor) -> Tensor:
+        """``∂L/∂w = g'(w) ∂L/∂g``: by the registered pullback, else autograd through g."""
+        if self.form.pullback is not None:
+            return self.form.pullback(self.recurrent_raw, grad_eigenvalues)
         with torch.enable_grad():
             raw = self.recurrent_raw.detach().requires_grad_()
-            out.copy_(torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0])
+            return torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0]
 
     def _recurrence_parameters(self, feedback: Tensor | None = None) -> list[Tensor]:
         """[U, b, Ŵ, c, c0] as held (an ensemble's with their leading dimension); Ŵ is its diagonal ``g(w)``

@@ -590,37 +590,48 @@ static void kernel_windows(const double *g, int T, double *restrict windows) {
         }
 }
 
-/* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: for sixteen k at once (two groups of eight),
-   x[b, i] broadcast for i from the group's last k down to 0 times g[k-i..] from the windows (window K - i + 2
-   LANES: aligned loads, the pointer stepping by one window), four rows sharing each kernel load: eight
-   independent sums, enough to hide the multiply-add's latency. Each y[b, k] is summed over j = k - i in order. */
+/* Rows of x per block of convolve_rows: eight rows by two vectors of outputs are sixteen independent sums,
+   enough to keep both multiply-add units busy through the operation's latency. */
+enum { HEIGHT = 2 * ROWS };
+
+/* The outputs K .. K + LANES * groups - 1 of HEIGHT rows (each summed over i = top .. 0 in order) into out (row
+   q at out + q * stride), the kernel's windows read from `kernel` on: see convolve_rows. */
+static inline __attribute__((always_inline)) void convolve_block(const double *const row[HEIGHT], int top,
+                                                                  const double *restrict kernel, int groups,
+                                                                  double *restrict out, long stride) {
+    lanes sum[2][HEIGHT] = {{{0}}};
+    for (int i = top; i >= 0; i--, kernel += 2 * LANES) {
+        lanes window[2];
+        for (int g = 0; g < groups; g++) window[g] = load(kernel + g * LANES);
+        for (int q = 0; q < HEIGHT; q++)
+            for (int g = 0; g < groups; g++) sum[g][q] += row[q][i] * window[g];
+    }
+    for (int q = 0; q < HEIGHT; q++)
+        for (int g = 0; g < groups; g++) store(out + q * stride + g * LANES, sum[g][q]);
+}
+
+/* y[b, k] = sum_{j<=k} g[j] x[b, k-j] + offset[k] for `rows` rows: for sixteen k at once (two groups of eight;
+   one group where fewer than nine are left), x[b, i] broadcast for i from the group's last k down to 0 times
+   g[k-i..] from the windows (window K - i + 2 LANES: aligned loads, the pointer stepping by one window), HEIGHT
+   rows sharing each kernel load. Each y[b, k] is summed over j = k - i in order. */
 static void convolve_rows(const double *x, int rows, int T, const double *restrict windows,
                           const double *restrict offset, double *y, double *scratch) {
     const int Tp = padded(T);
-    double *restrict out = scratch, *restrict zeros = scratch + (long)ROWS * (Tp + LANES);
+    const long stride = Tp + LANES;
+    double *restrict out = scratch, *restrict zeros = scratch + HEIGHT * stride;
     memset(zeros, 0, sizeof(double) * T);
-    for (int first = 0; first < rows; first += ROWS) {
-        const int height = rows - first < ROWS ? rows - first : ROWS;
-        const double *row[ROWS];
-        for (int q = 0; q < ROWS; q++) row[q] = q < height ? x + (long)(first + q) * T : zeros;
+    for (int first = 0; first < rows; first += HEIGHT) {
+        const int height = rows - first < HEIGHT ? rows - first : HEIGHT;
+        const double *row[HEIGHT];
+        for (int q = 0; q < HEIGHT; q++) row[q] = q < height ? x + (long)(first + q) * T : zeros;
         for (int K = 0; K < Tp; K += 2 * LANES) {
             const int top = K + 2 * LANES - 1 < T - 1 ? K + 2 * LANES - 1 : T - 1;
-            lanes sum[2][ROWS] = {{{0}}};
-            const double *restrict kernel = windows + (long)(K - top + 2 * LANES) * 2 * LANES;
-            for (int i = top; i >= 0; i--, kernel += 2 * LANES) {
-                const lanes low = load(kernel), high = load(kernel + LANES);
-                for (int q = 0; q < ROWS; q++) {
-                    sum[0][q] += row[q][i] * low;
-                    sum[1][q] += row[q][i] * high;
-                }
-            }
-            for (int q = 0; q < ROWS; q++) {
-                store(out + (long)q * (Tp + LANES) + K, sum[0][q]);
-                store(out + (long)q * (Tp + LANES) + K + LANES, sum[1][q]);
-            }
+            const double *kernel = windows + (long)(K - top + 2 * LANES) * 2 * LANES;
+            if (T - K > LANES) convolve_block(row, top, kernel, 2, out + K, stride);
+            else convolve_block(row, top, kernel, 1, out + K, stride);
         }
         for (int q = 0; q < height; q++)
-            for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[(long)q * (Tp + LANES) + k] + offset[k];
+            for (int k = 0; k < T; k++) y[(long)(first + q) * T + k] = out[q * stride + k] + offset[k];
     }
 }
 
@@ -683,7 +694,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
     }
 #pragma omp parallel num_threads(threads) reduction(| : failed)
     {
-        const long windows = windows_size(T), size = windows + ROWS * (Tp + LANES) + T;
+        const long windows = windows_size(T), size = windows + HEIGHT * (Tp + LANES) + T;
         double *scratch = aligned_alloc(64, (sizeof(double) * size + 63) / 64 * 64);
         failed |= !scratch;
         int loaded = -1;
