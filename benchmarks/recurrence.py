@@ -12,8 +12,8 @@ them: the fused loss and closed-form backward pass of :meth:`RNN.loss_and_backwa
 
 Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
 model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
-β grid, draws and evaluation size; the baseline is run with both loops and with the model's own
-forward, which separates batching from the faster recurrence.
+β grid, draws and evaluation size, for a tanh softplus model at each width; the baseline is run with
+both loops and with the model's own forward, which separates batching from the faster recurrence.
 
     python benchmarks/recurrence.py            # the full grid (a few minutes)
     python benchmarks/recurrence.py --quick    # widths 8 and 64, fewer repeats
@@ -266,8 +266,8 @@ def main(argv: list[str] | None = None) -> float:
         )
     print(f"slowest cell: {min(speedups):.1f}x (authors' loop: {min(authors_speedups):.1f}x)")
     print(f"median speedup against the authors' loop: {statistics.median(authors_speedups):.1f}")
-    for width, activation, parameterization in [(16, "tanh", "softplus"), (64, "tanh", "softplus")]:
-        cell = perturbation_cell(width, activation, parameterization, repeats)
+    for width in widths:
+        cell = perturbation_cell(width, "tanh", "softplus", repeats)
         print(
             f"perturbation error, {cell['cell']}: {cell['pairs']} (beta, draw) pairs on {cell['size']} "
             f"sequences: batched {cell['batched']:.3f} s; one forward per draw: "

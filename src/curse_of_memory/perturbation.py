@@ -62,13 +62,16 @@ def perturbation_errors(
     """
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     directions = noise_directions(model, draws, seed)
+    by_draw = {name: torch.stack([direction[name] for direction in directions]) for name in base}
     pairs = [(float(beta), draw) for beta in betas for draw in range(1 if beta == 0 else draws)]
     rows = []
     for start in range(0, len(pairs), members_per_forward):
         chunk = pairs[start : start + members_per_forward]
-        stacked = {
-            name: torch.stack([base[name] + beta * directions[draw][name] for beta, draw in chunk])
-            for name in base
+        scales = torch.tensor([beta for beta, _ in chunk], dtype=torch.float64)
+        chosen = torch.tensor([draw for _, draw in chunk])
+        stacked = {  # base + β · direction per member, as two elementwise ops over the whole chunk
+            name: base[name] + scales.to(value).view(-1, *[1] * base[name].dim()) * value[chosen]
+            for name, value in by_draw.items()
         }
         errors = loss(model, stacked).tolist()
         for (beta, draw), error in zip(chunk, errors, strict=True):
