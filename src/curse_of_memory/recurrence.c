@@ -353,8 +353,10 @@ static void forward_item_lanes(const Problem *p, int e, int first, int rows, con
     lanes *restrict xs = work, *restrict h = xs + GROUPS * T, *restrict pre = h + GROUPS * w;
     lanes *restrict ys = pre + GROUPS * w; /* unit j of group q: h[j * GROUPS + q]; step k: xs[q * T + k] */
     const lanes zero = {0};
-    for (int group = 0; group < GROUPS; group++)
-        rows_in_lanes(p->x + (long)(first + group * LANES) * T, rows - group * LANES, T, xs + group * T);
+    for (int group = 0; group < GROUPS; group++) { /* a group past the item's rows reads nothing: zeros */
+        const int height = rows - group * LANES;
+        rows_in_lanes(p->x + (long)(first + (height > 0 ? group * LANES : 0)) * T, height, T, xs + group * T);
+    }
     memset(h, 0, sizeof(lanes) * GROUPS * w);
     for (int k = 0; k < T; k++) {
         for (int j = 0; j < w; j += LANES) { /* units j..j+7 of every group: LANES x GROUPS sums over i in order */
