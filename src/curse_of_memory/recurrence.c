@@ -31,11 +31,19 @@ enum { LINEAR = 0, TANH = 1, HARDTANH = 2, RELU = 3 };
 enum { LANES = 8, ROWS = 4, BLOCK = 16 };
 typedef double lanes __attribute__((vector_size(LANES * sizeof(double)), aligned(sizeof(double))));
 
+/* The training loss of outputs y (E, B, T) against a target (B, T): per row sum_k w2[k] (y - t)^2 into `rows`
+   (E * B), the gradient 2 w2[k] (y - t) / (B T) into `gradient` when not NULL (see weighted_squared_error). */
+typedef struct {
+    const double *target, *w2;
+    double *gradient, *rows;
+} Loss;
+
 typedef struct {
     int E, B, T, m, activation, diagonal, nthreads;
     double dt;
     const double *x, *U, *bias, *feedback, *c, *c0, *grad_y;
     double *y, *acts, *partials;
+    const Loss *loss; /* when not NULL, each forward item's rows' losses, computed while its outputs are in cache */
 } Problem;
 
 /* n rounded up to whole LANES (a padded width, or a padded length of time). */
@@ -56,6 +64,40 @@ static double lane_sum(lanes v) {
     double total = 0.0;
     for (int q = 0; q < LANES; q++) total += v[q];
     return total;
+}
+
+/* The loss rows first .. first + count - 1 of y (E * B rows of T): each summed over k in lanes (k mod LANES),
+   the lanes in order, then the last T mod LANES steps. */
+static void loss_rows(const Loss *loss, int B, int T, const double *y, long first, int count) {
+    const int whole = T / LANES * LANES;
+    const double two_over_n = 2 / ((double)B * T), *restrict w2 = loss->w2;
+    for (long row = first; row < first + count; row++) {
+        const double *restrict yr = y + row * T, *restrict tr = loss->target + (row % B) * T;
+        double *restrict gr = loss->gradient ? loss->gradient + row * T : NULL;
+        lanes sum = {0};
+        for (int k = 0; k < whole; k += LANES) {
+            const lanes difference = load(yr + k) - load(tr + k), scaled = difference * load(w2 + k);
+            if (gr) store(gr + k, scaled * two_over_n);
+            sum += difference * scaled;
+        }
+        double total = lane_sum(sum);
+        for (int k = whole; k < T; k++) {
+            const double difference = yr[k] - tr[k], scaled = difference * w2[k];
+            if (gr) gr[k] = scaled * two_over_n;
+            total += difference * scaled;
+        }
+        loss->rows[row] = total;
+    }
+}
+
+/* losses[e]: member e's rows summed in order, over B T; frees the rows. */
+static void member_losses(const Loss *loss, int E, int B, int T, double *losses) {
+    for (int e = 0; e < E; e++) {
+        double total = 0.0;
+        for (int b = 0; b < B; b++) total += loss->rows[(long)e * B + b];
+        losses[e] = total / ((double)B * T);
+    }
+    free(loss->rows);
 }
 
 /* out (rows x width) -= a (rows x inner) @ b (inner x width) on the columns from `first` in blocks of
@@ -491,6 +533,7 @@ static int run_items(const Problem *p, int backward, int thread, int threads) {
             forward_item_lanes(p, e, first, rows, &parameters, (lanes *)work);
         else
             forward_item(p, e, first, rows, &parameters, work, p->acts ? NULL : work + slab);
+        if (!backward && p->loss) loss_rows(p->loss, p->B, p->T, p->y, (long)e * p->B + first, rows);
     }
     free(scratch);
     return 0;
@@ -517,19 +560,20 @@ static int run(const Problem *p, int backward) {
     return failed;
 }
 
-int weighted_squared_error(int E, int B, int T, const double *y, const double *target, const double *w2,
-                           double *gradient, double *losses, int nthreads);
-
 /* Outputs y (E, B, T); `acts`, when not NULL, keeps the activations for recurrence_backward. With a `target`
-   (B, T), also the training loss of y and its gradient (see weighted_squared_error), in the same call. */
+   (B, T), also the training loss of y and its gradient (see weighted_squared_error), in the same call: each item's
+   rows as soon as the item's outputs are done. */
 int recurrence_forward(int E, int B, int T, int m, int activation, int diagonal, double dt, const double *x,
                        const double *U, const double *bias, const double *feedback, const double *c,
                        const double *c0, double *y, double *acts, const double *target, const double *w2,
                        double *grad_y, double *losses, int nthreads) {
+    const Loss loss = {target, w2, grad_y, target ? malloc(sizeof(double) * E * B) : NULL};
+    if (target && !loss.rows) return 1;
     const Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL,
-                       y, acts, NULL};
+                       y, acts, NULL, target ? &loss : NULL};
     const int failed = run(&p, 0);
-    return failed || !target ? failed : weighted_squared_error(E, B, T, y, target, w2, grad_y, losses, nthreads);
+    if (target) member_losses(&loss, E, B, T, losses);
+    return failed;
 }
 
 /* Gradients (E, partial size: U, bias, M, c, c0) from grad_y (E, B, T) and the activations recurrence_forward
@@ -538,7 +582,7 @@ int recurrence_backward(int E, int B, int T, int m, int activation, int diagonal
                         const double *feedback, const double *c, const double *grad_y, const double *acts,
                         double *gradients, int nthreads) {
     Problem p = {E, B, T, m, activation, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL,
-                 grad_y, NULL, (double *)acts, NULL};
+                 grad_y, NULL, (double *)acts, NULL, NULL};
     const long size = partial_size(&p);
     p.partials = calloc((long)E * blocks(&p) * size, sizeof(double));
     if (!p.partials) return 1;
@@ -575,7 +619,7 @@ static int impulse_problem(const Problem *p, Impulse *out) {
     }
     out->buffer = buffer;
     out->p = (Problem){2 * E, 1, T, m, LINEAR, p->diagonal, p->nthreads, p->dt, impulse, drive, NULL, feedback, c,
-                       NULL, NULL, NULL, p->acts, NULL};
+                       NULL, NULL, NULL, p->acts, NULL, NULL};
     return 0;
 }
 
@@ -677,15 +721,18 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
                    const double *bias, const double *feedback, const double *c, const double *c0, double *y,
                    double *acts, const double *target, const double *w2, double *grad_y, double *losses,
                    int nthreads) {
-    const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL};
+    const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, U, bias, feedback, c, c0, NULL, y, acts, NULL,
+                       NULL};
     Impulse impulse;
     if (impulse_problem(&p, &impulse)) return 1;
     double *kernels = malloc(sizeof(double) * 3 * E * T); /* then the offsets sum_{j<=k} r_j + c0 */
+    const Loss loss = {target, w2, grad_y, target ? malloc(sizeof(double) * E * B) : NULL};
     impulse.p.y = kernels;
-    int failed = !kernels || run(&impulse.p, 0);
+    int failed = !kernels || (target && !loss.rows) || run(&impulse.p, 0);
     free(impulse.buffer);
     if (failed) {
         free(kernels);
+        free(loss.rows);
         return 1;
     }
     const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads;
@@ -708,11 +755,13 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
             if (e != loaded) kernel_windows(kernels + (long)e * T, T, scratch), loaded = e;
             convolve_rows(x + (long)first * T, rows, T, scratch, offsets + (long)e * T, y + ((long)e * B + first) * T,
                           scratch + windows);
+            if (target) loss_rows(&loss, B, T, y, (long)e * B + first, rows);
         }
         free(scratch);
     }
     free(kernels);
-    return failed || !target ? failed : weighted_squared_error(E, B, T, y, target, w2, grad_y, losses, nthreads);
+    if (target) member_losses(&loss, E, B, T, losses);
+    return failed;
 }
 
 /* Gradients (E, partial size: U, bias, M, c, c0) of the linear recurrence from grad_y (E, B, T) and the
@@ -720,7 +769,7 @@ int linear_forward(int E, int B, int T, int m, int diagonal, double dt, const do
 int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const double *x, const double *feedback,
                     const double *c, const double *grad_y, const double *acts, double *gradients, int nthreads) {
     const Problem p = {E, B, T, m, LINEAR, diagonal, nthreads, dt, x, NULL, NULL, feedback, c, NULL, grad_y,
-                       NULL, (double *)acts, NULL};
+                       NULL, (double *)acts, NULL, NULL};
     const int Tp = padded(T), threads = nthreads < 1 ? 1 : nthreads, items = E * blocks(&p);
     const long per_item = Tp + T, size = partial_size(&p);
     Impulse impulse;
@@ -778,34 +827,12 @@ int linear_backward(int E, int B, int T, int m, int diagonal, double dt, const d
    result does not depend on the number of threads. */
 int weighted_squared_error(int E, int B, int T, const double *y, const double *target, const double *w2,
                            double *gradient, double *losses, int nthreads) {
-    double *rows = malloc(sizeof(double) * E * B);
-    if (!rows) return 1;
-    const int threads = nthreads < 1 ? 1 : nthreads, whole = T / LANES * LANES;
-    const double two_over_n = 2 / ((double)B * T);
+    const Loss loss = {target, w2, gradient, malloc(sizeof(double) * E * B)};
+    if (!loss.rows) return 1;
+    const int threads = nthreads < 1 ? 1 : nthreads;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (long row = 0; row < (long)E * B; row++) {
-        const double *restrict yr = y + row * T, *restrict tr = target + (row % B) * T;
-        double *restrict gr = gradient ? gradient + row * T : NULL;
-        lanes sum = {0};
-        for (int k = 0; k < whole; k += LANES) {
-            const lanes difference = load(yr + k) - load(tr + k), scaled = difference * load(w2 + k);
-            if (gr) store(gr + k, scaled * two_over_n);
-            sum += difference * scaled;
-        }
-        double total = lane_sum(sum);
-        for (int k = whole; k < T; k++) {
-            const double difference = yr[k] - tr[k], scaled = difference * w2[k];
-            if (gr) gr[k] = scaled * two_over_n;
-            total += difference * scaled;
-        }
-        rows[row] = total;
-    }
-    for (int e = 0; e < E; e++) {
-        double total = 0.0;
-        for (int b = 0; b < B; b++) total += rows[(long)e * B + b];
-        losses[e] = total / ((double)B * T);
-    }
-    free(rows);
+    for (long row = 0; row < (long)E * B; row++) loss_rows(&loss, B, T, y, row, 1);
+    member_losses(&loss, E, B, T, losses);
     return 0;
 }
 
