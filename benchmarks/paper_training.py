@@ -54,7 +54,12 @@ def main(argv: list[str]) -> None:
             for split in ("train", "validation")
         }
         model = RNN(arguments.width, "tanh", "softplus", dt=data["dt"], seed=0).to(device)
-        path = "compiled recurrence" if available_for(splits["train"][0]) else "per-step torch loop"
+        if available_for(splits["train"][0]):
+            path = "compiled recurrence"
+        else:
+            path = "per-step torch loop" + (
+                ", training steps replayed as CUDA graphs" if name == "cuda" else ""
+            )
         started = time.perf_counter()
         result = train(model, splits, settings, seed=0)
         if device.type == "cuda":

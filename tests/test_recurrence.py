@@ -134,6 +134,40 @@ def test_an_ensemble_evaluates_each_member_with_its_own_parameters(
         torch.testing.assert_close(together[member], alone, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", NONLINEAR)
+@pytest.mark.parametrize("parameterization", ["diagonal", "softplus"])
+@pytest.mark.parametrize("members", [1, 3])
+def test_the_stepped_loop_autograd_differentiates_equals_the_reference_recurrence(
+    activation, parameterization, members, monkeypatch
+):
+    """Where the compiled recurrence does not run (CUDA), training differentiates the three-op-per-step
+    loop: its outputs and gradients, of a single model and of an ensemble, are the reference's."""
+    monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
+    model = RNN(9, activation, parameterization, dt=0.4, seed=members)
+    generator = torch.Generator().manual_seed(members)
+    stacked = {
+        name: torch.stack(
+            [
+                p.detach() + 0.1 * k * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+                for k in range(members)
+            ]
+        ).requires_grad_()
+        for name, p in model.named_parameters()
+    }
+    inputs = random_inputs(11, 40, members)
+    probe = torch.randn(members, 11, 40, 1, dtype=torch.float64, generator=generator)
+
+    def outputs_and_gradients_of_the_members() -> list[torch.Tensor]:
+        outputs = functional_call(model, stacked, (inputs,))
+        return [outputs.detach(), *torch.autograd.grad((outputs * probe).sum(), list(stacked.values()))]
+
+    stepped = outputs_and_gradients_of_the_members()
+    monkeypatch.setattr(RNN, "forward", RNN.reference_forward)
+    reference = outputs_and_gradients_of_the_members()
+    assert not torch.equal(stepped[0], reference[0])  # another summation order: the other path ran
+    assert_all_close(stepped, reference, rtol=1e-12)
+
+
 @needs_compiler
 @pytest.mark.parametrize("activation", ["tanh", "linear"])
 def test_results_do_not_depend_on_the_number_of_threads(activation):
@@ -331,7 +365,8 @@ def test_without_a_compiler_the_model_falls_back_to_the_reference(monkeypatch, t
         assert "per-step torch loop" in caplog.text
         model = RNN(4, "tanh", "softplus")
         inputs = random_inputs(3, 12, 1)
-        torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
+        with torch.no_grad():
+            torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
     finally:
         recurrence.compiled_library.cache_clear()
 
@@ -356,4 +391,10 @@ def test_an_activation_unknown_to_the_compiled_recurrence_runs_the_reference(mon
     monkeypatch.setitem(ACTIVATIONS, "softsign", torch.nn.functional.softsign)
     model = RNN(4, "softsign", "softplus")
     inputs = random_inputs(3, 12, 2)
-    torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(inputs), model.reference_forward(inputs), rtol=0, atol=0)
+    assert_all_close(
+        outputs_and_gradients(model, model, inputs),
+        outputs_and_gradients(model, model.reference_forward, inputs),
+        1e-12,
+    )

@@ -174,6 +174,33 @@ def test_training_lowers_the_loss_and_is_deterministic():
         assert torch.equal(tensor, second.best_state[name]), name
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("activation", ["linear", "tanh", "hardtanh", "relu"])
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla", "softplus"])
+def test_cuda_graph_training_steps_equal_eager_autograd_steps(activation, parameterization):
+    """Steps replayed from captured CUDA graphs (two batch shapes, the penalty active) move the weights as
+    eager autograd does, and each shape is captured once."""
+    settings = TrainingSettings(margin_penalty_threshold=10.0)
+    generator = torch.Generator().manual_seed(3)
+    batches = [
+        torch.randn(rows, 30, 1, generator=generator, dtype=torch.float64) for rows in (32, 20, 32, 20)
+    ]
+    weights = temporal_weights(30, settings.loss_weight_power).cuda()
+    graphed, eager = (RNN(16, activation, parameterization, dt=0.5, seed=2).cuda() for _ in range(2))
+    graphed_optimizer, eager_optimizer = (
+        training.make_optimizer(graphed, settings),
+        training.make_optimizer(eager, settings),
+    )
+    for batch in batches:
+        inputs, targets = batch.cuda(), batch.cumsum(1).cuda() * 0.1
+        graphed_loss = training.training_step(graphed, graphed_optimizer, inputs, targets, weights, settings)
+        eager_loss = training.training_step(eager, eager_optimizer, inputs, targets, weights, settings, eager)
+        assert graphed_loss == pytest.approx(eager_loss, rel=1e-12)
+        for (name, parameter), reference in zip(graphed.named_parameters(), eager.parameters(), strict=True):
+            torch.testing.assert_close(parameter, reference, rtol=1e-10, atol=1e-13, msg=name)
+    assert len(training._CAPTURED[graphed]) == 2
+
+
 def test_chained_stop_and_patience_end_training_early():
     splits = tiny_splits()
     settings = TrainingSettings(batch_size=16, max_epochs=50, stop_below=1e9)

@@ -22,8 +22,9 @@ hide the target-dependence the paper is about. Projection keeps the same constra
 evaluation protocol without dead gradients.
 
 Evaluation paths (the one place they are documented). :meth:`RNN.reference_forward` steps the
-recurrence above in time with torch ops: the definition, used on CUDA and wherever the others cannot
-run. :meth:`RNN.forward` computes the same outputs faster and is held equal to it by the unit tests:
+recurrence above in time with torch ops: the definition, used wherever the others cannot run (on CUDA,
+for outputs without a gradient). :meth:`RNN.forward` computes the same outputs faster and is held equal
+to it by the unit tests:
 
 * on CPU float64, the compiled recurrence (:mod:`curse_of_memory.recurrence`): for tanh, hardtanh
   and relu the whole time loop in C, forward and backward; for the linear activation, which is
@@ -32,13 +33,17 @@ run. :meth:`RNN.forward` computes the same outputs faster and is held equal to i
   the impulse responses, see :meth:`RNN._convolution_outputs`). An activation added to
   ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too;
 * elsewhere (CUDA, other dtypes, no C compiler, or inputs that need a gradient), the linear
-  activation by the same convolution with torch ops, the others by the reference loop.
+  activation by the same convolution with torch ops, the others by the reference loop, or, where
+  autograd will differentiate them (training), by :meth:`RNN._stepped_outputs`: the same recurrence in
+  three ops per step, fewer than half the reference's kernels forward and backward.
 
 Training (:func:`curse_of_memory.training.training_step`) skips autograd on the compiled path:
 :meth:`RNN.loss_and_backward` gives the training loss (fused into the compiled forward pass) and the
 backward pass of it and of the stability margin in closed form (the compiled backward pass, then the
 chain rule through ``Ŵ``), held equal to autograd of :meth:`RNN.reference_forward` and
-:meth:`RNN.stability_margin` by the unit tests.
+:meth:`RNN.stability_margin` by the unit tests. On CUDA the step's loss and autograd gradient are replayed
+from a CUDA graph captured once per batch shape (:class:`curse_of_memory.training.CapturedLossGradient`),
+held equal to eager autograd by a test that runs where CUDA is.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -240,6 +245,8 @@ class RNN(nn.Module):
             return recurrence.recurrence_outputs(inputs, parameters, self.dt, self.activation)
         if self.activation == "linear":
             return self._convolution_outputs(inputs[..., 0], parameters)
+        if torch.is_grad_enabled() and any(parameter.requires_grad for parameter in parameters):
+            return self._stepped_outputs(inputs, parameters)
         return self.reference_forward(inputs)
 
     def loss_and_backward(
@@ -333,6 +340,30 @@ class RNN(nn.Module):
             hidden = hidden + self.dt * sigma(drive - recurrent)
             outputs.append((hidden * output_weight[:, None]).sum(-1))
         return self._members_out(torch.stack(outputs, dim=-1) + output_bias[:, None, None])
+
+    def _stepped_outputs(self, inputs: Tensor, parameters: list[Tensor]) -> Tensor:
+        """:meth:`reference_forward`'s recurrence in three ops per step, for autograd to differentiate where
+        the compiled recurrence does not run (CUDA): the drives ``U x_k + b`` of all steps at once, then
+        per step ``U x_k + b − Ŵ h`` as one (batched) matrix product with the drive as its addend, σ, and
+        the update; the outputs in one product with ``c`` at the end. Fewer than half the reference's
+        kernels, forward and backward (each one a launch on CUDA), for all the steps' drives and states held
+        at once, which autograd keeps anyway (without a gradient, :meth:`reference_forward` keeps one
+        step's)."""
+        sigma = ACTIVATIONS[self.activation]
+        input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
+        steps = inputs[..., 0].T[None, :, :, None]  # (1, time, batch, 1)
+        drives = steps * input_weight[:, None, None] + input_bias[:, None, None]  # (E, time, batch, width)
+        hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
+        states = []
+        for drive in drives.unbind(1):
+            if feedback.dim() == 2:
+                preactivation = torch.addcmul(drive, hidden, feedback[:, None], value=-1.0)
+            else:
+                preactivation = torch.baddbmm(drive, hidden, feedback, alpha=-1.0)
+            hidden = torch.add(hidden, sigma(preactivation), alpha=self.dt)
+            states.append(hidden)
+        outputs = torch.stack(states, dim=2) @ output_weight[:, None, :, None]  # (E, batch, time, 1)
+        return self._members_out(outputs[..., 0] + output_bias[:, None, None])
 
     def _members(self) -> torch.Size:
         """The ensemble's leading dimensions: () for a single model."""
