@@ -66,6 +66,19 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
         assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
 
 
+def test_the_paper_preset_asks_a_gpu_per_training_unless_the_documented_override_says_cpu(workdir):
+    """``training.device: auto`` requests ``gpu=1``; README's ``--config 'training={device: cpu}'`` (merged
+    into the preset's training section) requests none."""
+    requests = {}
+    for device, override in (("auto", ()), ("cpu", ("--config", "training={device: cpu}"))):
+        result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "presets/paper.yaml", *override)
+        assert result.returncode == 0, result.stderr[-3000:]
+        train_jobs = (result.stdout + result.stderr).split("rule train:")[1:]
+        requests[device] = {job[job.index("resources:") :].split("gpu=")[1][0] for job in train_jobs}
+        assert len(train_jobs) == 145
+    assert requests == {"auto": {"1"}, "cpu": {"0"}}
+
+
 def test_chained_early_stopping_makes_each_width_wait_for_the_next_smaller(workdir):
     (workdir / "chained.yaml").write_text("training: {chained_early_stopping: {enabled: true}}\n")
     result = snakemake(

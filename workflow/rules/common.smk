@@ -90,7 +90,7 @@ def training_threads():
 
 def uses_gpu():
     """Training jobs request ``gpu=1`` when they may train on CUDA (``cuda``, or ``auto`` as in the paper
-    preset); a CPU-only cluster runs the paper preset with ``--config training.device=cpu``."""
+    preset); a CPU-only cluster runs the paper preset with ``--config 'training={device: cpu}'``."""
     return config["training"]["device"] in ("cuda", "auto")
 
 
