@@ -180,7 +180,7 @@ class CapturedLossGradient:
 
     Eager, the per-step recurrence launches a thousand or more tiny kernels per training step, each
     waiting on the CPU; a replay launches them all at once (on an H100, batch 512, T = 100, a nonlinear step
-    takes 4–6 ms, against 21–27 ms eager through the same loop). The graph reads the parameters in place,
+    takes 3–7 ms, against 21–32 ms eager through the same loop). The graph reads the parameters in place,
     so optimiser steps and state loads need no recapture, and a replay runs the eager pass's kernels. It
     holds the parameters, not the model (see :data:`_CAPTURED`).
     """
