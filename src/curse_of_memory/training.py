@@ -281,9 +281,10 @@ def training_step(
     """One optimiser step on a mini-batch (loss + margin penalty, clipping, projection); the batch loss.
 
     A non-finite loss is returned before any update. The gradients come from the model's closed-form
-    backward pass where the compiled recurrence runs (:meth:`RNN.loss_and_backward`), else from autograd.
-    ``forward`` replaces ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the
-    same parameters; autograd differentiates it).
+    backward pass where the compiled recurrence runs (:meth:`RNN.loss_and_backward`), on CUDA from autograd
+    replayed in a CUDA graph (:func:`captured_loss_and_backward`), else from autograd. ``forward`` replaces
+    ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the same parameters; autograd
+    differentiates it).
     """
     optimizer.zero_grad()
     compiled = None
