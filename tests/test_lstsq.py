@@ -1,19 +1,26 @@
 """Least-squares linear RNNs (Figures 1, 4): fits, kernel errors, perturbations vs direct computations."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from curse_of_memory.config import load_config
 from curse_of_memory.lstsq import (
+    CONSTRUCTIONS,
     RATE_MAPS,
     KernelFit,
-    fit_kernel,
+    basis,
+    constructions_table,
+    fit_free_rates,
+    fit_regression,
     kernel,
     kernel_error,
     perturbation_errors,
     study_tables,
+    unit_directions,
 )
-from curse_of_memory.perturbation import beta_grid
 from curse_of_memory.summary import MODEL_KEYS
 
 T = np.arange(1, 101, dtype=float)
@@ -40,16 +47,16 @@ def test_rate_maps_invert(parameterization):
 
 
 def test_an_exponential_memory_is_fitted_exactly_with_its_own_rate():
-    fit = fit_kernel(EXP, T, 1)
+    fit = fit_free_rates(EXP, T, 1)
     assert fit.rates[0] == pytest.approx(-np.log(0.9), rel=1e-8)
     assert fit.coefficients[0] == pytest.approx(1.0, rel=1e-8)
     for width in (2, 4):
-        wider = fit_kernel(EXP, T, width)
+        wider = fit_free_rates(EXP, T, width)
         assert kernel_error(EXP, kernel(wider.rates, np.ones(width), wider.coefficients, T)) < 1e-8
 
 
 def test_polynomial_memory_fits_improve_with_width_and_need_slower_rates():
-    fits = {m: fit_kernel(POL, T, m) for m in (2, 4, 6, 8)}
+    fits = {m: fit_free_rates(POL, T, m) for m in (2, 4, 6, 8)}
     errors = [kernel_error(POL, kernel(f.rates, np.ones(m), f.coefficients, T)) for m, f in fits.items()]
     assert all(later < earlier / 5 for earlier, later in zip(errors, errors[1:], strict=False))
     slowest = [f.rates.min() for f in fits.values()]
@@ -82,10 +89,17 @@ def test_direct_rates_can_turn_unstable_where_reparameterised_ones_cannot():
     assert softplus["error"].max() < 1e3
 
 
+SETTINGS = {
+    **load_config(Path(__file__).parents[1] / "config.yaml")["lstsq"],
+    "widths": [2, 3],
+    "parameterizations": ["direct", "exp"],
+    "betas": {"start": 1e-3, "ratio": 2.0, "count": 3, "include_zero": True},
+    "draws": 2,
+}
+
+
 def test_study_tables_have_the_summary_layout():
-    draws, fits = study_tables(
-        {"pol_lstsq": POL}, T, [2, 3], ["direct", "exp"], beta_grid(1e-3, 2.0, 3), 2, 0
-    )
+    draws, fits = study_tables({"pol_lstsq": POL}, T, SETTINGS)
     assert list(draws.columns) == [*MODEL_KEYS, "beta", "draw", "error"]
     assert set(draws["study"]) == {"lstsq"} and set(draws["activation"]) == {"linear"}
     assert len(draws) == 2 * 2 * (1 + 3 * 2)
@@ -93,3 +107,74 @@ def test_study_tables_have_the_summary_layout():
     np.testing.assert_allclose(fits["null_error"], np.abs(POL).sum())
     at_zero = draws[draws["beta"] == 0].groupby("width")["error"].first()
     np.testing.assert_allclose(at_zero.to_numpy(), fits.groupby("width")["error_at_zero"].first().to_numpy())
+
+
+def test_regression_is_the_least_squares_solution_on_the_fixed_rate_grid():
+    fit = fit_regression(POL, T, 6, time_scale=20.0)
+    np.testing.assert_allclose(fit.rates, np.arange(1, 7) / 20.0)
+    # the normal equations, solved directly: the same coefficients, and a residual orthogonal to the basis
+    design = basis(fit.rates, T)
+    np.testing.assert_allclose(
+        fit.coefficients, np.linalg.solve(design.T @ design, design.T @ POL), rtol=1e-6
+    )
+    residual = design @ fit.coefficients - POL
+    assert np.abs(design.T @ residual).max() < 1e-10 * np.abs(design.T @ POL).max()
+
+
+def test_regression_errors_fall_with_width_for_both_memories_and_not_to_round_off():
+    for rho in (EXP, POL):
+        errors = [
+            kernel_error(rho, kernel(f.rates, np.ones(m), f.coefficients, T))
+            for m in (2, 4, 6, 8, 14)
+            for f in [fit_regression(rho, T, m, time_scale=20.0)]
+        ]
+        assert all(later <= earlier for earlier, later in zip(errors, errors[1:], strict=False))
+        assert errors[0] / errors[-1] >= 10 and errors[-1] > 1e-9
+
+
+def test_the_literal_integer_rates_cannot_fit_a_slow_exponential():
+    """tau = 1 (rates 1..m on t = 1..100): every mode is faster than 0.9^t, so the error stays O(1)."""
+    for m in (2, 8, 14):
+        fit = fit_regression(EXP, T, m, time_scale=1.0)
+        assert kernel_error(EXP, kernel(fit.rates, np.ones(m), fit.coefficients, T)) > 1.0
+
+
+@pytest.mark.parametrize("norm", ["max", "spectral"])
+def test_perturbed_blocks_and_norms_move_exactly_the_chosen_blocks(norm):
+    fit = KernelFit(rates=np.array([0.2, 0.05, 0.01]), coefficients=np.array([0.7, 0.3, 0.1]))
+    beta = 0.01
+    for perturbed in ("rates", "all"):
+        rows = pd.DataFrame(
+            perturbation_errors(fit, POL, T, "direct", np.array([beta]), 1, 3, perturbed, norm)
+        )
+        noise = np.random.default_rng(3 * 1_000_003).standard_normal((3, 3))
+        scale = np.abs(noise).max(axis=1) if norm == "max" else np.linalg.norm(noise, axis=1)
+        direction = noise / scale[:, None]
+        moved = direction if perturbed == "all" else direction * np.array([[1.0], [0.0], [0.0]])
+        expected = kernel_error(
+            POL,
+            kernel(fit.rates + beta * moved[0], 1 + beta * moved[1], fit.coefficients + beta * moved[2], T),
+        )
+        assert rows["error"].item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_unit_directions_have_unit_norm_per_block():
+    noise = np.random.default_rng(0).standard_normal((3, 7))
+    np.testing.assert_allclose(np.abs(unit_directions(noise, "max")).max(axis=1), 1.0)
+    np.testing.assert_allclose(np.linalg.norm(unit_directions(noise, "spectral"), axis=1), 1.0)
+    # same direction, only the length differs
+    ratio = unit_directions(noise, "max") / unit_directions(noise, "spectral")
+    np.testing.assert_allclose(ratio, ratio[:, :1].repeat(7, axis=1))
+
+
+def test_constructions_table_compares_every_fit_and_block_setting():
+    table = constructions_table({"exp_lstsq": EXP}, T, SETTINGS)
+    assert set(zip(table["fit"], table["perturbed"], strict=True)) == set(CONSTRUCTIONS)
+    assert len(table) == len(CONSTRUCTIONS) * 2 * 1  # two parameterizations, one width pair
+    regression = table[table["fit"] == "regression"]
+    direct = fit_regression(EXP, T, 3, time_scale=SETTINGS["regression"]["time_scale"])
+    expected = kernel_error(EXP, kernel(direct.rates, np.ones(3), direct.coefficients, T))
+    np.testing.assert_allclose(regression["error_at_zero_large"], expected, rtol=1e-12)
+    crossed = table.dropna(subset=["draw_crossing_median"])
+    assert (crossed["draw_crossing_min"] <= crossed["draw_crossing_median"]).all()
+    assert (crossed["draw_crossing_median"] <= crossed["draw_crossing_max"]).all()

@@ -5,17 +5,27 @@ A width-m diagonal linear RNN ``dh/dt = −Λh + b x``, ``y = cᵀh`` has the ke
 inputs with ``‖x‖_∞ ≤ 1`` over the horizon ``t = 1..T``, is ``Σ_t |ρ(t) − ρ̂(t)|`` (dt = 1): that is the
 error ``E_m(β)`` reported here.
 
-**Fit (no gradient training).** Free rates by *variable projection*: for given rates the best
-coefficients solve a linear least-squares problem, so only the m rates are searched (over
-``log λ``, keeping them positive), minimising the ℓ2 residual on ``t = 1..T``. Chosen over the paper's
-fixed-rate regression because it gives each width its best kernel, which is what the theory's
-``E_m(0) → 0`` is about; the rates of a polynomial memory then drift toward 0 as m grows (the curse).
+**Fit (no gradient training)**, two constructions (``lstsq.fit``):
+
+* ``regression`` (default; the paper's Appendix D, *fixed-rate linear regression*): the rates are fixed
+  on the grid ``λ_i = i/τ``, ``i = 1..m`` (``τ`` = ``lstsq.regression.time_scale``), so with
+  ``s = e^{−t/τ}`` the kernel is the polynomial ``Σ_i c_i s^i`` and fitting it to ``ρ`` is linear least
+  squares in ``c`` (the ℓ2 residual on ``t = 1..T``, solved by SVD with cut-off ``rcond``). The paper
+  does not state ``τ``; docs/lstsq.md compares the readings (``τ = 1``, the literal one, cannot fit
+  ``0.9^t`` at all) and explains the default.
+* ``free_rates`` (ours): the rates are searched too, by *variable projection* (for given rates the best
+  coefficients solve the linear problem, so only the m rates are optimised, over ``log λ``). Each width
+  gets its best kernel, so ``0.9^t`` is fitted to round-off at every width.
+
 ``b = 1`` and ``c`` carries the coefficients (any split gives the same kernel; this one keeps the input
 weights at the size of the paper's initialisation).
 
-**Perturbation (Definition 3.4, the authors' protocol).** Each weight tensor — the raw recurrent
-parameter ``w``, the input weights ``b`` and the readout ``c`` — moves by ``β n/‖n‖_∞``, one direction
-per draw, reused at every β. The rates are ``λ = g(w)`` with ``g`` from :data:`RATE_MAPS`: ``direct``
+**Perturbation (Definition 3.4, the authors' protocol).** Each perturbed weight block moves by
+``β n/‖n‖``, one direction per draw, reused at every β: with ``lstsq.perturbed: all`` the raw recurrent
+parameter ``w``, the input weights ``b`` and the readout ``c`` (Definition 3.4's θ), with ``rates`` ``w``
+alone. ``‖·‖`` is the authors' max norm, or with ``lstsq.norm: spectral`` the 2-norm (a vector's
+spectral norm), so that each block lies on the sphere of Definition 3.4's ball.
+The rates are ``λ = g(w)`` with ``g`` from :data:`RATE_MAPS`: ``direct``
 (``λ = w``; a perturbation can make a rate negative, an unstable mode), ``exp`` (``λ = e^w``) and
 ``softplus`` (``λ = log(1 + e^w)``), the stable reparameterisations of Figure 4.
 """
@@ -29,6 +39,8 @@ import numpy as np
 import pandas as pd
 import scipy.optimize
 
+from curse_of_memory.perturbation import beta_grid
+from curse_of_memory.stability import crossing_beta, crossings, error_curve
 from curse_of_memory.summary import MODEL_KEYS
 
 #: ``parameterization → (g, g⁻¹)``: rates from raw recurrent parameters and back.
@@ -68,7 +80,8 @@ def kernel_error(rho: np.ndarray, approximation: np.ndarray) -> float:
     return error if np.isfinite(error) else np.inf
 
 
-#: Singular values of the basis below this fraction of the largest are dropped when solving for ``c``.
+#: Singular values of the basis below this fraction of the largest are dropped when solving for ``c``
+#: in the free-rates search.
 COEFFICIENT_RCOND = 1e-8
 
 
@@ -78,7 +91,22 @@ def _coefficients(rates: np.ndarray, t: np.ndarray, rho: np.ndarray) -> np.ndarr
     return np.linalg.lstsq(basis(rates, t), rho, rcond=COEFFICIENT_RCOND)[0]
 
 
-def fit_kernel(rho: np.ndarray, t: np.ndarray, width: int) -> KernelFit:
+def regression_rates(width: int, time_scale: float) -> np.ndarray:
+    """The fixed rate grid of the regression construction: ``λ_i = i/τ``, ``i = 1..width``."""
+    return np.arange(1, width + 1, dtype=float) / time_scale
+
+
+def fit_regression(
+    rho: np.ndarray, t: np.ndarray, width: int, time_scale: float, rcond: float | None = None
+) -> KernelFit:
+    """The paper's fixed-rate linear regression: rates :func:`regression_rates`, coefficients the
+    least-squares solution (SVD; singular values below ``rcond`` × the largest dropped, None: numpy's
+    machine-precision cut-off)."""
+    rates = regression_rates(width, time_scale)
+    return KernelFit(rates=rates, coefficients=np.linalg.lstsq(basis(rates, t), rho, rcond=rcond)[0])
+
+
+def fit_free_rates(rho: np.ndarray, t: np.ndarray, width: int) -> KernelFit:
     """The least-squares width-``width`` kernel for ``ρ`` sampled at ``t`` (variable projection).
 
     Starts from rates spread geometrically over ``[1/t_max, 1]`` (the time scales the horizon can see).
@@ -98,6 +126,26 @@ def fit_kernel(rho: np.ndarray, t: np.ndarray, width: int) -> KernelFit:
     return KernelFit(rates=rates, coefficients=_coefficients(rates, t, rho))
 
 
+def fit_kernel(rho: np.ndarray, t: np.ndarray, width: int, settings: dict) -> KernelFit:
+    """The width-``width`` kernel by the construction ``settings["fit"]`` (an ``lstsq`` config section)."""
+    if settings["fit"] == "regression":
+        regression = settings["regression"]
+        return fit_regression(rho, t, width, regression["time_scale"], regression["rcond"])
+    return fit_free_rates(rho, t, width)
+
+
+#: Which of the (recurrent, input, output) blocks each ``lstsq.perturbed`` setting moves.
+PERTURBED_BLOCKS = {"all": np.array([1.0, 1.0, 1.0]), "rates": np.array([1.0, 0.0, 0.0])}
+
+
+def unit_directions(noise: np.ndarray, norm: str) -> np.ndarray:
+    """Each row of ``noise`` scaled to unit ``norm``: ``max`` (the authors' ``n/‖n‖_∞``) or ``spectral``
+    (the 2-norm, a vector's spectral norm: Definition 3.4's block norm)."""
+    if norm == "max":
+        return noise / np.abs(noise).max(axis=1, keepdims=True)
+    return noise / np.linalg.norm(noise, axis=1, keepdims=True)
+
+
 def perturbation_errors(
     fit: KernelFit,
     rho: np.ndarray,
@@ -106,11 +154,14 @@ def perturbation_errors(
     betas: np.ndarray,
     draws: int,
     seed: int,
+    perturbed: str = "all",
+    norm: str = "max",
 ) -> list[dict]:
     """Rows ``{beta, draw, error}``: the kernel error of the fit perturbed by β along each draw.
 
     β = 0 is evaluated once. Draw ``d`` uses the generator ``seed · 1_000_003 + d`` for its three
-    directions (recurrent, input, output), as :func:`curse_of_memory.perturbation.noise_directions`.
+    directions (recurrent, input, output), as :func:`curse_of_memory.perturbation.noise_directions`;
+    ``perturbed`` (:data:`PERTURBED_BLOCKS`) says which of them move, ``norm`` how they are scaled.
     """
     rate_map, inverse = RATE_MAPS[parameterization]
     raw = inverse(fit.rates)
@@ -119,7 +170,7 @@ def perturbation_errors(
     for draw in range(draws):
         generator = np.random.default_rng(seed * 1_000_003 + draw)
         noise = generator.standard_normal((3, len(raw)))
-        directions = noise / np.abs(noise).max(axis=1, keepdims=True)
+        directions = unit_directions(noise, norm) * PERTURBED_BLOCKS[perturbed][:, None]
         for beta in betas:
             if beta == 0 and draw > 0:
                 continue
@@ -134,25 +185,21 @@ def perturbation_errors(
 
 
 def study_tables(
-    memories: dict[str, np.ndarray],
-    t: np.ndarray,
-    widths: list[int],
-    parameterizations: list[str],
-    betas: np.ndarray,
-    draws: int,
-    seed: int,
+    memories: dict[str, np.ndarray], t: np.ndarray, settings: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole least-squares study: (draw rows, fitted modes), in the summaries' tidy layout.
 
-    ``memories`` maps a target name to ρ sampled at ``t``. Draw rows carry the model keys with
-    ``study = lstsq``, ``activation = linear``, ``seed = 0``; mode rows hold each fit's rates and
-    coefficients, its error ``E_m(0)``, the zero kernel's error ``Σ|ρ|`` (``null_error``) and the smallest
-    rate (``stability_margin``), which do not depend on the parameterisation.
+    ``memories`` maps a target name to ρ sampled at ``t``; ``settings`` is the ``lstsq`` config section
+    (widths, parameterizations, betas, draws, seed, the construction and the perturbed blocks). Draw rows
+    carry the model keys with ``study = lstsq``, ``activation = linear``, ``seed = 0``; mode rows hold each
+    fit's rates and coefficients, its error ``E_m(0)``, the zero kernel's error ``Σ|ρ|`` (``null_error``)
+    and the smallest rate (``stability_margin``), which do not depend on the parameterisation.
     """
+    betas = beta_grid(**settings["betas"])
     draw_rows, mode_rows = [], []
     for target, rho in memories.items():
-        for width in widths:
-            fit = fit_kernel(rho, t, width)
+        for width in settings["widths"]:
+            fit = fit_kernel(rho, t, width, settings)
             keys = {"study": "lstsq", "target": target, "activation": "linear", "width": width, "seed": 0}
             fit_error = kernel_error(rho, kernel(fit.rates, np.ones(width), fit.coefficients, t))
             for mode, (rate, coefficient) in enumerate(zip(fit.rates, fit.coefficients, strict=True)):
@@ -167,7 +214,61 @@ def study_tables(
                         "stability_margin": float(fit.rates.min()),
                     }
                 )
-            for parameterization in parameterizations:
-                for row in perturbation_errors(fit, rho, t, parameterization, betas, draws, seed):
-                    draw_rows.append({**keys, "parameterization": parameterization, **row})
+            for parameterization in settings["parameterizations"]:
+                rows = perturbation_errors(
+                    fit, rho, t, parameterization, betas, settings["draws"], settings["seed"],
+                    settings["perturbed"], settings["norm"],
+                )  # fmt: skip
+                draw_rows += [{**keys, "parameterization": parameterization, **row} for row in rows]
     return pd.DataFrame(draw_rows)[[*MODEL_KEYS, "beta", "draw", "error"]], pd.DataFrame(mode_rows)
+
+
+#: The constructions compared by :func:`constructions_table`: every fit × every perturbed-block setting.
+CONSTRUCTIONS = [(fit, perturbed) for fit in ("regression", "free_rates") for perturbed in PERTURBED_BLOCKS]
+
+
+def _single_draw_curves(draws: pd.DataFrame) -> dict[int, pd.Series]:
+    """Per draw, its own ``E_m(β)`` curve (the unperturbed error, then that draw's running max)."""
+    unperturbed = draws[draws["beta"] == 0]
+    return {
+        draw: error_curve(pd.concat([unperturbed, one]))
+        for draw, one in draws[draws["beta"] > 0].groupby("draw")
+    }
+
+
+def constructions_table(memories: dict[str, np.ndarray], t: np.ndarray, settings: dict) -> pd.DataFrame:
+    """Figures 1 and 4 under every construction (:data:`CONSTRUCTIONS`), one row per (fit, perturbed,
+    target, parameterization, consecutive width pair): both widths' ``E_m(0)``, the crossing point of the
+    max-over-draws curves (as the figures), and the median, min and max over draws of each single draw's
+    crossing (its own running-max curve): the spread of a crossing over perturbation directions."""
+    rows = []
+    for fit_name, perturbed in CONSTRUCTIONS:
+        variant = {**settings, "fit": fit_name, "perturbed": perturbed}
+        draws, _ = study_tables(memories, t, variant)
+        for (target, parameterization), family in draws.groupby(["target", "parameterization"], sort=False):
+            curves = {int(w): error_curve(d) for w, d in family.groupby("width")}
+            by_draw = {int(w): _single_draw_curves(d) for w, d in family.groupby("width")}
+            for pair in crossings(curves):
+                small, large = pair["width_small"], pair["width_large"]
+                single = np.array(
+                    [crossing_beta(by_draw[small][k], by_draw[large][k]) for k in by_draw[small]]
+                )
+                finite = single[np.isfinite(single)]
+                rows.append(
+                    {
+                        "fit": fit_name,
+                        "perturbed": perturbed,
+                        "target": target,
+                        "parameterization": parameterization,
+                        "width_small": small,
+                        "width_large": large,
+                        "error_at_zero_small": float(curves[small].iloc[0]),
+                        "error_at_zero_large": float(curves[large].iloc[0]),
+                        "crossing_beta": pair["crossing_beta"],
+                        "draw_crossing_median": float(np.median(finite)) if len(finite) else np.nan,
+                        "draw_crossing_min": float(finite.min()) if len(finite) else np.nan,
+                        "draw_crossing_max": float(finite.max()) if len(finite) else np.nan,
+                        "draws_crossed": len(finite),
+                    }
+                )
+    return pd.DataFrame(rows)

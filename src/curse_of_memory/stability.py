@@ -89,6 +89,8 @@ def crossing_beta(small: pd.Series, large: pd.Series) -> float:
     gap0, gap1 = gap[first - 1], gap[first]
     if not math.isfinite(gap1):
         return float(beta0)
+    if not math.isfinite(gap0):  # the larger model's curve comes back from the smaller one's overflow
+        return float(beta1)
     fraction = -gap0 / (gap1 - gap0)
     return math.exp(math.log(beta0) + fraction * (math.log(beta1) - math.log(beta0)))
 

@@ -1,13 +1,15 @@
 # Figures 1 and 4's study: linear RNN kernels fitted by least squares (no training), then perturbed.
-# One job, seconds: every target x width fit and every (parameterization, beta, draw) error.
+# One job, seconds: every target x width fit and every (parameterization, beta, draw) error, and the
+# crossing points of every construction (fit x perturbed blocks) side by side.
 
 
 rule least_squares:
     input:
-        code=package_code("lstsq", "perturbation", "summary", "targets", "artifacts", "runtime"),
+        code=package_code("lstsq", "perturbation", "stability", "summary", "targets", "artifacts", "runtime"),
     output:
         draws="results/lstsq/perturbation.csv",
         fits="results/lstsq/fits.csv",
+        constructions="results/lstsq/constructions.csv",
     params:
         lstsq=config["lstsq"],
         targets={t: config["targets"][t] for t in config["lstsq"]["targets"]},
