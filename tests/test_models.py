@@ -119,12 +119,49 @@ def test_stable_forms_stay_positive_definite_under_any_raw_perturbation(paramete
 
 
 def test_unstable_baselines_lose_definiteness_under_perturbation():
-    """The relu baselines, evaluated raw, have a negative eigenvalue after a small negative shift."""
-    for parameterization in ["diagonal", "vanilla"]:
-        model = RNN(8, "tanh", parameterization, seed=0)
+    """The baselines, perturbed as the authors do (w <- relu(w), then g(w) = w), have a negative
+    eigenvalue after a small negative shift."""
+    for parameterization in ["diagonal", "vanilla", "diagonal_projected", "vanilla_projected"]:
+        model = RNN(8, "tanh", parameterization, seed=0).perturbation_model()
         with torch.no_grad():
             model.recurrent_raw.sub_(0.01)
         assert model.stability_margin().item() < 0
+
+
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+def test_relu_baselines_freeze_their_negative_modes(parameterization):
+    """The authors' relu baselines: a mode whose w starts negative gets no gradient and stays put, and
+    its eigenvalue is exactly 0 (an integrator); the others train."""
+    model = RNN(8, "tanh", parameterization, seed=2)
+    frozen = model.recurrent_raw.detach() < 0
+    assert 0 < int(frozen.sum()) < 8
+    assert torch.equal(
+        model.eigenvalues().detach()[frozen], torch.zeros(int(frozen.sum()), dtype=torch.float64)
+    )
+    before = model.recurrent_raw.detach().clone()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    inputs = torch.randn(4, 30, 1, dtype=torch.float64)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(inputs).pow(2).mean().backward()
+        assert torch.equal(
+            model.recurrent_raw.grad[frozen], torch.zeros(int(frozen.sum()), dtype=torch.float64)
+        )
+        optimizer.step()
+    assert torch.equal(model.recurrent_raw.detach()[frozen], before[frozen])
+    assert not torch.equal(model.recurrent_raw.detach()[~frozen], before[~frozen])
+
+
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+def test_relu_baselines_are_perturbed_on_relu_w_with_identity_g(parameterization):
+    model = RNN(6, "tanh", parameterization, seed=1)
+    twin = model.perturbation_model()
+    assert twin.parameterization == f"{parameterization}_projected"
+    torch.testing.assert_close(twin.recurrent_raw, torch.relu(model.recurrent_raw))
+    inputs = torch.randn(3, 25, 1, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(inputs), model(inputs), rtol=0, atol=0)
+    assert RNN(6, "tanh", "softplus").perturbation_model().parameterization == "softplus"
 
 
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
@@ -137,7 +174,7 @@ def test_stability_margin_is_the_smallest_eigenvalue(parameterization):
     assert model.stability_margin().item() == pytest.approx(expected, abs=1e-10)
 
 
-@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+@pytest.mark.parametrize("parameterization", ["diagonal_projected", "vanilla_projected"])
 def test_projection_keeps_baselines_nonnegative_and_training_moves_zero_modes(parameterization):
     model = RNN(6, "tanh", parameterization, seed=4)
     assert model.recurrent_raw.min().item() == 0.0  # projected at initialisation

@@ -69,6 +69,7 @@ def test_error_matches_a_model_with_the_noise_added_by_hand():
 @pytest.mark.reliability
 def test_overflowing_perturbed_model_records_inf_without_crashing():
     model, inputs, targets, weights = make_problem("linear", "diagonal")
+    model = model.perturbation_model()  # as the rule perturbs it: relu(w), then g(w) = w
     rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.0, 1e8]), 2, 0)
     assert math.isfinite(rows[0]["error"])
     assert all(r["error"] == math.inf for r in rows[1:])

@@ -188,7 +188,7 @@ def test_results_do_not_depend_on_the_number_of_threads(activation):
 @needs_compiler
 def test_an_exploding_relu_model_is_non_finite_exactly_where_the_reference_is():
     """Only relu can overflow (bounded σ moves h by at most dt per step): |1 − dt λ| = 41 here."""
-    model = RNN(5, "relu", "vanilla", dt=1.0, seed=0)
+    model = RNN(5, "relu", "vanilla_projected", dt=1.0, seed=0)
     with torch.no_grad():
         model.recurrent_raw.fill_(-40.0)
         model.input_bias.fill_(1.0)

@@ -9,6 +9,7 @@ from curse_of_memory import training
 from curse_of_memory.models import RNN
 from curse_of_memory.targets import LinearFunctional, make_dataset
 from curse_of_memory.training import (
+    chained_stop_level,
     TrainingSettings,
     margin_penalty,
     margin_penalty_slope,
@@ -201,11 +202,40 @@ def test_cuda_graph_training_steps_equal_eager_autograd_steps(activation, parame
     assert len(training._CAPTURED[graphed]) == 2
 
 
-def test_chained_stop_and_patience_end_training_early():
+@pytest.mark.parametrize(
+    ("losses", "stop_below", "minimum_epochs", "epochs"),
+    [
+        ([5.0, 4.0, 3.0, 2.0], 100.0, 2, 2),  # the first width: below 100 at once, stops after the minimum
+        ([5.0, 0.9, 0.4], 1.0, 2, 2),  # a wider width: the first epoch (past the minimum) below the level
+        ([0.5, 2.0, 0.8, 0.1], 1.0, 2, 3),  # below during the minimum epochs only counts after them; the
+        # current loss decides (epoch 2's 2.0 does not stop although the best, 0.5, is below the level)
+        ([5.0, 4.0, 3.0], 1.0, 2, 3),  # never below: max_epochs
+    ],
+)
+def test_chained_stop_on_a_scripted_validation_loss_sequence(
+    monkeypatch, losses, stop_below, minimum_epochs, epochs
+):
+    scripted = iter(losses)
+    monkeypatch.setattr(training, "evaluate_loss", lambda *args: next(scripted))
+    settings = TrainingSettings(
+        batch_size=16, max_epochs=len(losses), stop_below=stop_below, minimum_epochs=minimum_epochs
+    )
+    result = train(RNN(4, "linear", "softplus"), tiny_splits(), settings, 0)
+    assert result.metrics["epochs"] == epochs
+    reached = losses[epochs - 1] < stop_below and epochs >= minimum_epochs
+    assert result.metrics["stop_reason"] == ("reached_stop_level" if reached else "max_epochs")
+    assert result.metrics["best_validation_loss"] == min(losses[:epochs])
+
+
+def test_chained_stop_levels_follow_the_authors_rule():
+    chained = {"enabled": True, "first_threshold": 100.0, "minimum_epochs": 2, "factor": 0.5}
+    assert chained_stop_level(chained, None) == 100.0
+    assert chained_stop_level(chained, 0.3) == 0.15
+    assert chained_stop_level({**chained, "enabled": False}, 0.3) is None
+
+
+def test_patience_ends_training_early():
     splits = tiny_splits()
-    settings = TrainingSettings(batch_size=16, max_epochs=50, stop_below=1e9)
-    chained = train(RNN(4, "linear", "softplus"), splits, settings, 0)
-    assert (chained.metrics["epochs"], chained.metrics["stop_reason"]) == (1, "beat_previous_width")
     patient = train(
         RNN(4, "linear", "softplus"),
         splits,
@@ -301,6 +331,7 @@ def test_settings_from_the_quick_preset_match_its_training_section():
 
     section = load_config(REPO / "config.yaml")["training"]
     settings = TrainingSettings.from_config(section, stop_below=0.5)
+    assert settings.minimum_epochs == section["chained_early_stopping"]["minimum_epochs"]
     assert (settings.learning_rate, settings.batch_size, settings.max_epochs) == (
         section["learning_rate"],
         section["batch_size"],

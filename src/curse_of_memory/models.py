@@ -13,13 +13,15 @@ parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a f
 A new parameterisation is one function ``g`` registered with :func:`register_parameterization`
 (optionally with its pullback ``(w, ∂L/∂g) ↦ ∂L/∂w``, which spares the training step an autograd call).
 
-The unstable baselines (diagonal, vanilla) use ``g(w) = w`` with the constraint ``w ≥ 0`` kept by
-projection after every optimiser step, and at evaluation the raw ``w`` is perturbed, so
-eigenvalues can cross zero. The authors keep ``Ŵ ≥ 0`` with ``g = relu`` instead, which freezes every
-mode whose ``w`` starts negative (half of them at ``w ~ N(0, 1)``) as an exact integrator with zero
-gradient; those frozen modes blow up under any perturbation whatever the target, so they would
-hide the target-dependence the paper is about. Projection keeps the same constraint and the same
-evaluation protocol without dead gradients.
+The unstable baselines are the authors' (their ``SimpleDiagonalRNN`` and ``SimpleRNN``): ``diagonal``
+and ``vanilla`` train ``g(w) = relu(w)``, so every mode whose ``w`` starts negative (half of them at
+``w ~ N(0, 1)``) gets no gradient and stays an exact integrator (``g = 0``). Perturbation acts as in
+their ``perturb.py``: ``w`` is first set to ``relu(w)`` and the model is evaluated with ``g(w) = w``, so a
+perturbation can push any eigenvalue, the frozen ones included, below zero (:meth:`RNN.perturbation_model`).
+Our variants ``diagonal_projected`` and ``vanilla_projected`` train ``g(w) = w`` with ``w ≥ 0`` kept by
+projection after every optimiser step instead: no dead gradients, so no mode is left frozen at 0 by
+its initialisation (the frozen modes blow up under any perturbation whatever the target, which hides
+the target-dependence the paper is about); they are perturbed on ``w`` directly.
 
 Evaluation paths (the one place they are documented). :meth:`RNN.reference_forward` steps the
 recurrence above in time with torch ops: the definition, used wherever the others cannot run (on CUDA,
@@ -77,16 +79,19 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
 
-    ``nonnegative_raw`` marks the unstable baselines: ``g`` is the identity and training projects
-    ``w`` onto ``w ≥ 0`` after every step (see the module docstring). ``pullback(w, grad)`` is
-    ``g'(w) · grad`` (the vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``),
-    or None to let autograd differentiate ``g``.
+    ``nonnegative_raw`` marks the projected baselines: ``g`` is the identity and training projects
+    ``w`` onto ``w ≥ 0`` after every step. ``perturbed_as`` names the parameterisation under which the
+    model is perturbed, with ``w`` replaced by ``g(w)`` (the authors' relu baselines: their identity-``g``
+    twins), or None to perturb this one as it is. ``pullback(w, grad)`` is ``g'(w) · grad`` (the
+    vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``), or None to let autograd
+    differentiate ``g``.
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
     nonnegative_raw: bool = False
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None
+    perturbed_as: str | None = None
 
 
 #: Registry of recurrent-weight parameterisations, by name.
@@ -99,12 +104,15 @@ def register_parameterization(
     rotated: bool = True,
     nonnegative_raw: bool = False,
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None,
+    perturbed_as: str | None = None,
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
     """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with
     its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed form."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-        PARAMETERIZATIONS[name] = Parameterization(eigenvalue_map, rotated, nonnegative_raw, pullback)
+        PARAMETERIZATIONS[name] = Parameterization(
+            eigenvalue_map, rotated, nonnegative_raw, pullback, perturbed_as
+        )
         return eigenvalue_map
 
     return decorator
@@ -129,10 +137,19 @@ def _exp_pullback(w: Tensor, grad: Tensor) -> Tensor:
     return grad * torch.exp(w)
 
 
-register_parameterization("diagonal", rotated=False, nonnegative_raw=True, pullback=_identity_pullback)(
-    _identity
-)
-register_parameterization("vanilla", nonnegative_raw=True, pullback=_identity_pullback)(_identity)
+def _relu_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    """``relu'(w) · grad``: the gradient where ``w > 0``, 0 elsewhere (at 0 too, as autograd's relu)."""
+    return torch.where(w > 0, grad, 0.0)
+
+
+register_parameterization(
+    "diagonal", rotated=False, pullback=_relu_pullback, perturbed_as="diagonal_projected"
+)(torch.relu)
+register_parameterization("vanilla", pullback=_relu_pullback, perturbed_as="vanilla_projected")(torch.relu)
+register_parameterization(
+    "diagonal_projected", rotated=False, nonnegative_raw=True, pullback=_identity_pullback
+)(_identity)
+register_parameterization("vanilla_projected", nonnegative_raw=True, pullback=_identity_pullback)(_identity)
 # eq. 16: g(M) = −log(1 + e^M) and g(M) = −e^M in dh/dt
 register_parameterization("softplus", pullback=_softplus_pullback)(F.softplus)
 register_parameterization("exp", pullback=_exp_pullback)(torch.exp)
@@ -230,6 +247,18 @@ class RNN(nn.Module):
         if not self.form.rotated:
             return self.eigenvalues().min(dim=-1).values
         return torch.linalg.eigvalsh(self.recurrent_matrix())[..., 0]
+
+    @torch.no_grad()
+    def perturbation_model(self) -> RNN:
+        """The model whose raw parameters perturbations act on: this one, or for a form with
+        ``perturbed_as`` (the authors' relu baselines) a copy under that parameterisation with ``w``
+        replaced by ``g(w)``; the same outputs unperturbed."""
+        target = self.form.perturbed_as
+        if target is None:
+            return self
+        twin = RNN(self.width, self.activation, target, self.dt)
+        twin.load_state_dict({**self.state_dict(), "recurrent_raw": self.eigenvalues()})
+        return twin
 
     @torch.no_grad()
     def project_(self) -> RNN:

@@ -15,8 +15,11 @@ validation loss restores the state at the start of that epoch and retries it wit
 multiplied by ``divergence_lr_factor``, at most ``divergence_retries`` times (each retry is recorded
 in the metrics); after that the run stops with ``stop_reason = 'diverged'`` and keeps the best
 finite checkpoint, never a NaN model. Stopping: ``max_epochs``, a patience on
-the validation loss, and optionally the authors' chained criterion (stop once the validation loss
-is below ``stop_below``, half the previous width's best validation loss).
+the validation loss, and the authors' chained criterion (their ``lf_all.sh`` with Lightning's
+``EarlyStopping(stopping_threshold)`` and ``min_epochs = 2``): once at least ``minimum_epochs`` epochs
+have run, stop at the first epoch whose validation loss is below ``stop_below`` — 100 for the first
+width, which so stops after its minimum epochs, and half the previous width's best validation loss for
+every wider one (:func:`chained_stop_level`).
 """
 
 from __future__ import annotations
@@ -61,13 +64,16 @@ class TrainingSettings:
     margin_penalty_threshold: float = 1.0
     evaluation_batch_size: int = 4096
     stop_below: float | None = None
+    minimum_epochs: int = 0
     checkpoint_every: int = 5
     divergence_retries: int = 2
     divergence_lr_factor: float = 0.1
 
     @classmethod
     def from_config(cls, section: dict, stop_below: float | None = None) -> TrainingSettings:
-        """Settings from a validated config ``training`` section (see config.yaml for each key)."""
+        """Settings from a validated config ``training`` section (see config.yaml for each key);
+        ``stop_below`` from :func:`chained_stop_level`, the minimum epochs with it."""
+        chained = section["chained_early_stopping"]
         return cls(
             optimizer=section["optimizer"],
             learning_rate=section["learning_rate"],
@@ -83,10 +89,22 @@ class TrainingSettings:
             margin_penalty_coefficient=section["margin_penalty"]["coefficient"],
             margin_penalty_threshold=section["margin_penalty"]["threshold"],
             stop_below=stop_below,
+            minimum_epochs=chained["minimum_epochs"] if stop_below is not None else 0,
             checkpoint_every=section["checkpoint_every"],
             divergence_retries=section["divergence"]["retries"],
             divergence_lr_factor=section["divergence"]["learning_rate_factor"],
         )
+
+
+def chained_stop_level(chained: dict, previous_best_loss: float | None) -> float | None:
+    """The authors' chained stop level for one width: ``first_threshold`` for the first width of a
+    family (``previous_best_loss`` None), ``factor`` × the previous width's best validation loss for
+    the others; None when chaining is off (``chained`` is the config's ``chained_early_stopping``)."""
+    if not chained["enabled"]:
+        return None
+    if previous_best_loss is None:
+        return chained["first_threshold"]
+    return chained["factor"] * previous_best_loss
 
 
 def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -599,8 +617,12 @@ def train(
         last_good = run.snapshot()
         if resume_path is not None and epoch % settings.checkpoint_every == 0:
             save_torch(resume_path, {"fingerprint": fingerprint, "snapshot": last_good})
-        if settings.stop_below is not None and progress.best_loss < settings.stop_below:
-            stop_reason = "beat_previous_width"
+        if (
+            settings.stop_below is not None
+            and epoch >= settings.minimum_epochs
+            and validation_loss < settings.stop_below
+        ):
+            stop_reason = "reached_stop_level"
             break
         patience = settings.early_stopping_patience
         if patience is not None and epoch - progress.best_epoch >= patience:

@@ -14,7 +14,8 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 settings = snakemake.params.perturbation
-model = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train"))
+# the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
+model = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train")).perturbation_model()
 arrays, _ = load_dataset(snakemake.input.dataset)
 size = settings["evaluation_size"]
 inputs, targets = (

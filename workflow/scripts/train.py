@@ -9,18 +9,23 @@ from curse_of_memory.artifacts import load_json, save_csv, save_json, save_torch
 from curse_of_memory.models import RNN, save_checkpoint_payload
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.targets import load_dataset
-from curse_of_memory.training import TrainingSettings, evaluate_loss, train
+from curse_of_memory.training import TrainingSettings, chained_stop_level, evaluate_loss, train
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 wildcards, config = snakemake.wildcards, snakemake.params.training
 device = configure_torch(snakemake.threads, config["device"])
 
-stop_below = None
+previous_best = None
 if snakemake.input.previous:
-    previous = load_json(snakemake.input.previous[0], made_by="train")
-    stop_below = config["chained_early_stopping"]["factor"] * previous["best_validation_loss"]
-    log.info("chained early stopping: stop once the validation loss is below %.4e", stop_below)
+    previous_best = load_json(snakemake.input.previous[0], made_by="train")["best_validation_loss"]
+stop_below = chained_stop_level(config["chained_early_stopping"], previous_best)
+if stop_below is not None:
+    log.info(
+        "chained early stopping: after %d epochs, stop once the validation loss is below %.4e",
+        config["chained_early_stopping"]["minimum_epochs"],
+        stop_below,
+    )
 
 settings = TrainingSettings.from_config(config, stop_below=stop_below)
 arrays, _ = load_dataset(snakemake.input.dataset)
