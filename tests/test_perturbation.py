@@ -86,3 +86,22 @@ def test_batching_the_perturbed_models_does_not_change_the_errors(activation):
         assert [(r["beta"], r["draw"]) for r in rows[size]] == [(r["beta"], r["draw"]) for r in rows[1]]
         errors = [r["error"] for r in rows[size]]
         assert errors == pytest.approx([r["error"] for r in rows[1]], rel=1e-12)
+
+
+@pytest.mark.parametrize("parameterization", ["vanilla", "softplus", "diagonal"])
+def test_spectral_draws_put_every_block_on_the_beta_sphere(parameterization):
+    """perturbation.norm: spectral: each block's noise has spectral norm 1 (a matrix's largest singular
+    value, a vector's 2-norm), so β·direction has block norm β as in Definition 3.4; same direction as max."""
+    model = RNN(6, "tanh", parameterization, seed=0)
+    spectral = noise_directions(model, 3, seed=4, norm="spectral")
+    maximal = noise_directions(model, 3, seed=4, norm="max")
+    for by_spectral, by_max in zip(spectral, maximal, strict=True):
+        for name, direction in by_spectral.items():
+            if direction.dim() == 2:
+                size = torch.linalg.svdvals(direction)[0]
+            else:
+                size = direction.pow(2).sum().sqrt()
+            assert size.item() == pytest.approx(1.0, rel=1e-12), name
+            ratio = direction / by_max[name]
+            torch.testing.assert_close(ratio, torch.full_like(ratio, ratio.flatten()[0].item()))
+    assert "rotation" in spectral[0] or parameterization == "diagonal"

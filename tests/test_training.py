@@ -9,8 +9,8 @@ from curse_of_memory import training
 from curse_of_memory.models import RNN
 from curse_of_memory.targets import LinearFunctional, make_dataset
 from curse_of_memory.training import (
-    chained_stop_level,
     TrainingSettings,
+    chained_stop_level,
     margin_penalty,
     margin_penalty_slope,
     temporal_weights,

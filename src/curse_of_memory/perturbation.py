@@ -1,7 +1,8 @@
 """Perturbation error ``E_m(β) = sup_{|θ̃ − θ_m| ≤ β} ‖H − Ĥ(·; θ̃)‖`` (Definition 3.4), estimated.
 
-The authors' protocol (PAPER.md §1, §4): every parameter tensor ``p`` of the model receives its own
-noise ``β · n/‖n‖_∞`` with ``n ~ N(0, I)``, so each tensor moves by exactly β in the max norm; the
+The authors' protocol (docs/paper.md): every parameter tensor ``p`` of the model receives its own
+noise ``β · n/‖n‖_∞`` with ``n ~ N(0, I)``, so each tensor moves by exactly β in the max norm (with
+``perturbation.norm: spectral``, by β in Definition 3.4's block norm, the spectral norm, instead); the
 error of the perturbed model is its test loss (the training loss's weighted MSE). The sup is
 estimated by the max over ``draws`` random directions; draw ``d`` uses the same direction at every β
 (the authors reseed per draw), so each draw traces the error along one ray in weight space.
@@ -31,15 +32,26 @@ def beta_grid(start: float, ratio: float, count: int, include_zero: bool = True)
     return np.concatenate([[0.0], betas]) if include_zero else betas
 
 
-def noise_directions(model: nn.Module, draws: int, seed: int) -> list[dict[str, Tensor]]:
-    """Per draw, per parameter tensor: ``n/‖n‖_∞`` with ``n ~ N(0, I)`` from a seeded generator."""
+def block_norm(tensor: Tensor, norm: str) -> Tensor:
+    """``max``: the largest absolute entry (the authors' ``‖n‖_∞``); ``spectral``: Definition 3.4's block
+    norm, the largest singular value of a matrix and the 2-norm of a vector or scalar."""
+    if norm == "max":
+        return tensor.abs().max()
+    if tensor.dim() == 2:
+        return torch.linalg.matrix_norm(tensor, ord=2)
+    return torch.linalg.vector_norm(tensor)
+
+
+def noise_directions(model: nn.Module, draws: int, seed: int, norm: str = "max") -> list[dict[str, Tensor]]:
+    """Per draw, per parameter tensor: ``n/‖n‖`` with ``n ~ N(0, I)`` from a seeded generator, ``‖·‖``
+    the :func:`block_norm` ``norm`` (so each tensor moves by exactly β in that norm)."""
     directions = []
     for draw in range(draws):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + draw)
         direction = {}
         for name, parameter in model.named_parameters():
             noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
-            direction[name] = (noise / noise.abs().max()).to(parameter.device)
+            direction[name] = (noise / block_norm(noise, norm)).to(parameter.device)
         directions.append(direction)
     return directions
 
@@ -52,16 +64,18 @@ def perturbation_errors(
     draws: int,
     seed: int,
     members_per_forward: int = 64,
+    norm: str = "max",
 ) -> list[dict]:
     """Rows ``{beta, draw, error}`` for every β and draw; a non-finite error is recorded as ``inf``.
 
     The perturbed models are evaluated as ensembles: up to ``members_per_forward`` (β, draw) pairs
     stacked along a leading dimension of every parameter, one forward pass each (the model must
     accept stacked parameters, as :class:`curse_of_memory.models.RNN` does). ``loss(module,
-    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`).
+    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`); ``norm`` scales the
+    directions (:func:`noise_directions`).
     """
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
-    directions = noise_directions(model, draws, seed)
+    directions = noise_directions(model, draws, seed, norm)
     by_draw = {name: torch.stack([direction[name] for direction in directions]) for name in base}
     pairs = [(float(beta), draw) for beta in betas for draw in range(1 if beta == 0 else draws)]
     rows = []

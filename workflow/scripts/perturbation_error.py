@@ -25,9 +25,8 @@ weights = temporal_weights(inputs.shape[1], snakemake.params.loss_weight_power)
 betas = beta_grid(**settings["betas"])
 # Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
 members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
-rows = perturbation_errors(
-    model, fixed_set_loss(inputs, targets, weights), betas, settings["draws"], settings["seed"], members
-)
+loss = fixed_set_loss(inputs, targets, weights)
+rows = perturbation_errors(model, loss, betas, settings["draws"], settings["seed"], members, settings["norm"])
 table = pd.DataFrame(rows)
 save_csv(snakemake.output.draws, table)
 log.info("E_m(beta) max over draws:\n%s", table.groupby("beta")["error"].max().to_string())
