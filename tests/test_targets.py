@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
 from curse_of_memory.memory import heaviside_memory
+from curse_of_memory.teachers import relative_position_bias
 from curse_of_memory.targets import (
     MEMORY_SHAPES,
     LinearFunctional,
@@ -136,3 +138,31 @@ def test_kind_parameters_name_each_kinds_settings():
     assert set(kind_parameters({"kind": "linear", "memory": "pol"})) == {"scale", "power"}
     assert {"width", "radius", "seed"} <= set(kind_parameters({"kind": "teacher_rnn"}))
     assert {"features", "heads", "layers"} <= set(kind_parameters({"kind": "teacher_transformer"}))
+
+
+def test_the_transformer_teacher_is_time_homogeneous():
+    """A zero (or any constant) input gives a constant output, and a delayed input a delayed output; the
+    share of the output variance that does not depend on the input (the per-time mean over random inputs)
+    is small, unlike a teacher with absolute positions, whose output is mostly a clock."""
+    target = build_target({"kind": "teacher_transformer", "parameters": {"seed": 0}}, dt=1.0)
+    for level in (0.0, 0.7):
+        constant = target.apply(np.full((1, 100), level))[0]
+        np.testing.assert_allclose(constant, constant[0], rtol=0, atol=1e-12)
+    inputs = np.random.default_rng(5).standard_normal((512, 100))
+    outputs = target.apply(inputs)
+    input_independent = outputs.mean(axis=0).var() / outputs.var()
+    assert input_independent < 0.05
+    # causal and homogeneous: d leading zeros give the zero-input level for d steps
+    shift = 10
+    delayed = target.apply(np.concatenate([np.zeros((4, shift)), inputs[:4, :-shift]], axis=1))
+    zero_level = target.apply(np.zeros((1, 1)))[0, 0]
+    np.testing.assert_allclose(delayed[:, :shift], zero_level, atol=1e-12)
+
+
+def test_relative_position_bias_depends_on_the_lag_only_and_is_causal():
+    bias = relative_position_bias(6, 4)
+    assert bias.shape == (4, 6, 6)
+    assert bool(torch.isinf(bias[:, 0, 1:]).all()) and bool((bias.diagonal(dim1=1, dim2=2) == 0).all())
+    for lag in range(6):
+        values = bias.diagonal(offset=-lag, dim1=1, dim2=2)
+        assert bool((values == values[:, :1]).all())

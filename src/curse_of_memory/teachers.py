@@ -62,22 +62,28 @@ class TeacherRNN(nn.Module):
         return self.readout(self.rnn(inputs)[0])
 
 
-def sinusoidal_encoding(length: int, features: int) -> Tensor:
-    """The standard sinusoidal positional encoding, (length, features), float64."""
-    position = torch.arange(length, dtype=torch.float64)[:, None]
-    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, features, 2, dtype=torch.float64) / features)
-    encoding = torch.zeros(length, features, dtype=torch.float64)
-    encoding[:, 0::2] = torch.sin(position * frequency)
-    encoding[:, 1::2] = torch.cos(position * frequency[: features // 2])
-    return encoding
+def relative_position_bias(length: int, heads: int) -> Tensor:
+    """Causal attention biases (heads, length, length) of ALiBi (Press et al., 2022): query ``i`` adds
+    ``−slope_h · (i − j)`` to its score for key ``j ≤ i`` and ``−∞`` for ``j > i``, with the geometric slopes
+    ``slope_h = 2^{−8h/heads}``, h = 1..heads. It depends on ``i − j`` only, so the map stays
+    time-homogeneous."""
+    slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1, dtype=torch.float64) / heads)
+    position = torch.arange(length, dtype=torch.float64)
+    distance = position[:, None] - position[None, :]
+    bias = -slopes[:, None, None] * distance
+    return bias.masked_fill(distance < 0, -math.inf)
 
 
 class TeacherTransformer(nn.Module):
-    """A random causal transformer encoder: linear embedding + sinusoidal positions, ``layers`` blocks.
+    """A random causal transformer encoder: linear embedding, ``layers`` blocks, linear readout, and no
+    absolute positions: order enters only through a relative position bias (:func:`relative_position_bias`).
 
-    Done right where the authors' version was not (PAPER.md §6): ``batch_first=True`` so attention
-    mixes time steps and not samples, a causal mask so step k sees only steps ≤ k, and eval mode (no
-    dropout) so the teacher is a deterministic function of its input.
+    A teacher for Figure 12 must be a causal, time-homogeneous map (Definition 3.1's memory function
+    assumes it): with absolute positional encodings most of the output would be an input-independent
+    function of time, a clock the students would fail to fit for a reason that has nothing to do with
+    memory. Here a constant input gives a constant output. Done right where the authors' version was not
+    (docs/paper.md): ``batch_first=True`` so attention mixes time steps and not samples, a causal mask so
+    step k sees only steps ≤ k, and eval mode (no dropout) so the teacher is a deterministic function.
     """
 
     def __init__(
@@ -89,12 +95,13 @@ class TeacherTransformer(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        self.heads = int(heads)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             self.embedding = nn.Linear(1, int(features), dtype=torch.float64)
             block = nn.TransformerEncoderLayer(
                 int(features),
-                int(heads),
+                self.heads,
                 int(feedforward),
                 dropout=0.0,
                 batch_first=True,
@@ -107,7 +114,7 @@ class TeacherTransformer(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """(batch, time, 1) → (batch, time, 1), causal."""
-        length = inputs.shape[1]
-        hidden = self.embedding(inputs) + sinusoidal_encoding(length, self.embedding.out_features)
-        mask = nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.float64)
-        return self.readout(self.encoder(hidden, mask=mask, is_causal=True))
+        batch, length = inputs.shape[:2]
+        bias = relative_position_bias(length, self.heads).to(inputs.device)
+        mask = bias.repeat(batch, 1, 1)  # (batch · heads, length, length), batch-major as attention expects
+        return self.readout(self.encoder(self.embedding(inputs), mask=mask))
