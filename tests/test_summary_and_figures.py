@@ -17,7 +17,14 @@ from curse_of_memory.figures import (
     teacher_figure,
 )
 from curse_of_memory.perturbation import beta_grid
-from curse_of_memory.summary import MODEL_KEYS, crossing_table, null_error, stability_table, teacher_table
+from curse_of_memory.summary import (
+    MODEL_KEYS,
+    crossing_table,
+    null_error,
+    radius_trend,
+    stability_table,
+    teacher_table,
+)
 
 BETAS = beta_grid(1e-3, 2.0, 10)
 
@@ -139,7 +146,9 @@ def teacher_inputs():
 
 def test_teacher_table_keeps_the_fitted_teachers_and_reads_their_decay():
     stability, memories, parameters, _ = teacher_inputs()
-    table = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0)
+    table = teacher_table(
+        stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0, radius_slope=-0.15
+    )
     fast, chaotic = (table.set_index("target").loc[name] for name in ("fast", "chaotic"))
     assert fast["survived"] and not chaotic["survived"]
     assert fast["relative_error_at_zero"] == pytest.approx(1e-4)  # the widest student, E_null = 1
@@ -147,13 +156,30 @@ def test_teacher_table_keeps_the_fitted_teachers_and_reads_their_decay():
     assert fast["exponential_rate"] == pytest.approx(0.3) and fast["decays_exponentially"]
     assert not chaotic["decays_exponentially"]
     assert fast["teacher_radius"] == 0.5
-    strict = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=10.0)
+    strict = teacher_table(
+        stability, memories, parameters, fit_threshold=0.1, radius_floor=10.0, radius_slope=-0.15
+    )
     assert not strict["survived"].any()  # radius_floor above every radius filters everything out
+    # a radius that shrinks with m: a good fit with positive radii is still not a stable approximation
+    shrinking = stability.assign(stability_radius=0.5 / stability["width"])
+    shrunk = teacher_table(
+        shrinking, memories, parameters, fit_threshold=0.1, radius_floor=0.0, radius_slope=-0.15
+    )
+    fast_shrunk = shrunk.set_index("target").loc["fast"]
+    assert fast_shrunk["radius_trend"] == pytest.approx(-np.log10(2)) and not fast_shrunk["survived"]
+
+
+def test_radius_trend_is_decades_per_doubling():
+    assert radius_trend(np.array([8, 16, 32]), np.array([1.0, 0.1, 0.01])) == pytest.approx(-1.0)
+    assert radius_trend(np.array([8, 16]), np.array([0.3, 0.3])) == pytest.approx(0.0)
+    assert radius_trend(np.array([8, 16]), np.array([0.3, 0.0])) == -np.inf
 
 
 def test_study_teacher_and_memory_study_figures_render(tmp_path):
     stability, memories, parameters, perturbation = teacher_inputs()
-    teachers = teacher_table(stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0)
+    teachers = teacher_table(
+        stability, memories, parameters, fit_threshold=0.1, radius_floor=0.0, radius_slope=-0.15
+    )
     memory = pd.concat(frame.assign(target=name) for name, frame in memories.items())
     example = {"target": "fast", "activation": "tanh", "parameterization": "vanilla", "seed": 0}
     chosen = perturbation[perturbation["target"] == "fast"]

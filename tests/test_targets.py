@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from curse_of_memory.memory import heaviside_memory
-from curse_of_memory.teachers import relative_position_bias
 from curse_of_memory.targets import (
     MEMORY_SHAPES,
     LinearFunctional,
@@ -18,6 +17,7 @@ from curse_of_memory.targets import (
     shape_parameters,
     target_from_metadata,
 )
+from curse_of_memory.teachers import relative_position_bias
 
 
 def direct_sum(inputs: np.ndarray, kernel: np.ndarray) -> np.ndarray:

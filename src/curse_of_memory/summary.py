@@ -85,18 +85,31 @@ def crossing_table(perturbation: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def radius_trend(widths: np.ndarray, radii: np.ndarray) -> float:
+    """The least-squares slope of ``log10(radius)`` against ``log2(width)``: decades of stability radius
+    gained per doubling of m; ``-inf`` when a radius is 0 (the radius has collapsed)."""
+    if (radii <= 0).any():
+        return -np.inf
+    if len(np.unique(widths)) < 2:
+        return 0.0
+    return float(np.polyfit(np.log2(widths), np.log10(radii), 1)[0])
+
+
 def teacher_table(
     stability: pd.DataFrame,
     memories: dict[str, pd.DataFrame],
     teacher_parameters: dict[str, dict],
     fit_threshold: float,
     radius_floor: float,
+    radius_slope: float,
 ) -> pd.DataFrame:
     """Figure 3's filter: per teacher (and student family), its memory's decay fits and whether it survived.
 
-    A teacher survives when its widest student fits it (``E_m(0)/E_null ≤ fit_threshold``) and every
-    width keeps a stability radius above ``radius_floor`` (0: positive). ``memories`` maps a teacher to
-    its Heaviside memory table (``t, memory``); ``teacher_parameters`` to its config parameters.
+    A teacher survives when it is *stably approximated* in the paper's sense: its widest student fits it
+    (``E_m(0)/E_null ≤ fit_threshold``), every width keeps a stability radius above ``radius_floor`` (0:
+    positive), and the radius does not shrink with m: its trend (:func:`radius_trend`, decades per
+    doubling of m) is at least ``radius_slope``. ``memories`` maps a teacher to its Heaviside memory table
+    (``t, memory``); ``teacher_parameters`` to its config parameters.
     """
     rows = []
     for keys, family in stability.groupby(FAMILY_KEYS, sort=False):
@@ -104,6 +117,7 @@ def teacher_table(
         widest = family.loc[family["width"].idxmax()]
         relative_error = float(widest["error_at_zero"] / widest["null_error"])
         smallest_radius = float(family["stability_radius"].min())
+        trend = radius_trend(family["width"].to_numpy(), family["stability_radius"].to_numpy())
         memory = memories[row["target"]]
         t, values = memory["t"].to_numpy(), memory["memory"].to_numpy()
         exponential, power = exponential_fit(t, values), power_law_fit(t, values)
@@ -113,7 +127,10 @@ def teacher_table(
                 **{f"teacher_{name}": value for name, value in teacher_parameters[row["target"]].items()},
                 "relative_error_at_zero": relative_error,
                 "smallest_stability_radius": smallest_radius,
-                "survived": relative_error <= fit_threshold and smallest_radius > radius_floor,
+                "radius_trend": trend,
+                "survived": relative_error <= fit_threshold
+                and smallest_radius > radius_floor
+                and trend >= radius_slope,
                 "exponential_rate": exponential.slope,
                 "exponential_r_squared": exponential.r_squared,
                 "power_law_power": power.slope,

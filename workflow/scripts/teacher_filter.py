@@ -20,6 +20,7 @@ table = teacher_table(
     params.teacher_parameters,
     params.filter["fit_threshold"],
     params.filter["radius_floor"],
+    params.filter["radius_slope"],
 )
 save_csv(snakemake.output.table, table)
 log.info("teachers:\n%s", table.to_string())
