@@ -19,7 +19,12 @@ CELL = "results/models/pol/tanh/softplus/width8_seed0"
 LONG_CELL = """
 data: {sizes: {train: 1024, validation: 64, test: 64}}
 grid: {widths: [8]}
-training: {max_epochs: 40, early_stopping_patience: null, checkpoint_every: 3, batch_size: 32}
+training:
+  max_epochs: 40
+  early_stopping_patience: null
+  chained_early_stopping: {enabled: false}
+  checkpoint_every: 3
+  batch_size: 32
 """
 
 
@@ -57,7 +62,7 @@ def test_a_killed_training_resumes_and_ends_bit_for_bit_like_an_uninterrupted_on
     deadline = time.monotonic() + 300
     while not resume.exists() and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    log = killed / "results/logs/train/pol/tanh/softplus/width8_seed0.log"
+    log = killed / "results/logs/train/pol/tanh/softplus/seed0.log"
     while log.read_text().count(" epoch ") < 5 and job.poll() is None:
         time.sleep(0.05)
     os.killpg(job.pid, signal.SIGKILL)

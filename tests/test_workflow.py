@@ -1,5 +1,7 @@
 """The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
 
+import json
+import re
 import shutil
 import tempfile
 
@@ -14,24 +16,35 @@ pytestmark = pytest.mark.workflow
 MODEL_COLUMNS = ["study", "target", "activation", "parameterization", "width", "seed"]
 
 
+#: Rules defined once per trained study (``train_trained``, ``train_nonlinear``, …), counted together.
+PER_STUDY_RULES = ("train", "perturbation_error", "model_memory")
+
+
 def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
+    """The 'Job stats' table of a dry run as {rule: count}, the per-study rules summed under their kind
+    (one job per family: every width of a target x activation x parameterization x seed)."""
     lines = output[output.index("Job stats:") :].splitlines()[3:]
     counts = {}
     for line in lines:
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
             break
-        counts[parts[0]] = int(parts[1])
+        rule = next((kind for kind in PER_STUDY_RULES if parts[0].startswith(f"{kind}_")), parts[0])
+        counts[rule] = counts.get(rule, 0) + int(parts[1])
     return counts
+
+
+def train_jobs(output: str) -> list[str]:
+    """The dry run's listing of each training job."""
+    return re.split(r"rule train_\w+:", output)[1:]
 
 
 def test_dry_run_of_the_quick_preset(workdir):
     result = snakemake(workdir, "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # the main grid, Figure 2's widths, Figure 3's 6 teachers x 3 widths, Figure 12's widths
-    assert counts["train"] == 2 * 4 * 3 * 4 + 4 + 6 * 3 + 3
+    # families: the main grid's (3 seeds), Figure 2's (3 seeds), Figure 3's 6 teachers, Figure 12's (3 seeds)
+    assert counts["train"] == 2 * 4 * 3 * 3 + 3 + 6 + 3
     assert counts["perturbation_error"] == counts["model_memory"] == counts["train"]
     assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
     for rule in [
@@ -48,8 +61,9 @@ def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     result = snakemake(workdir, "-n", "--cores", "2", "--configfile", "presets/paper.yaml")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # the authors' sweep, Figure 7's relu cells, then Figures 2 (5 widths), 3 (10 teachers x 4), 12 (4)
-    assert counts["train"] == 72 + 24 + 5 + 10 * 4 + 4
+    # families of the authors' sweep, of Figure 7's relu cells, then Figures 2, 3 (10 teachers) and 12
+    assert counts["train"] == 18 + 6 + 1 + 10 + 1
+    assert "width64_seed12345/model.pt" in result.stdout  # every width of the authors' m in {8, ..., 64}
 
 
 def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(workdir):
@@ -58,10 +72,10 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
     )
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert job_counts(output)["train"] == 145
-    train_jobs = output.split("rule train:")[1:]
-    assert len(train_jobs) == 145
-    for job in train_jobs:
+    assert job_counts(output)["train"] == 36
+    jobs = train_jobs(output)
+    assert len(jobs) == 36
+    for job in jobs:
         resources = job[job.index("resources:") :].splitlines()[0]
         assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
 
@@ -73,27 +87,28 @@ def test_the_paper_preset_asks_a_gpu_per_training_unless_the_documented_override
     for device, override in (("auto", ()), ("cpu", ("--config", "training={device: cpu}"))):
         result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "presets/paper.yaml", *override)
         assert result.returncode == 0, result.stderr[-3000:]
-        train_jobs = (result.stdout + result.stderr).split("rule train:")[1:]
-        requests[device] = {job[job.index("resources:") :].split("gpu=")[1][0] for job in train_jobs}
-        assert len(train_jobs) == 145
+        jobs = train_jobs(result.stdout + result.stderr)
+        requests[device] = {job[job.index("resources:") :].split("gpu=")[1][0] for job in jobs}
+        assert len(jobs) == 36
     assert requests == {"auto": {"1"}, "cpu": {"0"}}
 
 
-def test_chained_early_stopping_makes_each_width_wait_for_the_next_smaller(workdir):
-    (workdir / "chained.yaml").write_text("training: {chained_early_stopping: {enabled: true}}\n")
-    result = snakemake(
-        workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml", "chained.yaml"
-    )
+def test_a_family_trains_every_width_in_one_job(workdir):
+    """Chained early stopping reads each width's predecessor: a family's widths are one job's outputs."""
+    result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert result.returncode == 0, result.stderr
-    wide = result.stdout.split("output: results/models/pol/tanh/softplus/width8_seed0/model.pt")[0]
-    assert "results/models/pol/tanh/softplus/width4_seed0/metrics.json" in wide.split("rule train:")[-1]
+    (job,) = [job for job in train_jobs(result.stdout) if "pol/tanh/softplus" in job]
+    outputs = job[job.index("output:") :].splitlines()[0]
+    for width in (4, 8):
+        assert f"results/models/pol/tanh/softplus/width{width}_seed0/model.pt" in outputs
 
 
 def test_one_figure_target_builds_only_its_inputs(workdir):
     result = snakemake(workdir, "-n", "--cores", "1", "fig7")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts == {"make_target": 1, "train": 8, "perturbation_error": 8, "fig7": 1, "total": 18}
+    # relu vanilla and softplus on pol, 3 seeds: 6 families of 4 widths
+    assert counts == {"make_target": 1, "train": 6, "perturbation_error": 6, "fig7": 1, "total": 14}
 
 
 def test_lint_is_clean(workdir):
@@ -163,8 +178,24 @@ def test_tiny_end_to_end_run(workdir):
         "stability_summary",
     ]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
-    log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "width8_seed0.log").read_text()
-    assert log.count(" epoch ") == 3
+    log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "seed0.log").read_text()
+    metrics = [
+        json.loads(
+            (
+                results / "models" / "pol" / "tanh" / "softplus" / f"width{w}_seed0" / "metrics.json"
+            ).read_text()
+        )
+        for w in (4, 8)
+    ]
+    assert log.count(" epoch ") == sum(m["epochs"] for m in metrics)  # one line per epoch of every width
+    # the chained stop: the first width stops after the minimum 2 epochs (its loss is below 100), the
+    # second at half the first's best loss, or at max_epochs
+    assert (metrics[0]["epochs"], metrics[0]["stop_reason"], metrics[0]["stop_below"]) == (
+        2,
+        "reached_stop_level",
+        100.0,
+    )
+    assert metrics[1]["stop_below"] == 0.5 * metrics[0]["best_validation_loss"]
     claims = pd.read_csv(results / "claims.csv")
     assert list(claims.columns) == [
         "claim",
@@ -291,7 +322,7 @@ def check_partial_reruns(workdir):
     assert set(planned_jobs(workdir)) == FIGURE_RULES
 
     edit(workdir / "src/curse_of_memory/perturbation.py")
-    assert planned_jobs(workdir)["perturbation_error"] == 6  # every trained model of every study
+    assert planned_jobs(workdir)["perturbation_error"] == 5  # every family of every study
     assert planned_jobs(workdir)["least_squares"] == 1
     assert "train" not in planned_jobs(workdir)
 
@@ -299,5 +330,6 @@ def check_partial_reruns(workdir):
         "overrides:\n  - match: {width: 8}\n    training: {learning_rate: 0.003}\n"
     )
     changed = planned_jobs(workdir, "one_cell.yaml")
-    assert changed["train"] == 1 and changed["perturbation_error"] == 6 and changed["model_memory"] == 1
+    # the width-8 cell's family (the only one with width 8) retrains whole: chaining links its widths
+    assert changed["train"] == 1 and changed["perturbation_error"] == 5 and changed["model_memory"] == 1
     assert "make_target" not in changed and "target_memory" not in changed

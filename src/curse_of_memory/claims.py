@@ -1,4 +1,4 @@
-"""The paper's claims (PAPER.md §5), evaluated on the pipeline's tidy summaries.
+"""The paper's claims (docs/paper.md §5), evaluated on the pipeline's tidy summaries.
 
 Each claim is one row of ``results/claims.csv``: a statement, a statistic with its value and a 95%
 bootstrap interval, a threshold from the config, and whether it holds. Statistics pool every width and
@@ -189,7 +189,7 @@ def markdown_table(claims: pd.DataFrame) -> str:
 
 
 def paper_claims(config: dict) -> list[ClaimSpec]:
-    """The claims of PAPER.md §5 for the figures this config builds, with the config's thresholds."""
+    """The claims of docs/paper.md §5 for the figures this config builds, with the config's thresholds."""
     thresholds, figures = config["claims"], config["figures"]
     radius, crossing = thresholds["radius_slope"], thresholds["crossing_slope"]
     specs: list[ClaimSpec] = []

@@ -1,4 +1,4 @@
-"""The residual RNN of the paper (PAPER.md §2) and the registry of recurrent parameterisations.
+"""The residual RNN of the paper (docs/paper.md §2) and the registry of recurrent parameterisations.
 
 Forward-Euler discretisation of ``dh/dt = σ(U x + b − Ŵ h)``, ``ŷ = cᵀ h + c0`` in float64::
 

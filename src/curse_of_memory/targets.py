@@ -9,7 +9,7 @@ Kinds of target (registry :data:`TARGET_KINDS`; a config entry's ``kind`` picks 
   ``≈ scale · ρ(t)``: it decays like ρ, e.g. ``(t+1)^{-1.5}``, and the pipeline measures it.
 - ``teacher_rnn`` / ``teacher_transformer``: random teachers from :mod:`curse_of_memory.teachers`.
 
-The discrete functional is the Riemann sum ``y_k = dt · Σ_{s=0}^{k} ρ(s·dt) x_{k-s}`` (PAPER.md §1),
+The discrete functional is the Riemann sum ``y_k = dt · Σ_{s=0}^{k} ρ(s·dt) x_{k-s}`` (docs/paper.md §1),
 computed by zero-padded FFT convolution in O(T log T). With the authors' ``dt = 1`` it equals their
 ``Σ ρ(s·dt) x_{k-s}`` exactly; keeping ``dt`` inside the sum makes the memory function of the
 discrete functional equal ``|ρ|`` for any ``dt`` (see :mod:`curse_of_memory.memory`).

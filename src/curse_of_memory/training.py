@@ -1,4 +1,4 @@
-"""Training one RNN on one target with the authors' protocol (PAPER.md §4), all of it configurable.
+"""Training one RNN on one target with the authors' protocol (docs/paper.md §4), all of it configurable.
 
 Loss: the temporally weighted MSE ``mean_k,n (w_k (ŷ_{n,k} − y_{n,k}))²`` with
 ``w_k ∝ ((k+1)/(T+1))^p`` normalised to ``Σ_k w_k = T`` (weights applied to prediction and target),

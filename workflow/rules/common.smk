@@ -1,6 +1,7 @@
 # Helpers shared by all rule files — config validation, the cells of every study, the paths of artifacts.
 
 import os
+import re
 
 from snakemake.utils import min_version
 
@@ -59,20 +60,6 @@ def report_figure(name, category, caption_name=None):
     return [report(f, caption=caption, category=category) if f == shown else f for f in files]
 
 
-def _cell(wildcards):
-    return {**dict(wildcards.items()), "width": int(wildcards.width), "seed": int(wildcards.seed)}
-
-
-def training_settings(wildcards):
-    """The training settings of the cell in ``wildcards`` (``training``, its study's, its overrides)."""
-    return cell_training(config, _cell(wildcards))
-
-
-def perturbation_settings(wildcards):
-    """The perturbation settings of the cell in ``wildcards`` (``perturbation`` and its study's)."""
-    return cell_perturbation(config, _cell(wildcards))
-
-
 def package_code(*modules):
     """The package's source files that a rule imports. Snakemake does not track imported modules,
     so rules list them as inputs: editing one reruns exactly the rules that use it. ``models``
@@ -108,15 +95,38 @@ def target_evaluation(target):
     }
 
 
-def previous_width_metrics(wildcards):
-    """With chained early stopping, the metrics of the next-smaller width (its loss sets the stop level)."""
-    if not training_settings(wildcards)["chained_early_stopping"]["enabled"]:
-        return []
-    smaller = [w for w in sorted(study_grid(wildcards.target)["widths"]) if w < int(wildcards.width)]
-    if not smaller:
-        return []
-    cell = {**dict(wildcards.items()), "width": smaller[-1]}
-    return f"results/models/{CELL.format(**cell)}/metrics.json"
+# A family: every width of one (target, activation, parameterization, seed). Its widths train in one job,
+# in increasing order (the chained early stopping needs each width's predecessor), and are evaluated in
+# one job each for perturbations and memory functions: one process start-up (torch, pandas) per family,
+# not per model. The per-model files stay the artifacts every later rule reads.
+FAMILY = "{target}/{activation}/{parameterization}/seed{seed}"
+
+
+def family_widths(study):
+    """The widths of one trained study's families, in training order (increasing)."""
+    return sorted(study_grids(config)[study]["widths"])
+
+
+def family_files(study, pattern):
+    """``pattern`` (containing CELL's wildcards) for every width of a family of ``study``; the family's
+    wildcards (target, activation, parameterization, seed) stay wildcards."""
+    return [pattern.replace("{width}", str(width)) for width in family_widths(study)]
+
+
+def study_target_pattern(study):
+    """A wildcard constraint matching exactly the targets of one trained study (rules are per study)."""
+    return "|".join(re.escape(target) for target in study_grids(config)[study]["targets"])
+
+
+def family_cells(wildcards, study):
+    """The cells of the family in ``wildcards``, one per width of ``study``, in training order."""
+    family = {**dict(wildcards.items()), "seed": int(wildcards.seed)}
+    return [{**family, "width": width} for width in family_widths(study)]
+
+
+def family_settings(study, settings_of):
+    """A params function: ``settings_of(config, cell)`` for each cell of the family, in training order."""
+    return lambda wildcards: [settings_of(config, cell) for cell in family_cells(wildcards, study)]
 
 
 def panel(target, activation, parameterization):

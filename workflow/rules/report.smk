@@ -2,9 +2,10 @@
 # `snakemake --report results/report.html` (front page with the claims table, runtimes and config;
 # one caption per figure with the paper's claim and this run's finding; runtimes per rule as a table).
 
+FAMILIES = list(dict.fromkeys(FAMILY.format(**cell) for cell in grid_cells()))
 BENCHMARKS = {
-    "train": cell_paths(f"results/benchmarks/train/{CELL}.tsv"),
-    "perturbation_error": cell_paths(f"results/benchmarks/perturbation_error/{CELL}.tsv"),
+    "train": [f"results/benchmarks/train/{family}.tsv" for family in FAMILIES],
+    "perturbation_error": [f"results/benchmarks/perturbation_error/{family}.tsv" for family in FAMILIES],
     "least_squares": ["results/benchmarks/lstsq/least_squares.tsv"] if LSTSQ else [],
     "memory_definitions": ["results/benchmarks/memory_studies/memory_definitions.tsv"],
 }
@@ -95,3 +96,22 @@ rule report_inputs:
         rules.runtimes.output,
         rules.stability_summary.output,
         rules.report_pages.output,
+        ["results/results.md"] if LSTSQ else [],  # the comparison page needs the least-squares study
+
+
+rule results_page:
+    input:
+        code=package_code("results_page", "claims", "config", "artifacts", "runtime"),
+        constructions=rules.least_squares.output.constructions,
+        stability="results/summary/stability.csv",
+        claims=rules.claims.output.table,
+    output:
+        page="results/results.md",
+    params:
+        lstsq=config["lstsq"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/report/results_page.log",
+    script:
+        "../scripts/results_page.py"

@@ -1,26 +1,33 @@
-# Stage 2: one training job per grid cell.
+# Stage 2: training, one job per family (every width of one target x activation x parameterization x
+# seed, in increasing width: the chained early stopping reads each width's predecessor). One rule per
+# trained study, since a study's widths fix the job's outputs.
 
+for _study in study_grids(config):
 
-rule train:
-    input:
-        code=package_code("models", "training", "targets", "artifacts", "runtime"),
-        dataset="results/targets/{target}.npz",
-        previous=previous_width_metrics,
-    output:
-        checkpoint=f"results/models/{CELL}/model.pt",
-        metrics=f"results/models/{CELL}/metrics.json",
-        history=f"results/models/{CELL}/history.csv",
-    params:
-        training=training_settings,
-        dt=config["data"]["dt"],
-    threads: training_threads()
-    resources:
-        gpu=1 if uses_gpu() else 0,
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        f"results/logs/train/{CELL}.log",
-    benchmark:
-        f"results/benchmarks/train/{CELL}.tsv"
-    script:
-        "../scripts/train.py"
+    rule:
+        name:
+            f"train_{_study}"
+        input:
+            code=package_code("models", "training", "targets", "artifacts", "runtime"),
+            dataset="results/targets/{target}.npz",
+        output:
+            checkpoint=family_files(_study, f"results/models/{CELL}/model.pt"),
+            metrics=family_files(_study, f"results/models/{CELL}/metrics.json"),
+            history=family_files(_study, f"results/models/{CELL}/history.csv"),
+        wildcard_constraints:
+            target=study_target_pattern(_study),
+        params:
+            widths=family_widths(_study),
+            training=family_settings(_study, cell_training),
+            dt=config["data"]["dt"],
+        threads: training_threads()
+        resources:
+            gpu=1 if uses_gpu() else 0,
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            f"results/logs/train/{FAMILY}.log",
+        benchmark:
+            f"results/benchmarks/train/{FAMILY}.tsv"
+        script:
+            "../scripts/train.py"

@@ -1,7 +1,7 @@
-"""Rules model_memory / target_memory: Heaviside and impulse memory functions of one subject.
+"""Rules model_memory_<study> / target_memory: Heaviside and impulse memory functions.
 
-The subject is a trained model (input ``checkpoint``) or a target functional queried directly
-(input ``dataset``).
+The subjects are the trained models of one family (inputs ``checkpoints``, one output each) or a target
+functional queried directly (input ``dataset``).
 """
 
 import numpy as np
@@ -17,22 +17,32 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 settings = snakemake.params.memory
-if hasattr(snakemake.input, "checkpoint"):
-    subject = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train"))
+
+
+def memory_table(subject) -> pd.DataFrame:
+    """Every registered memory definition of ``subject``, as rows ``input, t, memory``."""
+    dt, length = subject.dt, settings["length"]
+    frames = [
+        pd.DataFrame(
+            {
+                "input": name,
+                "t": dt * np.arange(length),
+                "memory": definition(subject, length, dt, settings["amplitudes"]),
+            }
+        )
+        for name, definition in MEMORY_DEFINITIONS.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+if hasattr(snakemake.input, "checkpoints"):
+    subjects = [model_from_payload(load_torch(path, made_by="train")) for path in snakemake.input.checkpoints]
+    outputs = list(snakemake.output.memory)
 else:
-    subject = target_from_metadata(load_dataset(snakemake.input.dataset)[1])
-dt = subject.dt
-length = settings["length"]
-frames = [
-    pd.DataFrame(
-        {
-            "input": name,
-            "t": dt * np.arange(length),
-            "memory": definition(subject, length, dt, settings["amplitudes"]),
-        }
-    )
-    for name, definition in MEMORY_DEFINITIONS.items()
-]
-table = pd.concat(frames, ignore_index=True)
-save_csv(snakemake.output.memory, table)
-log.info("memory at t=0,1,10: %s", table[table["t"].isin([0, dt, 10 * dt])].to_dict("records"))
+    subjects = [target_from_metadata(load_dataset(snakemake.input.dataset)[1])]
+    outputs = [snakemake.output.memory]
+for subject, path in zip(subjects, outputs, strict=True):
+    table = memory_table(subject)
+    save_csv(path, table)
+    at = table["t"].isin([0, subject.dt, 10 * subject.dt])
+    log.info("%s: memory at t=0,1,10: %s", path, table[at].to_dict("records"))

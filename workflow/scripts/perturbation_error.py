@@ -1,4 +1,5 @@
-"""Rule perturbation_error: every (beta, draw) error of one trained model on the test set."""
+"""Rule perturbation_error_<study>: every (beta, draw) error of each trained model of one family on the
+test set."""
 
 import pandas as pd
 import torch
@@ -13,20 +14,30 @@ from curse_of_memory.training import temporal_weights
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
-settings = snakemake.params.perturbation
-# the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
-model = model_from_payload(load_torch(snakemake.input.checkpoint, made_by="train")).perturbation_model()
 arrays, _ = load_dataset(snakemake.input.dataset)
-size = settings["evaluation_size"]
-inputs, targets = (
-    torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
+models = zip(
+    snakemake.input.checkpoints,
+    snakemake.output.draws,
+    snakemake.params.perturbation,
+    snakemake.params.loss_weight_power,
+    strict=True,
 )
-weights = temporal_weights(inputs.shape[1], snakemake.params.loss_weight_power)
-betas = beta_grid(**settings["betas"])
-# Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
-members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
-loss = fixed_set_loss(inputs, targets, weights)
-rows = perturbation_errors(model, loss, betas, settings["draws"], settings["seed"], members, settings["norm"])
-table = pd.DataFrame(rows)
-save_csv(snakemake.output.draws, table)
-log.info("E_m(beta) max over draws:\n%s", table.groupby("beta")["error"].max().to_string())
+for checkpoint, draws, settings, loss_weight_power in models:
+    # the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
+    model = model_from_payload(load_torch(checkpoint, made_by="train")).perturbation_model()
+    size = settings["evaluation_size"]
+    inputs, targets = (
+        torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
+    )
+    loss = fixed_set_loss(inputs, targets, temporal_weights(inputs.shape[1], loss_weight_power))
+    # Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
+    members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
+    betas = beta_grid(**settings["betas"])
+    rows = perturbation_errors(
+        model, loss, betas, settings["draws"], settings["seed"], members, settings["norm"]
+    )
+    table = pd.DataFrame(rows)
+    save_csv(draws, table)
+    log.info(
+        "%s: E_m(beta) max over draws:\n%s", checkpoint, table.groupby("beta")["error"].max().to_string()
+    )

@@ -1,0 +1,104 @@
+"""docs/results.md's numbers: E_m(0) sequences, Figure 1a's criterion, monotone pairs, the page itself."""
+
+import numpy as np
+import pandas as pd
+
+from curse_of_memory.results_page import (
+    error_sequence,
+    errors_fall,
+    lstsq_section,
+    monotone_errors,
+    radius_table,
+    results_page,
+)
+
+
+def constructions() -> pd.DataFrame:
+    rows = []
+    errors = {"exp_lstsq": [1.0, 0.1, 0.01], "pol_lstsq": [1.0, 1e-14, 1e-15]}
+    for fit in ("regression", "free_rates"):
+        for target, values in errors.items():
+            for index, (small, large) in enumerate(zip(values, values[1:], strict=False)):
+                rows.append(
+                    {
+                        "fit": fit,
+                        "perturbed": "all",
+                        "target": target,
+                        "parameterization": "direct",
+                        "width_small": 2 * (index + 1),
+                        "width_large": 2 * (index + 2),
+                        "error_at_zero_small": small,
+                        "error_at_zero_large": large,
+                        "crossing_beta": [0.1, 0.001][index],
+                        "draw_crossing_median": 0.1,
+                        "draw_crossing_min": 0.01,
+                        "draw_crossing_max": 1.0,
+                        "draws_crossed": 10,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def stability() -> pd.DataFrame:
+    rows = []
+    for seed in (0, 1, 2):
+        for width, error in zip((8, 16, 32), (1.0, 0.5, 0.7 if seed == 0 else 0.2), strict=True):
+            rows.append(
+                {
+                    "study": "trained",
+                    "target": "pol",
+                    "activation": "tanh",
+                    "parameterization": "softplus",
+                    "width": width,
+                    "seed": seed,
+                    "error_at_zero": error,
+                    "stability_radius": 0.1 * (seed + 1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_error_sequence_recovers_every_width_in_order():
+    pairs = constructions()
+    exp = pairs[(pairs["fit"] == "regression") & (pairs["target"] == "exp_lstsq")].iloc[::-1]
+    np.testing.assert_array_equal(error_sequence(exp), [1.0, 0.1, 0.01])
+
+
+def test_errors_fall_needs_monotone_tenfold_and_above_round_off():
+    assert errors_fall(np.array([1.0, 0.1, 0.01]))
+    assert not errors_fall(np.array([1.0, 0.1, 0.2, 0.01]))  # not monotone
+    assert not errors_fall(np.array([1.0, 0.5, 0.2]))  # only 5x
+    assert not errors_fall(np.array([1e-14, 1e-15, 1e-16]))  # round-off
+
+
+def test_monotone_errors_counts_consecutive_pairs_per_seed():
+    # seed 0: 1 -> 0.5 (falls), 0.5 -> 0.7 (rises); seeds 1, 2: both fall
+    assert monotone_errors(stability()) == (5, 6)
+
+
+def test_page_quotes_the_tables():
+    claims = pd.DataFrame(
+        [
+            {
+                "claim": "1a-errors",
+                "figure": "1a",
+                "statement": "E_m(0) falls",
+                "statistic": "slope",
+                "value": -1.0,
+                "ci_low": -2.0,
+                "ci_high": -0.5,
+                "test": "<",
+                "threshold": 0.0,
+                "holds": True,
+            }
+        ]
+    )
+    lstsq = {"fit": "regression", "perturbed": "all", "widths": [2, 4, 6]}
+    page = results_page(constructions(), stability(), claims, lstsq)
+    assert "E_m(0) falls with m: **reproduced**" in page
+    assert "5 of 6 consecutive-width pairs (83%" in page
+    assert "| regression **(default)** | all | exp_lstsq | direct | 1 0.1 0.01 | yes |" in page
+    assert "| free_rates | all | pol_lstsq | direct | 1 1e-14 1e-15 | no |" in page
+    assert "0.01" in lstsq_section(constructions(), "regression", "all")  # last / first crossing: 0.001/0.1
+    assert "| pol | tanh | softplus | 0.2 [0.1, 0.3] |" in radius_table(stability())
+    assert "**holds**: slope = -1 [-2, -0.5]" in page
