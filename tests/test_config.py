@@ -32,6 +32,20 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     assert paper["training"]["max_epochs"] == 1000 and paper["training"]["gradient_clip"] == 0.5
     assert paper["training"]["chained_early_stopping"]["enabled"]
     assert paper["perturbation"]["draws"] == 30
+    # Figure 2's grid: trained on t = 0.1 ... 3.2 (dt = 0.1), evaluated to t = 10
+    figure2 = paper["targets"]["nonlinear_pol"]["data"]
+    assert (figure2["dt"], figure2["sequence_length"], figure2["test_sequence_length"]) == (0.1, 32, 100)
+    # the chained stop of the authors' lf_all.sh in both presets
+    for preset in (quick, paper):
+        chained = preset["training"]["chained_early_stopping"]
+        assert (chained["first_threshold"], chained["minimum_epochs"], chained["factor"]) == (100.0, 2, 0.5)
+    assert (
+        min(
+            len(quick["grid"]["seeds"]),
+            *(len(quick["studies"][s]["seeds"]) for s in ("nonlinear", "teacher_transformer")),
+        )
+        >= 3
+    )
     tiny = load_config(REPO / "config.yaml", REPO / "tests" / "config.tiny.yaml")
     assert tiny["grid"]["widths"] == [4, 8]
 

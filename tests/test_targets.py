@@ -71,6 +71,19 @@ def test_dataset_is_seeded_and_shares_inputs_across_targets():
     assert first["x_train"].shape == (8, 20) and first["y_test"].shape == (4, 20)
 
 
+def test_a_longer_test_split_is_the_same_causal_map_evaluated_further():
+    target = LinearFunctional("pol", dt=0.1)
+    sizes = {"train": 4, "validation": 3, "test": 5}
+    short = make_dataset(target, sizes, 32, 1.0, seed=2)
+    longer = make_dataset(target, sizes, 32, 1.0, seed=2, test_length=100)
+    assert longer["x_test"].shape == (5, 100) and longer["x_train"].shape == (4, 32)
+    for split in ("train", "validation"):  # the other splits are untouched
+        np.testing.assert_array_equal(longer[f"x_{split}"], short[f"x_{split}"])
+    # causal: the first 32 outputs of the long test sequences are the map of their first 32 inputs
+    np.testing.assert_allclose(longer["y_test"][:, :32], target.apply(longer["x_test"][:, :32]), atol=1e-12)
+    np.testing.assert_allclose(longer["t"], 0.1 * np.arange(100))
+
+
 def test_dataset_round_trip_keeps_metadata(tmp_path):
     target = LinearFunctional("twopart", parameters={"centre": 5.0}, scale=2.0, dt=0.5)
     arrays = make_dataset(target, {"train": 2, "validation": 2, "test": 2}, 10, 1.0, seed=0)

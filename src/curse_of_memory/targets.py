@@ -198,28 +198,40 @@ def fft_causal_convolution(inputs: np.ndarray, kernel: np.ndarray) -> np.ndarray
 SPLITS = ("train", "validation", "test")
 
 
-def sample_inputs(sizes: dict[str, int], length: int, input_std: float, seed: int) -> dict[str, np.ndarray]:
-    """I.i.d. Gaussian inputs per split, each split from its own child of ``SeedSequence(seed)``.
+def sample_inputs(
+    sizes: dict[str, int], length: int, input_std: float, seed: int, test_length: int | None = None
+) -> dict[str, np.ndarray]:
+    """I.i.d. Gaussian inputs per split, each split from its own child of ``SeedSequence(seed)``; the
+    test split ``test_length`` steps long (default: ``length``).
 
     The inputs depend only on the seed and sizes, so every target sees the same input sequences
     (a controlled comparison between memory shapes).
     """
     children = np.random.SeedSequence(seed).spawn(len(SPLITS))
+    lengths = {split: length for split in SPLITS} | {"test": test_length or length}
     return {
-        split: input_std * np.random.default_rng(child).standard_normal((sizes[split], length))
+        split: input_std * np.random.default_rng(child).standard_normal((sizes[split], lengths[split]))
         for split, child in zip(SPLITS, children, strict=True)
     }
 
 
 def make_dataset(
-    target: Target, sizes: dict[str, int], length: int, input_std: float, seed: int
+    target: Target,
+    sizes: dict[str, int],
+    length: int,
+    input_std: float,
+    seed: int,
+    test_length: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Inputs ``x_<split>``, outputs ``y_<split>``, the time grid ``t`` and (if defined) ``rho`` on it."""
+    """Inputs ``x_<split>``, outputs ``y_<split>``, the time grid ``t`` and (if defined) ``rho`` on it.
+
+    ``test_length`` makes the test split longer than the others, so that models trained on a short
+    horizon are evaluated on a longer one (Figure 2: trained on t ≤ 3.2, evaluated to t = 10)."""
     arrays: dict[str, np.ndarray] = {}
-    for split, inputs in sample_inputs(sizes, length, input_std, seed).items():
+    for split, inputs in sample_inputs(sizes, length, input_std, seed, test_length).items():
         arrays[f"x_{split}"] = inputs
         arrays[f"y_{split}"] = target.apply(inputs)
-    arrays["t"] = target.dt * np.arange(length)
+    arrays["t"] = target.dt * np.arange(max(length, test_length or length))
     if hasattr(target, "rho"):
         arrays["rho"] = target.rho(arrays["t"])
     return arrays

@@ -19,7 +19,7 @@ for _study in study_grids(config):
         params:
             widths=family_widths(_study),
             training=family_settings(_study, cell_training),
-            dt=config["data"]["dt"],
+            dt=lambda wildcards: target_data(config, wildcards.target)["dt"],  # the target's own time step
         threads: training_threads()
         resources:
             gpu=1 if uses_gpu() else 0,

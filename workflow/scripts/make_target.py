@@ -7,7 +7,14 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 spec, data = snakemake.params.target, snakemake.params.data
 target = build_target(spec, data["dt"])
-arrays = make_dataset(target, data["sizes"], data["sequence_length"], data["input_std"], data["seed"])
+arrays = make_dataset(
+    target,
+    data["sizes"],
+    data["sequence_length"],
+    data["input_std"],
+    data["seed"],
+    data["test_sequence_length"],
+)
 metadata = {
     "name": snakemake.wildcards.target,
     "target": spec,
@@ -16,6 +23,7 @@ metadata = {
     "input_std": data["input_std"],
     "sizes": data["sizes"],
     "sequence_length": data["sequence_length"],
+    "test_sequence_length": data["test_sequence_length"],
 }
 save_dataset(snakemake.output.dataset, arrays, metadata)
 log.info("wrote %s: %s", snakemake.output.dataset, {k: v.shape for k, v in arrays.items()})
