@@ -137,6 +137,8 @@ def test_fraction_median_ratio_and_undefined_values():
     assert results.loc["a", "value"] == 0.5 and not results.loc["a", "holds"]
     assert results.loc["b", "value"] == 0.0
     assert results.loc["c", "value"] == pytest.approx(0.5) and results.loc["c", "holds"]  # median of 0.9, 0.1
+    # resamples repeat rows (and their index labels): the interval is still computed, within [0.1, 0.9]
+    assert 0.1 <= results.loc["c", "ci_low"] <= results.loc["c", "ci_high"] <= 0.9
     assert np.isnan(results.loc["d", "value"]) and not results.loc["d", "holds"]
     assert "e" not in results.index  # a claim whose table this run has not made is left out
 

@@ -50,11 +50,12 @@ def trend_per_doubling(widths: pd.Series, values: pd.Series) -> float:
 
 
 def _widest_to_narrowest(rows: pd.DataFrame) -> float:
+    # by position: a bootstrap resample repeats rows, and with them their index labels
     ratios = [
-        family.loc[family["width"].idxmax(), "error_at_zero"]
-        / family.loc[family["width"].idxmin(), "error_at_zero"]
+        ordered["error_at_zero"].iloc[-1] / ordered["error_at_zero"].iloc[0]
         for _, family in rows.groupby(["target", "activation", "parameterization", "seed"])
         if family["width"].nunique() > 1
+        for ordered in [family.sort_values("width", kind="stable")]
     ]
     return float(np.median(ratios)) if ratios else float("nan")
 

@@ -1,6 +1,6 @@
-# Stage 3: per family of trained models (one job per family and kind, one rule per trained study), the
-# perturbation-error draws and the memory functions of every width; per target, its memory function
-# queried from the functional itself.
+# Stage 3: the perturbation-error draws of every width of a family (one job per family, one rule per
+# trained study) and the memory functions of every trained model of a study (one job per study); per
+# target, its memory function queried from the functional itself.
 
 for _study in study_grids(config):
 
@@ -30,23 +30,23 @@ for _study in study_grids(config):
         script:
             "../scripts/perturbation_error.py"
 
+    # Memory functions take milliseconds per model: one job for the whole study, so that process start-up
+    # is paid once (a retrained family reruns it, in seconds).
     rule:
         name:
             f"model_memory_{_study}"
         input:
             code=package_code("memory", "models", "artifacts", "runtime"),
-            checkpoints=family_files(_study, f"results/models/{CELL}/model.pt"),
+            checkpoints=cell_paths(f"results/models/{CELL}/model.pt", grid_cells(_study)),
         output:
-            memory=family_files(_study, f"results/memory/models/{CELL}.csv"),
-        wildcard_constraints:
-            target=study_target_pattern(_study),
+            memory=cell_paths(f"results/memory/models/{CELL}.csv", grid_cells(_study)),
         params:
             memory=config["memory"],
         threads: 1
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
-            f"results/logs/model_memory/{FAMILY}.log",
+            f"results/logs/model_memory/{_study}.log",
         script:
             "../scripts/memory_function.py"
 

@@ -1,6 +1,6 @@
 """Rules model_memory_<study> / target_memory: Heaviside and impulse memory functions.
 
-The subjects are the trained models of one family (inputs ``checkpoints``, one output each) or a target
+The subjects are the trained models of one study (inputs ``checkpoints``, one output each) or a target
 functional queried directly (input ``dataset``).
 """
 
