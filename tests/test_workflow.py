@@ -35,8 +35,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def train_jobs(output: str) -> list[str]:
-    """The dry run's listing of each training job."""
-    return re.split(r"rule train_\w+:", output)[1:]
+    """The dry run's listing of each training job (up to the blank line that ends it)."""
+    return [job.split("\n\n")[0] for job in re.split(r"rule train_\w+:", output)[1:]]
 
 
 def test_dry_run_of_the_quick_preset(workdir):
@@ -78,7 +78,7 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
     assert len(jobs) == 36
     for job in jobs:
         resources = job[job.index("resources:") :].splitlines()[0]
-        assert "runtime=1440" in resources and "mem_mb=8000" in resources, resources
+        assert "runtime=2880" in resources and "mem_mb=8000" in resources, resources
 
 
 def test_the_paper_preset_asks_a_gpu_per_training_unless_the_documented_override_says_cpu(workdir):
