@@ -35,8 +35,8 @@ def job_counts(output: str) -> dict[str, int]:
 
 
 def train_jobs(output: str) -> list[str]:
-    """The dry run's listing of each training job (up to the blank line that ends it)."""
-    return [job.split("\n\n")[0] for job in re.split(r"rule train_\w+:", output)[1:]]
+    """The dry run's listing of each training job (up to the timestamp line of the next job)."""
+    return [job.split("\n[")[0] for job in re.split(r"rule train_\w+:", output)[1:]]
 
 
 def test_dry_run_of_the_quick_preset(workdir):
@@ -98,7 +98,7 @@ def test_a_family_trains_every_width_in_one_job(workdir):
     """Chained early stopping reads each width's predecessor: a family's widths are one job's outputs."""
     result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert result.returncode == 0, result.stderr
-    (job,) = [job for job in train_jobs(result.stdout) if "pol/tanh/softplus" in job]
+    (job,) = {job for job in train_jobs(result.stdout) if "pol/tanh/softplus" in job}
     outputs = job[job.index("output:") :].splitlines()[0]
     for width in (4, 8):
         assert f"results/models/pol/tanh/softplus/width{width}_seed0/model.pt" in outputs
