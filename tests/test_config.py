@@ -207,3 +207,19 @@ def test_study_cells_take_their_study_settings_over_the_top_level():
     cells = study_cells(config, "teacher_rnn")
     assert len(cells) == 10 * 4 and {cell["study"] for cell in cells} == {"teacher_rnn"}
     assert len(study_cells(config)) == 145
+
+
+def test_a_norm_given_to_cell_perturbation_replaces_only_the_norm():
+    config = load_config(REPO / "config.yaml")
+    cell = {
+        "study": "trained",
+        "target": "pol",
+        "activation": "tanh",
+        "parameterization": "softplus",
+        "width": 8,
+    }
+    configured = cell_perturbation(config, cell)
+    spectral = cell_perturbation(config, cell, "spectral")
+    assert configured["norm"] == "max" and spectral["norm"] == "spectral"
+    assert {**spectral, "norm": "max"} == configured
+    assert config["figures"]["spectral_norm"]  # the quick preset draws Figures 7 and 8 at both norms

@@ -17,7 +17,7 @@ MODEL_COLUMNS = ["study", "target", "activation", "parameterization", "width", "
 
 
 #: Rules defined once per trained study (``train_trained``, ``train_nonlinear``, …), counted together.
-PER_STUDY_RULES = ("train", "perturbation_error", "model_memory")
+PER_STUDY_RULES = ("train", "perturbation_error_spectral", "perturbation_error", "model_memory")
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -46,6 +46,8 @@ def test_dry_run_of_the_quick_preset(workdir):
     # families: the main grid's (3 seeds), Figure 2's (3 seeds), Figure 3's 6 teachers, Figure 12's (3 seeds)
     assert counts["train"] == 2 * 4 * 3 * 3 + 3 + 6 + 3
     assert counts["perturbation_error"] == counts["train"]
+    # the spectral-norm draws of Figures 7 and 8's families: 4 panels x 3 seeds
+    assert counts["perturbation_error_spectral"] == 4 * 3
     assert counts["model_memory"] == 4  # one per study: memory functions take milliseconds per model
     assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
     for rule in [
@@ -173,6 +175,7 @@ def test_tiny_end_to_end_run(workdir):
     assert (target_memory["memory"] - expected).abs().max() < 1e-10
     for figure in [
         *PAPER_FIGURES,
+        *SPECTRAL_FIGURES,
         "perturbation_pol",
         "memory_trained",
         "stability_vs_width",
@@ -265,6 +268,7 @@ def check_report_in_a_browser(report, claims):
         f"results/figures/{name}.png"
         for name in [
             *PAPER_FIGURES,
+            *SPECTRAL_FIGURES,
             "stability_summary",
             "memory_trained",
             "stability_vs_width",
@@ -301,7 +305,15 @@ CHROMIUM_FLAGS = [
 
 
 PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"]
-FIGURE_RULES = {*PAPER_FIGURES, "perturbation_grid", "memory_figure", "stability_figure", "stability_summary"}
+SPECTRAL_FIGURES = ["fig7_spectral", "fig8_spectral"]
+FIGURE_RULES = {
+    *PAPER_FIGURES,
+    *SPECTRAL_FIGURES,
+    "perturbation_grid",
+    "memory_figure",
+    "stability_figure",
+    "stability_summary",
+}
 
 
 def planned_jobs(workdir, *configfiles) -> dict[str, int]:
@@ -324,6 +336,7 @@ def check_partial_reruns(workdir):
 
     edit(workdir / "src/curse_of_memory/perturbation.py")
     assert planned_jobs(workdir)["perturbation_error"] == 5  # every family of every study
+    assert planned_jobs(workdir)["perturbation_error_spectral"] == 1  # and the spectral draws of Figures 7, 8
     assert planned_jobs(workdir)["least_squares"] == 1
     assert "train" not in planned_jobs(workdir)
 

@@ -217,12 +217,14 @@ def cell_training(config: dict, cell: dict) -> dict:
     return settings
 
 
-def cell_perturbation(config: dict, cell: dict) -> dict:
-    """The perturbation settings of one cell: ``perturbation`` with its study's merged in."""
+def cell_perturbation(config: dict, cell: dict, norm: str | None = None) -> dict:
+    """The perturbation settings of one cell: ``perturbation`` with its study's merged in, and ``norm`` in
+    place of the configured one when given."""
     study = target_study(config, cell["target"])
-    if study == MAIN_STUDY:
-        return config["perturbation"]
-    return _merged(config["perturbation"], config["studies"][study]["perturbation"])
+    settings = config["perturbation"]
+    if study != MAIN_STUDY:
+        settings = _merged(settings, config["studies"][study]["perturbation"])
+    return settings if norm is None else {**settings, "norm": norm}
 
 
 def _merged(base: dict, update: dict) -> dict:

@@ -124,6 +124,15 @@ def family_cells(wildcards, study):
     return [{**family, "width": width} for width in family_widths(study)]
 
 
+def perturbation_variants(study):
+    """(path suffix, norm) of each set of perturbation draws a study's families get: the configured norm
+    (suffix "", norm None), and for the main grid with `figures.spectral_norm` the spectral norm too."""
+    variants = [("", None)]
+    if study == MAIN_STUDY and config["figures"]["spectral_norm"]:
+        variants.append(("_spectral", "spectral"))
+    return variants
+
+
 def family_settings(study, settings_of):
     """A params function: ``settings_of(config, cell)`` for each cell of the family, in training order."""
     return lambda wildcards: [settings_of(config, cell) for cell in family_cells(wildcards, study)]

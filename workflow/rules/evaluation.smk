@@ -1,34 +1,39 @@
 # Stage 3: the perturbation-error draws of every width of a family (one job per family, one rule per
-# trained study) and the memory functions of every trained model of a study (one job per study); per
-# target, its memory function queried from the functional itself.
+# trained study; for the main grid with `figures.spectral_norm` a second set at spectral norm beta, in
+# results/perturbation_spectral/) and the memory functions of every trained model of a study (one job per
+# study); per target, its memory function queried from the functional itself.
 
 for _study in study_grids(config):
 
-    rule:
-        name:
-            f"perturbation_error_{_study}"
-        input:
-            code=package_code("models", "perturbation", "training", "targets", "artifacts", "runtime"),
-            checkpoints=family_files(_study, f"results/models/{CELL}/model.pt"),
-            dataset="results/targets/{target}.npz",
-        output:
-            draws=family_files(_study, f"results/perturbation/{CELL}.csv"),
-        wildcard_constraints:
-            target=study_target_pattern(_study),
-        params:
-            perturbation=family_settings(_study, cell_perturbation),
-            loss_weight_power=family_settings(
-                _study, lambda config, cell: cell_training(config, cell)["loss_weight_power"]
-            ),
-        threads: 1
-        conda:
-            "../../envs/curse-of-memory.yaml"
-        log:
-            f"results/logs/perturbation_error/{FAMILY}.log",
-        benchmark:
-            f"results/benchmarks/perturbation_error/{FAMILY}.tsv"
-        script:
-            "../scripts/perturbation_error.py"
+    for _suffix, _norm in perturbation_variants(_study):
+
+        rule:
+            name:
+                f"perturbation_error{_suffix}_{_study}"
+            input:
+                code=package_code("models", "perturbation", "training", "targets", "artifacts", "runtime"),
+                checkpoints=family_files(_study, f"results/models/{CELL}/model.pt"),
+                dataset="results/targets/{target}.npz",
+            output:
+                draws=family_files(_study, f"results/perturbation{_suffix}/{CELL}.csv"),
+            wildcard_constraints:
+                target=study_target_pattern(_study),
+            params:
+                perturbation=family_settings(
+                    _study, lambda config, cell, norm=_norm: cell_perturbation(config, cell, norm)
+                ),
+                loss_weight_power=family_settings(
+                    _study, lambda config, cell: cell_training(config, cell)["loss_weight_power"]
+                ),
+            threads: 1
+            conda:
+                "../../envs/curse-of-memory.yaml"
+            log:
+                f"results/logs/perturbation_error{_suffix}/{FAMILY}.log",
+            benchmark:
+                f"results/benchmarks/perturbation_error{_suffix}/{FAMILY}.tsv"
+            script:
+                "../scripts/perturbation_error.py"
 
     # Memory functions take milliseconds per model: one job for the whole study, so that process start-up
     # is paid once (a retrained family reruns it, in seconds).

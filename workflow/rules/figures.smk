@@ -2,46 +2,46 @@
 # exactly the figures. Rule names are the target names: `snakemake fig7` builds Figure 7.
 
 
-rule fig7:
-    input:
-        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
-        draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG7_PANELS)),
-        style=FIGURE_STYLE,
-    output:
-        report_figure("fig7", "Figure 7"),
-    params:
-        cells=panel_cells(FIG7_PANELS),
-        panels=FIG7_PANELS,
-        columns=len(FIG7["parameterizations"]),
-        title=f"Figure 7: {FIG7['activation']} RNN on the {FIG7['target']} target, "
+# Figures 7 and 8 from the draws at the configured norm; with `figures.spectral_norm` also from the main
+# grid's second set of draws at spectral norm beta (Definition 3.4's block norm): fig7_spectral, fig8_spectral.
+MAIN_FIGURES = {
+    "fig7": (
+        FIG7_PANELS,
+        len(FIG7["parameterizations"]),
+        f"Figure 7: {FIG7['activation']} RNN on the {FIG7['target']} target, "
         "without and with stable reparameterisation",
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/figures/fig7.log",
-    script:
-        "../scripts/plot_perturbation.py"
-
-
-rule fig8:
-    input:
-        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
-        draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(FIG8_PANELS)),
-        style=FIGURE_STYLE,
-    output:
-        report_figure("fig8", "Figure 8"),
-    params:
-        cells=panel_cells(FIG8_PANELS),
-        panels=FIG8_PANELS,
-        columns=len(FIG8["activations"]),
-        title=f"Figure 8: {FIG8['parameterization']} reparameterisation with nonlinear activations "
+    ),
+    "fig8": (
+        FIG8_PANELS,
+        len(FIG8["activations"]),
+        f"Figure 8: {FIG8['parameterization']} reparameterisation with nonlinear activations "
         f"on the {FIG8['target']} target",
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/figures/fig8.log",
-    script:
-        "../scripts/plot_perturbation.py"
+    ),
+}
+
+for _figure, (_panels, _columns, _title) in MAIN_FIGURES.items():
+    for _suffix, _norm in perturbation_variants(MAIN_STUDY):
+
+        rule:
+            name:
+                f"{_figure}{_suffix}"
+            input:
+                code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+                draws=cell_paths(f"results/perturbation{_suffix}/{CELL}.csv", panel_cells(_panels)),
+                style=FIGURE_STYLE,
+            output:
+                report_figure(f"{_figure}{_suffix}", f"Figure {_figure[3:]}"),
+            params:
+                cells=panel_cells(_panels),
+                panels=_panels,
+                columns=_columns,
+                title=_title + (f" ({_norm} norm)" if _norm else ""),
+            conda:
+                "../../envs/curse-of-memory.yaml"
+            log:
+                f"results/logs/figures/{_figure}{_suffix}.log",
+            script:
+                "../scripts/plot_perturbation.py"
 
 
 rule perturbation_grid:
@@ -256,8 +256,7 @@ rule fig11:
 rule figures:
     input:
         [path for name in PAPER_FIGURES for path in figure_files(name)],
-        rules.fig7.output,
-        rules.fig8.output,
+        [figure_files(f"{name}{suffix}") for name in MAIN_FIGURES for suffix, _ in perturbation_variants(MAIN_STUDY)],
         expand(
             "results/figures/perturbation_{target}.{fmt}",
             target=config["grid"]["targets"],

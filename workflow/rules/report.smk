@@ -12,6 +12,7 @@ BENCHMARKS = {
 # report figure -> the figure labels of its claims (results/claims.csv `figure` column)
 REPORT_FIGURES = {
     **{name: [name[3:]] for name in [*PAPER_FIGURES, "fig7", "fig8"]},
+    **{f"{name}{suffix}": [] for name in MAIN_FIGURES for suffix, _ in perturbation_variants(MAIN_STUDY)[1:]},
     "fig1": ["1a", "1b"],
     "stability_summary": [],
     "stability_vs_width": ["7/8 grid"],
