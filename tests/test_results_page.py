@@ -8,6 +8,7 @@ from curse_of_memory.results_page import (
     errors_fall,
     lstsq_section,
     monotone_errors,
+    norm_table,
     radius_table,
     results_page,
 )
@@ -102,3 +103,14 @@ def test_page_quotes_the_tables():
     assert "0.01" in lstsq_section(constructions(), "regression", "all")  # last / first crossing: 0.001/0.1
     assert "| pol | tanh | softplus | 0.2 [0.1, 0.3] |" in radius_table(stability())
     assert "**holds**: slope = -1 [-2, -0.5]" in page
+
+
+def test_norm_table_puts_both_norms_side_by_side():
+    spectral = stability().assign(stability_radius=lambda frame: 2 * frame["stability_radius"])
+    table = norm_table(stability(), spectral)
+    assert "| pol | tanh | softplus | 0.2 / 0.4 | 0.2 / 0.4 | 0.2 / 0.4 |" in table
+    lstsq = {"fit": "regression", "perturbed": "all", "widths": [2, 4, 6]}
+    claims = pd.DataFrame(columns=["claim", "figure", "statement", "statistic", "value", "ci_low", "ci_high",
+                                   "test", "threshold", "holds"])  # fmt: skip
+    assert "## Perturbation norm" in results_page(constructions(), stability(), claims, lstsq, spectral)
+    assert "## Perturbation norm" not in results_page(constructions(), stability(), claims, lstsq)

@@ -100,16 +100,29 @@ rule report_inputs:
         ["results/results.md"] if LSTSQ else [],  # the comparison page needs the least-squares study
 
 
+# Figures 7 and 8's trained cells (each once: the figures may share a panel), when the run also perturbs
+# them at spectral norm (figures.spectral_norm).
+SPECTRAL_CELLS = [
+    dict(cell)
+    for cell in dict.fromkeys(
+        tuple(cell.items()) for cell in panel_cells([*FIG7_PANELS, *FIG8_PANELS])
+    )
+] if len(perturbation_variants(MAIN_STUDY)) > 1 else []
+
+
 rule results_page:
     input:
-        code=package_code("results_page", "claims", "config", "artifacts", "runtime"),
+        code=package_code("results_page", "claims", "config", "summary", "stability", "artifacts", "runtime"),
         constructions=rules.least_squares.output.constructions,
         stability="results/summary/stability.csv",
         claims=rules.claims.output.table,
+        spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
     output:
         page="results/results.md",
     params:
         lstsq=config["lstsq"],
+        spectral_cells=SPECTRAL_CELLS,
+        threshold=config["stability"]["relative_error_threshold"],
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
