@@ -73,46 +73,44 @@ def monotone_errors(stability: pd.DataFrame) -> tuple[int, int]:
     return falling, total
 
 
+FAMILY_COLUMNS = ["target", "activation", "parameterization"]
+
+
+def width_table(cells: pd.Series) -> str:
+    """A Markdown table of text ``cells`` indexed by (target, activation, parameterization, width): one row
+    per family, one column per width."""
+    grid = cells.unstack("width").fillna("—")
+    lines = [
+        "| " + " | ".join(FAMILY_COLUMNS) + " | " + " | ".join(f"m = {w}" for w in grid.columns) + " |",
+        "|---|---|---|" + "---|" * len(grid.columns),
+    ]
+    rows = zip(grid.index, grid.to_numpy(), strict=True)
+    lines += ["| " + " | ".join([*family, *row]) + " |" for family, row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def radius_table(stability: pd.DataFrame) -> str:
     """Main grid: the stability radius per family and width, median over seeds [min, max]."""
     main = stability[stability["study"] == MAIN_STUDY]
-    widths = sorted(main["width"].unique())
-    lines = [
-        "| target | activation | parameterization | " + " | ".join(f"m = {w}" for w in widths) + " |",
-        "|---|---|---|" + "---|" * len(widths),
-    ]
-    for (target, activation, parameterization), family in main.groupby(
-        ["target", "activation", "parameterization"]
-    ):
-        cells = []
-        for width in widths:
-            radii = family.loc[family["width"] == width, "stability_radius"]
-            cells.append(f"{_number(radii.median())} [{_number(radii.min())}, {_number(radii.max())}]")
-        lines.append(f"| {target} | {activation} | {parameterization} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    radii = main.groupby([*FAMILY_COLUMNS, "width"])["stability_radius"]
+    cells = pd.concat([radii.median(), radii.min(), radii.max()], axis=1).apply(
+        lambda r: f"{_number(r.iloc[0])} [{_number(r.iloc[1])}, {_number(r.iloc[2])}]", axis=1
+    )
+    return width_table(cells)
 
 
 def norm_table(stability: pd.DataFrame, spectral: pd.DataFrame) -> str:
     """Figures 7 and 8's families: the stability radius at the configured norm and at spectral norm β
     (``spectral``: the stability table of the spectral-norm draws), median over seeds, per width."""
-    keys = ["target", "activation", "parameterization", "width"]
+    keys = [*FAMILY_COLUMNS, "width"]
     both = pd.concat(
-        {
-            "max": stability.groupby(keys)["stability_radius"].median(),
-            "spectral": spectral.groupby(keys)["stability_radius"].median(),
-        },
+        [
+            stability.groupby(keys)["stability_radius"].median(),
+            spectral.groupby(keys)["stability_radius"].median(),
+        ],
         axis=1,
     ).dropna()
-    widths = sorted(both.index.get_level_values("width").unique())
-    lines = [
-        "| target | activation | parameterization | " + " | ".join(f"m = {w}" for w in widths) + " |",
-        "|---|---|---|" + "---|" * len(widths),
-    ]
-    for family, rows in both.groupby(level=[0, 1, 2]):
-        radii = rows.droplevel([0, 1, 2])
-        cells = [f"{_number(radii.loc[w, 'max'])} / {_number(radii.loc[w, 'spectral'])}" for w in widths]
-        lines.append("| " + " | ".join(family) + " | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return width_table(both.apply(lambda r: f"{_number(r.iloc[0])} / {_number(r.iloc[1])}", axis=1))
 
 
 def results_page(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv
+from curse_of_memory.claims import trend_per_doubling
 from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
 from curse_of_memory.stability import crossings, error_curve, stability_radius
 from curse_of_memory.targets import load_dataset
@@ -86,13 +87,12 @@ def crossing_table(perturbation: pd.DataFrame) -> pd.DataFrame:
 
 
 def radius_trend(widths: np.ndarray, radii: np.ndarray) -> float:
-    """The least-squares slope of ``log10(radius)`` against ``log2(width)``: decades of stability radius
-    gained per doubling of m; ``-inf`` when a radius is 0 (the radius has collapsed)."""
-    if (radii <= 0).any():
+    """:func:`curse_of_memory.claims.trend_per_doubling` of the stability radius (decades gained per
+    doubling of m), with a collapsed radius kept: ``-inf`` when a radius is 0, and 0 for a single width."""
+    if (np.asarray(radii) <= 0).any():
         return -np.inf
-    if len(np.unique(widths)) < 2:
-        return 0.0
-    return float(np.polyfit(np.log2(widths), np.log10(radii), 1)[0])
+    trend = trend_per_doubling(widths, radii)
+    return 0.0 if np.isnan(trend) else trend
 
 
 def teacher_table(

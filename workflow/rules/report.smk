@@ -100,14 +100,10 @@ rule report_inputs:
         ["results/results.md"] if LSTSQ else [],  # the comparison page needs the least-squares study
 
 
-# Figures 7 and 8's trained cells (each once: the figures may share a panel), when the run also perturbs
-# them at spectral norm (figures.spectral_norm).
-SPECTRAL_CELLS = [
-    dict(cell)
-    for cell in dict.fromkeys(
-        tuple(cell.items()) for cell in panel_cells([*FIG7_PANELS, *FIG8_PANELS])
-    )
-] if len(perturbation_variants(MAIN_STUDY)) > 1 else []
+# Figures 7 and 8's trained cells (a panel the two figures share, once), when the run also perturbs them
+# at spectral norm (figures.spectral_norm).
+SPECTRAL_PANELS = FIG7_PANELS + [p for p in FIG8_PANELS if p not in FIG7_PANELS]
+SPECTRAL_CELLS = panel_cells(SPECTRAL_PANELS) if len(perturbation_variants(MAIN_STUDY)) > 1 else []
 
 
 rule results_page:
