@@ -102,9 +102,24 @@ def test_study_tables_have_the_summary_layout():
     draws, fits = study_tables({"pol_lstsq": POL}, T, SETTINGS)
     assert list(draws.columns) == [*MODEL_KEYS, "beta", "draw", "error"]
     assert set(draws["study"]) == {"lstsq"} and set(draws["activation"]) == {"linear"}
-    assert len(draws) == 2 * 2 * (1 + 3 * 2)
-    assert len(fits) == 2 + 3
+    seeds = len(SETTINGS["seeds"])
+    assert set(draws["seed"]) == set(SETTINGS["seeds"]) and seeds >= 3  # replicates for the claims
+    assert len(draws) == seeds * 2 * 2 * (1 + 3 * 2)
+    assert len(fits) == seeds * (2 + 3)
     np.testing.assert_allclose(fits["null_error"], np.abs(POL).sum())
+    # each seed is its own set of directions; the unperturbed kernel is the same fit
+    by_seed = draws.set_index(["seed", "parameterization", "width", "beta", "draw"])["error"]
+    assert not np.allclose(by_seed.loc[0].to_numpy(), by_seed.loc[1].to_numpy())
+    np.testing.assert_array_equal(by_seed.loc[0].xs(0.0, level="beta"), by_seed.loc[1].xs(0.0, level="beta"))
+
+
+def test_before_fitting_is_the_zero_readout_on_the_same_rates():
+    draws, fits = study_tables({"pol_lstsq": POL}, T, SETTINGS, before_fitting=True)
+    fitted = study_tables({"pol_lstsq": POL}, T, SETTINGS)[1]
+    np.testing.assert_array_equal(fits["rate"], fitted["rate"])
+    assert (fits["coefficient"] == 0).all()
+    # the zero kernel's error is the zero predictor's at every width: E_m(0) does not fall
+    np.testing.assert_allclose(draws.loc[draws["beta"] == 0, "error"], np.abs(POL).sum())
     at_zero = draws[draws["beta"] == 0].groupby("width")["error"].first()
     np.testing.assert_allclose(at_zero.to_numpy(), fits.groupby("width")["error_at_zero"].first().to_numpy())
 

@@ -19,7 +19,12 @@ CLAIMS = pd.DataFrame(
             0.2,
             "value >= threshold",
             -0.15,
+            "holds",
             True,
+            3,
+            0,
+            "",
+            "initialization: does not hold",
         ],
         [
             "7-without",
@@ -31,10 +36,32 @@ CLAIMS = pd.DataFrame(
             np.nan,
             "value < threshold",
             -0.15,
+            "inconclusive",
             False,
+            2,
+            1,
+            "",
+            "",
         ],
-    ],
-    columns=COLUMNS,
+        [
+            "12",
+            "12",
+            "students fail",
+            "ratio",
+            0.2,
+            0.1,
+            0.3,
+            "value >= threshold",
+            0.5,
+            "does not hold",
+            False,
+            3,
+            0,
+            "",
+            "initialization: does not hold",
+        ],
+    ],  # fmt: skip
+    columns=[*COLUMNS, "control"],
 )
 DESCRIPTION = {
     "title": "Figure 7",
@@ -52,14 +79,16 @@ def test_caption_states_the_paper_claim_and_each_verdict():
     rendered = html(text)
     assert "unstable without, stable with." in rendered
     assert "softplus keeps its radius" in rendered and "<strong>holds</strong>" in rendered
-    assert "vanilla loses it" in rendered and "<strong>does not hold</strong>" in rendered
+    assert "vanilla loses it" in rendered and "<strong>inconclusive</strong>" in rendered
+    assert "<strong>does not hold</strong>" in rendered and "(no interval)" in text
     assert "95% CI 0 to 0.2" in text and "value >= -0.15" in text
+    assert text.count("Negative control: initialization: does not hold.") == 2
     assert "no claim of the paper" in caption(DESCRIPTION, CLAIMS.iloc[:0])
 
 
 def test_front_page_renders_the_claims_table_and_the_configuration():
     rendered = html(front_page(CLAIMS, {"grid": {"widths": [8, 16]}}))
-    assert "1 of 2 claims hold" in rendered
+    assert "1 holds, 1 does not hold, 1 inconclusive" in rendered
     assert rendered.count("<tr>") == len(CLAIMS) + 1
     assert "widths" in rendered
 

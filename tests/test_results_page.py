@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from curse_of_memory.claims import COLUMNS
 from curse_of_memory.results_page import (
     error_sequence,
     errors_fall,
@@ -88,9 +89,11 @@ def test_page_quotes_the_tables():
                 "value": -1.0,
                 "ci_low": -2.0,
                 "ci_high": -0.5,
-                "test": "<",
+                "test": "value < threshold",
                 "threshold": 0.0,
+                "verdict": "holds",
                 "holds": True,
+                "control": "initialization: does not hold",
             }
         ]
     )
@@ -102,7 +105,7 @@ def test_page_quotes_the_tables():
     assert "| free_rates | all | pol_lstsq | direct | 1 1e-14 1e-15 | no |" in page
     assert "0.01" in lstsq_section(constructions(), "regression", "all")  # last / first crossing: 0.001/0.1
     assert "| pol | tanh | softplus | 0.2 [0.1, 0.3] |" in radius_table(stability())
-    assert "**holds**: slope = -1 [-2, -0.5]" in page
+    assert "**holds**: slope = -1 [-2, -0.5] (needs < 0) | initialization: does not hold |" in page
 
 
 def test_norm_table_puts_both_norms_side_by_side():
@@ -110,7 +113,6 @@ def test_norm_table_puts_both_norms_side_by_side():
     table = norm_table(stability(), spectral)
     assert "| pol | tanh | softplus | 0.2 / 0.4 | 0.2 / 0.4 | 0.2 / 0.4 |" in table
     lstsq = {"fit": "regression", "perturbed": "all", "widths": [2, 4, 6]}
-    claims = pd.DataFrame(columns=["claim", "figure", "statement", "statistic", "value", "ci_low", "ci_high",
-                                   "test", "threshold", "holds"])  # fmt: skip
+    claims = pd.DataFrame(columns=COLUMNS)
     assert "## Perturbation norm" in results_page(constructions(), stability(), claims, lstsq, spectral)
     assert "## Perturbation norm" not in results_page(constructions(), stability(), claims, lstsq)

@@ -1,12 +1,19 @@
 """The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
 
+import itertools
 import json
+import modulefinder
+import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from curse_of_memory.claims import COLUMNS as CLAIM_COLUMNS
 
 from .conftest import snakemake
 
@@ -65,7 +72,8 @@ def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     # families of the authors' sweep, of Figure 7's relu cells, then Figures 2, 3 (10 teachers) and 12
-    assert counts["train"] == 18 + 6 + 1 + 10 + 1
+    # (3 seeds each but Figure 3's, whose replicates are its teachers)
+    assert counts["train"] == 3 * (18 + 6 + 1) + 10 + 3 * 1
     assert "width64_seed12345/model.pt" in result.stdout  # every width of the authors' m in {8, ..., 64}
 
 
@@ -75,9 +83,9 @@ def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(wo
     )
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    assert job_counts(output)["train"] == 36
+    assert job_counts(output)["train"] == 88  # families: 3 seeds each but Figure 3's
     jobs = train_jobs(output)
-    assert len(jobs) == 36
+    assert len(jobs) == 88
     for job in jobs:
         resources = job[job.index("resources:") :].splitlines()[0]
         assert "runtime=2880" in resources and "mem_mb=8000" in resources, resources
@@ -92,7 +100,7 @@ def test_the_paper_preset_asks_a_gpu_per_training_unless_the_documented_override
         assert result.returncode == 0, result.stderr[-3000:]
         jobs = train_jobs(result.stdout + result.stderr)
         requests[device] = {job[job.index("resources:") :].split("gpu=")[1][0] for job in jobs}
-        assert len(jobs) == 36
+        assert len(jobs) == 88
     assert requests == {"auto": {"1"}, "cpu": {"0"}}
 
 
@@ -143,17 +151,21 @@ def test_tiny_end_to_end_run(workdir):
         "nonlinear": 1 + 6 * 3,  # the study's own betas and draws
         "teacher_rnn": 2 * (1 + 5 * 2),
         "teacher_transformer": 1 + 5 * 2,
-        "lstsq": 2 * 2 * 3 * (1 + 21 * 2),  # targets x widths x parameterizations x (1 + betas x draws)
+        # seeds x targets x widths x parameterizations x (1 + betas x draws)
+        "lstsq": 3 * 2 * 2 * 3 * (1 + 21 * 2),
     }
     stability = pd.read_csv(results / "summary" / "stability.csv")
-    assert list(stability.columns[:10]) == [
+    assert list(stability.columns[:13]) == [
         *MODEL_COLUMNS,
         "error_at_zero",
         "null_error",
+        "relative_error_at_zero",
         "stability_radius",
-        "radius_censored",
+        "radius_low",
+        "radius_high",
+        "radius_censoring",
     ]
-    assert "stability_margin" in stability.columns and len(stability) == 2 + 1 + 2 + 1 + 12
+    assert "stability_margin" in stability.columns and len(stability) == 2 + 1 + 2 + 1 + 3 * 12
     assert stability["stability_margin"].notna().all() and stability["null_error"].gt(0).all()
     trained = stability[stability["study"] == "trained"]
     assert (trained["error_at_zero"] < trained["null_error"]).all()
@@ -201,24 +213,30 @@ def test_tiny_end_to_end_run(workdir):
     )
     assert metrics[1]["stop_below"] == 0.5 * metrics[0]["best_validation_loss"]
     claims = pd.read_csv(results / "claims.csv")
-    assert list(claims.columns) == [
-        "claim",
-        "figure",
-        "statement",
-        "statistic",
-        "value",
-        "ci_low",
-        "ci_high",
-        "test",
-        "threshold",
-        "holds",
-    ]
+    assert list(claims.columns) == [*CLAIM_COLUMNS, "control"]
     assert {"1a", "1b", "2", "3", "4", "7", "8", "10", "11", "12"} <= set(claims["figure"])
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    assert (claims["holds"] == (claims["verdict"] == "holds")).all()
     assert (results / "claims.md").read_text().count("\n") == len(claims) + 2
+    # the negative controls: the same models before training / fitting, every controlled claim, none holds
+    controls = pd.read_csv(results / "controls" / "claims.csv")
+    assert list(controls.columns) == ["control", *CLAIM_COLUMNS]
+    assert {"1a", "1b", "4-exp", "2", "3", "7-without", "7-with", "8-tanh", "curse", "12"} <= set(
+        controls["claim"]
+    )
+    assert not controls["holds"].any()
+    control_stability = pd.read_csv(results / "controls" / "summary" / "stability.csv")
+    assert len(control_stability) == len(stability)  # every trained and fitted model has its control
+    keys = MODEL_COLUMNS
+    untrained = control_stability[control_stability["study"] == "trained"].set_index(keys)["error_at_zero"]
+    assert (untrained != trained.set_index(keys)["error_at_zero"]).all()  # other models: before training
+    unfitted = control_stability[control_stability["study"] == "lstsq"]  # zero kernels: E_m(0) = E_null
+    assert len(unfitted) and np.allclose(unfitted["error_at_zero"], unfitted["null_error"])
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
+    check_code_inputs_follow_the_import_graph(workdir)  # dry runs only, every edit undone
     check_partial_reruns(workdir)  # dry runs only: the report above stays valid
     check_report_in_a_browser(results / "report.html", claims)  # last: it skips where Chromium is missing
 
@@ -242,7 +260,7 @@ def check_report_in_a_browser(report, claims):
         try:
             browser.get(report.as_uri())
             wait = WebDriverWait(browser, 30)
-            front = wait.until(lambda b: b.find_elements(By.XPATH, "//table[.//td[text()='1a-radius']]"))[0]
+            front = wait.until(lambda b: b.find_elements(By.XPATH, "//table[.//td[text()='1a']]"))[0]
             rendered = [
                 row.get_attribute("textContent") for row in front.find_elements(By.XPATH, ".//tr/td[1]")
             ]
@@ -327,6 +345,83 @@ def edit(path):
     """Change a file's content (a newer mtime alone is not a change to Snakemake)."""
     with open(path, "a") as handle:
         handle.write("\n# edited by a test\n")
+
+
+def rule_scripts(workdir) -> dict[str, str]:
+    """Each rule of a finished run and its script, from Snakemake's own records of the run's jobs."""
+    scripts = {}
+    for record in (workdir / ".snakemake" / "metadata").iterdir():
+        job = json.loads(record.read_text())
+        script = re.search(r"scripts/(\w+\.py)", job.get("code") or "")
+        if script:
+            scripts[job["rule"]] = script.group(1)
+    return scripts
+
+
+def script_imports(script: Path, source: Path) -> set[str]:
+    """The package files a script runs, by the standard library's module finder (an independent reading
+    of the import graph); sibling resources (recurrence.c) come with their module."""
+    finder = modulefinder.ModuleFinder(path=[str(source)])
+    finder.run_script(str(script))
+    files = set()
+    for name, module in finder.modules.items():
+        if name.split(".")[0] == "curse_of_memory" and module.__file__:
+            stem = Path(module.__file__).with_suffix("")
+            files |= {path.name for path in stem.parent.glob(f"{stem.name}.*")}
+    return files
+
+
+TINY = "tests/config.tiny.yaml"
+
+
+def rule_edges(workdir) -> list[tuple[str, str]]:
+    """(producer, consumer) pairs of the tiny config's rule graph."""
+    dot = snakemake(workdir, "--rulegraph", "--configfile", TINY).stdout
+    names = dict(re.findall(r"^\s*(\d+)\[label = \"(\w+)\"", dot, re.MULTILINE))
+    return [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.MULTILINE)]
+
+
+def downstream(edges: list[tuple[str, str]], rules: set[str]) -> set[str]:
+    """``rules`` and every rule that consumes their outputs, directly or not."""
+    reached, pending = set(), set(rules)
+    while pending:
+        rule = pending.pop()
+        reached.add(rule)
+        pending |= {b for a, b in edges if a == rule} - reached
+    return reached
+
+
+def check_code_inputs_follow_the_import_graph(workdir):
+    """Editing any module of the package reruns exactly the rules whose scripts import it, directly or
+    through other modules (their code inputs come from the import graph, not from hand-kept lists)."""
+    package = workdir / "src" / "curse_of_memory"
+    scripts = rule_scripts(workdir)
+    imports = {
+        script: script_imports(workdir / "workflow" / "scripts" / script, workdir / "src")
+        for script in set(scripts.values())
+    }
+    forced = snakemake(workdir, "-n", "--forceall", "--cores", "1", "--configfile", TINY)
+    edges = rule_edges(workdir)
+    assert set(job_names(forced.stdout)) - {"all"} == set(scripts)  # every rule ran
+    for module in sorted(path for path in package.iterdir() if path.suffix in {".py", ".c"}):
+        text, times = module.read_text(), os.stat(module)
+        edit(module)
+        try:
+            importers = {rule for rule, script in scripts.items() if module.name in imports[script]}
+            planned = set(job_names(snakemake(workdir, "-n", "--cores", "1", "--configfile", TINY).stdout))
+            assert planned == (downstream(edges, importers) | {"all"} if importers else set()), module.name
+        finally:
+            module.write_text(text)
+            os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+
+def job_names(output: str) -> list[str]:
+    """The rule names of a dry run's 'Job stats' table (none when there is nothing to do)."""
+    if "Job stats:" not in output:
+        return []
+    lines = output[output.index("Job stats:") :].splitlines()[3:]
+    rows = itertools.takewhile(lambda line: len(line.split()) == 2, lines)
+    return [line.split()[0] for line in rows if line.split()[0] != "total"]
 
 
 def check_partial_reruns(workdir):

@@ -1,30 +1,49 @@
-"""The paper's claims (docs/paper.md §5), evaluated on the pipeline's tidy summaries.
+"""The claims engine: a statistic per claim, its 95% interval from resampling replicates, three verdicts.
 
-Each claim is one row of ``results/claims.csv``: a statement, a statistic with its value and a 95%
-bootstrap interval, a threshold from the config, and whether it holds. Statistics pool every width and
-seed of the families a claim is about:
+A :class:`Claim` is one or more :class:`Condition` s on rows of the pipeline's tidy tables. Each condition
+is a statistic of the selected rows (or a *contrast*: the statistic on the selected rows minus the same
+statistic on a baseline selection), a threshold and the side of it the claim needs. A claim of several
+conditions is their *conjunction*: its statistic is the smallest margin (how far each condition's value is
+on its passing side, in the condition's units), which must be positive.
 
-- ``radius_trend`` / ``crossing_trend`` / ``error_trend``: the least-squares slope of ``log10`` of the
-  stability radius / crossing β / ``E_m(0)`` against ``log2(m)`` — the change in decades per doubling
-  of the width. A stable family keeps its radius (slope ≥ threshold); an unstable family's crossing
-  points move left (slope < threshold). Zero radii and undefined crossings are left out.
-- ``fraction``: the mean of a boolean column (e.g. surviving teachers that decay exponentially).
-- ``median``: the median of a numeric column (e.g. the log-correlation of two memory definitions).
-- ``widest_to_narrowest``: median over seeds of ``E_m(0)`` at the largest width over the smallest.
+**Censoring.** Radii and crossings carry the interval the β grid allows (``*_low``, ``*_high``; see
+:mod:`curse_of_memory.stability`). Every statistic is monotone in its inputs, so it is computed three
+times: on the point values (the resolved value, the grid's first β for one below the grid, its last β for
+one beyond) and on the lower and upper ends of every input, which bound what any values inside the
+intervals could give. Collapsed radii and never-reached crossings are thereby kept as what they are.
 
-The interval comes from ``resamples`` resamplings of the claim's rows (models, crossings, teachers,
-seeds) with replacement, from a fixed seed. A value that cannot be computed (e.g. fewer than two
-defined crossings) is NaN, and a claim with a NaN value does not hold.
+**Statistics** (:data:`STATISTICS`), per family = one (study, target, activation, parameterisation, seed):
+
+- ``radius_trend`` / ``crossing_trend`` / ``error_trend``: decades of stability radius / crossing β /
+  ``E_m(0)`` per doubling of m, as the Theil–Sen slope: the median over all width pairs of a family of
+  ``Δ log10(value) / Δ log2(m)``, pooled over the families of the claim. A pair whose two values are both
+  exactly 0 carries no slope; bounds use ``−∞``/``+∞`` where a log is of 0.
+- ``fraction``: the mean of a boolean column; its bounds are the columns ``{column}_low`` (certainly true)
+  and ``{column}_high`` (possibly true) where the table has them.
+- ``median``: the median of a numeric column.
+- ``widest_to_narrowest``: the median over families of ``E_m(0)`` at the largest m over the smallest.
+
+**Interval.** The claim's *replicates* (its ``unit``: seeds for trained models, teachers for Figure 3)
+are resampled with replacement ``resamples`` times, from a fixed seed, jointly for all conditions and
+terms (a seed drawn once enters every family of that seed: paired contrasts). The interval runs from the
+2.5% quantile of the lower bound to the 97.5% quantile of the upper bound. With fewer than
+``minimum_replicates`` replicates there is no interval. A claim without a unit is exact (a fixed model):
+its interval is its bounds.
+
+**Verdict.** ``holds`` when the whole interval lies on the claim's side of the threshold, ``does not
+hold`` when it lies wholly on the other side, ``inconclusive`` otherwise or when there is no interval.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+VERDICTS = ("holds", "does not hold", "inconclusive")
 COLUMNS = [
     "claim",
     "figure",
@@ -35,70 +54,197 @@ COLUMNS = [
     "ci_high",
     "test",
     "threshold",
+    "verdict",
     "holds",
+    "replicates",
+    "censored",
+    "note",
 ]
+#: The families within a replicate: the model keys without the width.
+FAMILY_KEYS = ["study", "target", "activation", "parameterization", "seed"]
+#: ``side → (test, passes(low, high, threshold), fails(low, high, threshold))``.
+SIDES: dict[str, tuple[str, Callable, Callable]] = {
+    "at least": ("value >= threshold", lambda lo, hi, t: lo >= t, lambda lo, hi, t: hi < t),
+    "below": ("value < threshold", lambda lo, hi, t: hi < t, lambda lo, hi, t: lo >= t),
+    "above": ("value > threshold", lambda lo, hi, t: lo > t, lambda lo, hi, t: hi <= t),
+}
+
+#: Point values, lower and upper ends of a statistic's elements (slopes, booleans, ratios, values).
+Elements = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def trend_per_doubling(widths: pd.Series, values: pd.Series) -> float:
-    """Slope of ``log10(value)`` against ``log2(width)`` over positive finite values (NaN if fewer
-    than two distinct widths remain)."""
-    widths, values = np.asarray(widths, dtype=float), np.asarray(values, dtype=float)
-    usable = np.isfinite(values) & (values > 0)
-    if len(np.unique(widths[usable])) < 2:
-        return float("nan")
-    return float(np.polyfit(np.log2(widths[usable]), np.log10(values[usable]), 1)[0])
+def point_values(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The value of each censored input: resolved (``low == high``), else the grid's finite end."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    return np.where(np.isinf(high), low, high)
 
 
-def _widest_to_narrowest(rows: pd.DataFrame) -> float:
-    # by position: a bootstrap resample repeats rows, and with them their index labels
-    ratios = [
-        ordered["error_at_zero"].iloc[-1] / ordered["error_at_zero"].iloc[0]
-        for _, family in rows.groupby(["target", "activation", "parameterization", "seed"])
-        if family["width"].nunique() > 1
-        for ordered in [family.sort_values("width", kind="stable")]
-    ]
-    return float(np.median(ratios)) if ratios else float("nan")
+def theil_sen_elements(widths: np.ndarray, low: np.ndarray, high: np.ndarray) -> Elements:
+    """All width pairs of one family: ``Δ log10(value) / Δ log2(m)`` at the point values and its bounds."""
+    widths = np.log2(np.asarray(widths, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = [np.log10(values) for values in (point_values(low, high), low, high)]
+        first, second = np.triu_indices(len(widths), 1)
+        order = widths[second] > widths[first]
+        narrow = np.where(order, first, second)
+        wide = np.where(order, second, first)
+        run = widths[wide] - widths[narrow]
+        distinct = run > 0
+        narrow, wide, run = narrow[distinct], wide[distinct], run[distinct]
+        point = (logs[0][wide] - logs[0][narrow]) / run
+        lower = np.nan_to_num(
+            (logs[1][wide] - logs[2][narrow]) / run, nan=-np.inf, posinf=np.inf, neginf=-np.inf
+        )
+        upper = np.nan_to_num(
+            (logs[2][wide] - logs[1][narrow]) / run, nan=np.inf, posinf=np.inf, neginf=-np.inf
+        )
+    return point, lower, upper
 
 
-#: ``statistic → (description, function of the claim's rows and column)``.
-STATISTICS: dict[str, tuple[str, Callable[[pd.DataFrame, str], float]]] = {
-    "radius_trend": (
-        "slope of log10 stability radius per doubling of m",
-        lambda rows, _: trend_per_doubling(rows["width"], rows["stability_radius"]),
+def trend(widths, low, high=None) -> float:
+    """The Theil–Sen trend of one family's values (decades per doubling of m) at its point values."""
+    high = low if high is None else high
+    point = theil_sen_elements(widths, np.asarray(low, float), np.asarray(high, float))[0]
+    point = point[~np.isnan(point)]
+    return float(np.median(point)) if len(point) else math.nan
+
+
+def _trend_elements(width: str, low: str, high: str) -> Callable[[pd.DataFrame, str], Elements]:
+    def elements(rows: pd.DataFrame, _: str) -> Elements:
+        keys = [key for key in FAMILY_KEYS if key in rows.columns]
+        parts = [
+            theil_sen_elements(family[width].to_numpy(), family[low].to_numpy(), family[high].to_numpy())
+            for _, family in rows.groupby(keys, sort=False)
+        ]
+        return _concatenate(parts)
+
+    return elements
+
+
+def _concatenate(parts: list[Elements]) -> Elements:
+    if not parts:
+        return np.empty(0), np.empty(0), np.empty(0)
+    return tuple(np.concatenate([part[index] for part in parts]) for index in range(3))  # type: ignore[return-value]
+
+
+def _fraction_elements(rows: pd.DataFrame, column: str) -> Elements:
+    point = rows[column].to_numpy(dtype=float)
+    bounds = [f"{column}_low", f"{column}_high"]
+    low, high = (rows[name].to_numpy(dtype=float) if name in rows else point for name in bounds)
+    return point, low, high
+
+
+def _value_elements(rows: pd.DataFrame, column: str) -> Elements:
+    values = rows[column].to_numpy(dtype=float)
+    return values, values, values
+
+
+def _widest_to_narrowest_elements(rows: pd.DataFrame, _: str) -> Elements:
+    keys = [key for key in FAMILY_KEYS if key in rows.columns]
+    ratios = np.array(
+        [
+            ordered["error_at_zero"].iloc[-1] / ordered["error_at_zero"].iloc[0]
+            for _, family in rows.groupby(keys, sort=False)
+            if family["width"].nunique() > 1
+            for ordered in [family.sort_values("width", kind="stable")]
+        ]
+    )
+    return ratios, ratios, ratios
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic: its wording, its elements per replicate, and how elements pool into one value."""
+
+    description: str
+    elements: Callable[[pd.DataFrame, str], Elements]
+    pool: Callable[[np.ndarray, str], float]  # (elements, "point" | "low" | "high") -> value
+
+
+#: The median of the lower ends is their lower median, of the upper ends their upper one: a bound stays a
+#: bound, and ``−∞`` and ``+∞`` are never averaged.
+MEDIAN_METHODS = {"point": "linear", "low": "lower", "high": "higher"}
+
+
+def _median(values: np.ndarray, end: str) -> float:
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return math.nan
+    with np.errstate(invalid="ignore"):  # a point median between −∞ and +∞ is undefined: NaN
+        return float(np.quantile(values, 0.5, method=MEDIAN_METHODS[end]))
+
+
+def _mean(values: np.ndarray, _: str) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else math.nan
+
+
+STATISTICS: dict[str, Statistic] = {
+    "radius_trend": Statistic(
+        "Theil-Sen slope of log10 stability radius per doubling of m",
+        _trend_elements("width", "radius_low", "radius_high"),
+        _median,
     ),
-    "crossing_trend": (
-        "slope of log10 crossing beta per doubling of m",
-        lambda rows, _: trend_per_doubling(rows["width_small"], rows["crossing_beta"]),
+    "crossing_trend": Statistic(
+        "Theil-Sen slope of log10 crossing beta per doubling of m",
+        _trend_elements("width_small", "crossing_low", "crossing_high"),
+        _median,
     ),
-    "error_trend": (
-        "slope of log10 E_m(0) per doubling of m",
-        lambda rows, _: trend_per_doubling(rows["width"], rows["error_at_zero"]),
+    "error_trend": Statistic(
+        "Theil-Sen slope of log10 E_m(0) per doubling of m",
+        _trend_elements("width", "error_at_zero", "error_at_zero"),
+        _median,
     ),
-    "fraction": (
-        "fraction of rows where {column}",
-        lambda rows, column: float(rows[column].astype(float).mean()),
-    ),
-    "median": ("median of {column}", lambda rows, column: float(rows[column].median())),
-    "widest_to_narrowest": (
-        "E_m(0) at the largest m / at the smallest m (median over seeds)",
-        lambda rows, _: _widest_to_narrowest(rows),
+    "fraction": Statistic("fraction of rows where {column}", _fraction_elements, _mean),
+    "median": Statistic("median of {column}", _value_elements, _median),
+    "widest_to_narrowest": Statistic(
+        "E_m(0) at the largest m / at the smallest m (median over families)",
+        _widest_to_narrowest_elements,
+        _median,
     ),
 }
 
 
 @dataclass(frozen=True)
-class ClaimSpec:
-    """What to test: rows of ``table`` matching ``select``, a statistic, and the side of the threshold."""
+class Condition:
+    """``statistic`` of the rows of ``table`` matching ``select`` (minus the same on ``baseline``, a
+    contrast) on the ``side`` of ``threshold`` that the claim needs."""
+
+    name: str
+    statement: str
+    table: str
+    statistic: str
+    side: str
+    threshold: float
+    select: dict = field(default_factory=dict)
+    column: str = ""
+    baseline: dict | None = None
+
+    def description(self) -> str:
+        text = STATISTICS[self.statistic].description.format(column=self.column)
+        if self.baseline is None:
+            return text
+        return f"difference of the {text}: {_selection(self.select)} minus {_selection(self.baseline)}"
+
+
+def _selection(select: dict) -> str:
+    return ", ".join(str(value) for value in select.values())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper: the conjunction of its conditions, resampled over ``unit``."""
 
     claim: str
     figure: str
     statement: str
-    table: str
-    statistic: str
-    threshold: float
-    above: bool  # holds when value >= threshold (else when value < threshold)
-    select: dict = field(default_factory=dict)
-    column: str = ""
+    conditions: tuple[Condition, ...]
+    unit: str | None = "seed"
+    note_column: str = ""  # a second statistic shown beside the verdict (median of this column)
+
+    @property
+    def tables(self) -> set[str]:
+        return {condition.table for condition in self.conditions}
 
 
 def select_rows(table: pd.DataFrame, select: dict) -> pd.DataFrame:
@@ -109,280 +255,222 @@ def select_rows(table: pd.DataFrame, select: dict) -> pd.DataFrame:
     return table[chosen]
 
 
-def bootstrap_interval(
-    rows: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], resamples: int, seed: int
-) -> tuple[float, float]:
-    """The 2.5% and 97.5% quantiles of ``statistic`` over resamplings of ``rows`` (NaN if undefined)."""
-    if len(rows) < 2:
-        return float("nan"), float("nan")
-    generator = np.random.default_rng(seed)
-    with np.errstate(all="ignore"):
-        values = np.array(
-            [statistic(rows.iloc[generator.integers(0, len(rows), len(rows))]) for _ in range(resamples)]
+def verdict(low: float, high: float, side: str, threshold: float) -> str:
+    """``holds`` / ``does not hold`` when ``[low, high]`` lies wholly on one side, else ``inconclusive``."""
+    if math.isnan(low) or math.isnan(high):
+        return "inconclusive"
+    _, passes, fails = SIDES[side]
+    if passes(low, high, threshold):
+        return "holds"
+    return "does not hold" if fails(low, high, threshold) else "inconclusive"
+
+
+class _Term:
+    """One selection of rows of a condition, split into its replicates' elements."""
+
+    def __init__(self, rows: pd.DataFrame, statistic: Statistic, column: str, unit: str | None) -> None:
+        self.pool = statistic.pool
+        groups = [(None, rows)] if unit is None else list(rows.groupby(unit, sort=True))
+        self.elements = {label: statistic.elements(part, column) for label, part in groups if len(part)}
+
+    def value(self, labels: list) -> tuple[float, float, float]:
+        parts = [self.elements[label] for label in labels if label in self.elements]
+        point, low, high = _concatenate(parts)
+        return self.pool(point, "point"), self.pool(low, "low"), self.pool(high, "high")
+
+
+def _margin(value: tuple[float, float, float], side: str, threshold: float) -> tuple[float, float, float]:
+    """How far a condition's (point, low, high) lies on its passing side of the threshold."""
+    point, low, high = value
+    if side == "below":
+        return threshold - point, threshold - high, threshold - low
+    return point - threshold, low - threshold, high - threshold
+
+
+def _condition_value(terms: list[_Term], labels: list) -> tuple[float, float, float]:
+    value = terms[0].value(labels)
+    if len(terms) == 1:
+        return value
+    baseline = terms[1].value(labels)
+    return value[0] - baseline[0], value[1] - baseline[2], value[2] - baseline[1]
+
+
+def evaluate(claim: Claim, tables: dict[str, pd.DataFrame], settings: dict) -> list[dict]:
+    """The claims-table rows of ``claim``: one per condition when there are several, then the claim's.
+
+    ``settings``: ``resamples``, ``seed`` (the bootstrap's) and ``minimum_replicates``.
+    """
+    terms, labels, used = [], set(), {}
+    for condition in claim.conditions:
+        statistic = STATISTICS[condition.statistic]
+        selections = [condition.select] + ([condition.baseline] if condition.baseline is not None else [])
+        condition_terms = []
+        for select in selections:
+            rows = select_rows(tables[condition.table], select)
+            condition_terms.append(_Term(rows, statistic, condition.column, claim.unit))
+            labels |= set(condition_terms[-1].elements)
+            used.setdefault(condition.table, set()).update(rows.index)
+        terms.append(condition_terms)
+    censored = sum(_censored_count(tables[name].loc[sorted(index)]) for name, index in used.items())
+    labels = sorted(labels, key=str)
+    full = [_condition_value(condition_terms, labels) for condition_terms in terms]
+    intervals = _intervals(claim, terms, labels, settings)
+    rows = []
+    parts = list(zip(claim.conditions, full, intervals[:-1], strict=True))
+    if len(claim.conditions) > 1:
+        for condition, value, (low, high) in parts:
+            rows.append(
+                _row(claim, f"{claim.claim}.{condition.name}", condition.statement, condition.description(),
+                     value[0], low, high, condition.side, condition.threshold, len(labels), censored)
+            )  # fmt: skip
+        margins = [_margin(v, c.side, c.threshold) for c, v, _ in parts]
+        point = _smallest(margin[0] for margin in margins)
+        low, high = intervals[-1]
+        description = "smallest margin of: " + "; ".join(
+            f"{c.name} ({SIDES[c.side][0].replace('threshold', f'{c.threshold:g}')})"
+            for c in claim.conditions
         )
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    return float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))
+        rows.append(
+            _row(claim, claim.claim, claim.statement, description, point, low, high, "above", 0.0,
+                 len(labels), censored)
+        )  # fmt: skip
+    else:
+        condition, value, (low, high) = parts[0]
+        rows.append(
+            _row(claim, claim.claim, claim.statement, condition.description(), value[0], low, high,
+                 condition.side, condition.threshold, len(labels), censored)
+        )  # fmt: skip
+    if claim.note_column:
+        notes = select_rows(tables[claim.conditions[0].table], claim.conditions[0].select)
+        rows[-1]["note"] = f"median {claim.note_column} = {notes[claim.note_column].median():.3g}"
+    return rows
 
 
-def evaluate(spec: ClaimSpec, tables: dict[str, pd.DataFrame], resamples: int, seed: int) -> dict:
-    """One claims-table row for ``spec``."""
-    description, function = STATISTICS[spec.statistic]
-    rows = select_rows(tables[spec.table], spec.select)
+def _smallest(margins) -> float:
+    """The conjunction's margin: the smallest, undefined (NaN) when any condition's is."""
+    margins = list(margins)
+    return math.nan if any(math.isnan(margin) for margin in margins) else min(margins)
 
-    def statistic(sample: pd.DataFrame) -> float:
-        return function(sample, spec.column) if len(sample) else float("nan")
 
-    value = statistic(rows)
-    low, high = bootstrap_interval(rows, statistic, resamples, seed)
-    holds = np.isfinite(value) and (value >= spec.threshold if spec.above else value < spec.threshold)
+def _censored_count(rows: pd.DataFrame) -> int:
+    count = 0
+    for prefix in ("radius", "crossing"):
+        if f"{prefix}_low" in rows:
+            count += int((rows[f"{prefix}_low"] != rows[f"{prefix}_high"]).sum())
+    return count
+
+
+def _intervals(claim: Claim, terms: list[list[_Term]], labels: list, settings: dict) -> list[tuple]:
+    """Per condition, then for the conjunction's smallest margin: the (low, high) interval."""
+    count = len(claim.conditions) + 1
+    if claim.unit is None:
+        values = [_condition_value(condition_terms, labels) for condition_terms in terms]
+        margins = [_margin(v, c.side, c.threshold) for c, v in zip(claim.conditions, values, strict=True)]
+        smallest = (_smallest(m[1] for m in margins), _smallest(m[2] for m in margins))
+        return [(v[1], v[2]) for v in values] + [smallest]
+    if len(labels) < settings["minimum_replicates"]:
+        return [(math.nan, math.nan)] * count
+    generator = np.random.default_rng(settings["seed"])
+    samples = np.full((settings["resamples"], count, 2), np.nan)
+    for index in range(settings["resamples"]):
+        drawn = [labels[i] for i in generator.integers(0, len(labels), len(labels))]
+        values = [_condition_value(condition_terms, drawn) for condition_terms in terms]
+        margins = [_margin(v, c.side, c.threshold) for c, v in zip(claim.conditions, values, strict=True)]
+        samples[index, :-1] = [(v[1], v[2]) for v in values]
+        samples[index, -1] = (_smallest(m[1] for m in margins), _smallest(m[2] for m in margins))
+    return [_quantiles(samples[:, k, 0], samples[:, k, 1]) for k in range(count)]
+
+
+def _quantiles(lows: np.ndarray, highs: np.ndarray) -> tuple[float, float]:
+    lows, highs = lows[~np.isnan(lows)], highs[~np.isnan(highs)]
+    if len(lows) == 0 or len(highs) == 0:
+        return math.nan, math.nan
+    return float(np.quantile(lows, 0.025, method="lower")), float(np.quantile(highs, 0.975, method="higher"))
+
+
+def _row(claim, name, statement, statistic, value, low, high, side, threshold, replicates, censored) -> dict:
+    decision = verdict(low, high, side, threshold)
     return {
-        "claim": spec.claim,
-        "figure": spec.figure,
-        "statement": spec.statement,
-        "statistic": description.format(column=spec.column),
+        "claim": name,
+        "figure": claim.figure,
+        "statement": statement,
+        "statistic": statistic,
         "value": value,
         "ci_low": low,
         "ci_high": high,
-        "test": "value >= threshold" if spec.above else "value < threshold",
-        "threshold": spec.threshold,
-        "holds": bool(holds),
+        "test": SIDES[side][0],
+        "threshold": threshold,
+        "verdict": decision,
+        "holds": decision == "holds",
+        "replicates": replicates,
+        "censored": censored,
+        "note": "",
     }
 
 
-def claims_table(
-    specs: list[ClaimSpec], tables: dict[str, pd.DataFrame], resamples: int, seed: int
-) -> pd.DataFrame:
-    """Every claim whose table exists, in order."""
-    rows = [evaluate(spec, tables, resamples, seed) for spec in specs if spec.table in tables]
+def claims_table(claims: list[Claim], tables: dict[str, pd.DataFrame], settings: dict) -> pd.DataFrame:
+    """Every claim whose tables exist, in order (``settings``: see :func:`evaluate`)."""
+    rows = [
+        row for claim in claims if claim.tables <= set(tables) for row in evaluate(claim, tables, settings)
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def radius_pairs(stability: pd.DataFrame, exp_target: str, pol_target: str) -> pd.DataFrame:
-    """Per (activation, parameterisation, width, seed) of the main study: both targets' radii and whether
-    the pol radius is below the exp radius (the curse of memory in one comparison)."""
-    keys = ["activation", "parameterization", "width", "seed"]
-    main = stability[stability["study"] == "trained"]
-    exp = main[main["target"] == exp_target].set_index(keys)["stability_radius"]
-    pol = main[main["target"] == pol_target].set_index(keys)["stability_radius"]
-    pairs = pd.concat({"exp_radius": exp, "pol_radius": pol}, axis=1).dropna().reset_index()
-    return pairs.assign(pol_below_exp=pairs["pol_radius"] < pairs["exp_radius"])
+#: Tables of trained or fitted models: the claims on them have negative controls.
+CONTROLLED_TABLES = {"stability", "crossings", "radius_pairs", "teachers"}
+
+
+def controlled(claims: list[Claim]) -> list[Claim]:
+    """The claims about trained or fitted models (all their tables in :data:`CONTROLLED_TABLES`)."""
+    return [claim for claim in claims if claim.tables <= CONTROLLED_TABLES]
+
+
+def with_controls(claims: pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
+    """``claims`` with a ``control`` column (each control's verdict on the same claim) and the verdict
+    of any claim that also holds on a control demoted to ``inconclusive``: a statistic that passes on
+    models that learned nothing is no evidence."""
+    summaries, holds_on_control = {}, set()
+    for claim, rows in controls.groupby("claim", sort=False):
+        summaries[claim] = "; ".join(f"{r.control}: {r.verdict}" for r in rows.itertuples())
+        if rows["holds"].any():
+            holds_on_control.add(claim)
+    table = claims.assign(control=claims["claim"].map(summaries).fillna(""))
+    demoted = table["claim"].isin(holds_on_control) & table["holds"]
+    table.loc[demoted, "verdict"] = "inconclusive"
+    table.loc[demoted, "note"] = (table.loc[demoted, "note"] + " holds on a control too").str.strip()
+    table["holds"] = table["verdict"] == "holds"
+    return table
+
+
+def _number(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.3g}"
+
+
+def _text(value) -> str:
+    """A text cell read back from CSV (an empty cell comes back as NaN)."""
+    return "" if isinstance(value, float) and math.isnan(value) else str(value)
+
+
+def _interval(row) -> str:
+    if math.isnan(row.ci_low):
+        return " (no interval)"
+    return f" [{_number(row.ci_low) if np.isfinite(row.ci_low) else '-inf'}, " + (
+        f"{_number(row.ci_high) if np.isfinite(row.ci_high) else 'inf'}]"
+    )
 
 
 def markdown_table(claims: pd.DataFrame) -> str:
     """The claims as a Markdown table (numbers to 3 significant digits)."""
-
-    def number(value: float) -> str:
-        return "n/a" if not np.isfinite(value) else f"{value:.3g}"
-
     lines = [
-        "| claim | figure | statement | statistic | value [95% CI] | holds when | holds |",
-        "|---|---|---|---|---|---|---|",
+        "| claim | figure | statement | statistic | value [95% CI] | holds when | verdict | control |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
-        interval = "" if not np.isfinite(row.ci_low) else f" [{number(row.ci_low)}, {number(row.ci_high)}]"
-        side = "≥" if ">=" in row.test else "<"
-        cells = [row.claim, row.figure, row.statement, row.statistic, f"{number(row.value)}{interval}"]
-        cells += [f"{side} {number(row.threshold)}", "yes" if row.holds else "no"]
-        lines.append("| " + " | ".join(cells) + " |")
+        test = row.test.replace("value ", "").replace("threshold", _number(row.threshold))
+        cells = [row.claim, row.figure, row.statement, row.statistic, f"{_number(row.value)}{_interval(row)}"]
+        cells += [test, row.verdict, _text(getattr(row, "control", ""))]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def paper_claims(config: dict) -> list[ClaimSpec]:
-    """The claims of docs/paper.md §5 for the figures this config builds, with the config's thresholds."""
-    thresholds, figures = config["claims"], config["figures"]
-    radius, crossing = thresholds["radius_slope"], thresholds["crossing_slope"]
-    specs: list[ClaimSpec] = []
-    if config["lstsq"]["targets"]:
-        exp_target, pol_target = figures["fig1"]["targets"][:2]
-        direct = {"study": "lstsq", "parameterization": figures["fig1"]["parameterization"]}
-        specs += [
-            ClaimSpec(
-                "1a-radius",
-                "1a",
-                "exp memory: the least-squares fits share one stability radius",
-                "stability",
-                "radius_trend",
-                radius,
-                True,
-                {**direct, "target": exp_target},
-            ),
-            ClaimSpec(
-                "1a-error",
-                "1a",
-                "exp memory: E_m(0) falls as m grows",
-                "stability",
-                "error_trend",
-                thresholds["error_slope"],
-                False,
-                {**direct, "target": exp_target},
-            ),
-            ClaimSpec(
-                "1b-crossings",
-                "1b",
-                "pol memory: crossing points move left as m grows",
-                "crossings",
-                "crossing_trend",
-                crossing,
-                False,
-                {**direct, "target": pol_target},
-            ),
-            ClaimSpec(
-                "1b-error",
-                "1b",
-                "pol memory: E_m(0) falls as m grows",
-                "stability",
-                "error_trend",
-                thresholds["error_slope"],
-                False,
-                {**direct, "target": pol_target},
-            ),
-        ]
-        for parameterization in figures["fig4"]["parameterizations"]:
-            specs.append(
-                ClaimSpec(
-                    f"4-{parameterization}",
-                    "4",
-                    f"{parameterization} reparameterisation: crossing points no longer move left",
-                    "crossings",
-                    "crossing_trend",
-                    crossing,
-                    True,
-                    {
-                        "study": "lstsq",
-                        "target": figures["fig4"]["target"],
-                        "parameterization": parameterization,
-                    },
-                )
-            )
-    studies = config["studies"]
-    if figures["fig2"]["study"] in studies:
-        specs.append(
-            ClaimSpec(
-                "2-crossings",
-                "2",
-                "nonlinear functional with polynomial memory: crossing points of tanh RNNs move left",
-                "crossings",
-                "crossing_trend",
-                crossing,
-                False,
-                {"study": figures["fig2"]["study"]},
-            )
-        )
-    if figures["fig3"]["study"] in studies:
-        specs.append(
-            ClaimSpec(
-                "3-exponential",
-                "3",
-                "every surviving teacher's memory decays exponentially",
-                "teachers",
-                "fraction",
-                thresholds["exponential_fraction"],
-                True,
-                {"survived": True},
-                "decays_exponentially",
-            )
-        )
-    fig7 = figures["fig7"]
-    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
-    main = {"study": "trained", "target": fig7["target"], "activation": fig7["activation"]}
-    specs += [
-        ClaimSpec(
-            "7-without",
-            "7",
-            f"{fig7['activation']} RNN without reparameterisation ({without}): the radius shrinks as m grows",
-            "stability",
-            "radius_trend",
-            radius,
-            False,
-            {**main, "parameterization": without},
-        ),
-        ClaimSpec(
-            "7-with",
-            "7",
-            f"{fig7['activation']} RNN with {with_} reparameterisation keeps its radius",
-            "stability",
-            "radius_trend",
-            radius,
-            True,
-            {**main, "parameterization": with_},
-        ),
-    ]
-    fig8 = figures["fig8"]
-    for activation in fig8["activations"]:
-        specs.append(
-            ClaimSpec(
-                f"8-{activation}",
-                "8",
-                f"{activation} RNN with {fig8['parameterization']} "
-                "reparameterisation keeps its radius on pol memory",
-                "stability",
-                "radius_trend",
-                radius,
-                True,
-                {
-                    "study": "trained",
-                    "target": fig8["target"],
-                    "activation": activation,
-                    "parameterization": fig8["parameterization"],
-                },
-            )
-        )
-    specs.append(
-        ClaimSpec(
-            "curse",
-            "7/8 grid",
-            "without reparameterisation the pol target's radius is below the exp target's",
-            "radius_pairs",
-            "fraction",
-            thresholds["curse_fraction"],
-            True,
-            {"parameterization": thresholds["unstable_parameterizations"]},
-            "pol_below_exp",
-        )
-    )
-    for family in config["memory_definitions"]["families"]:
-        specs.append(
-            ClaimSpec(
-                f"10-{family}",
-                "10",
-                f"{family.upper()}: Heaviside and impulse memory functions agree",
-                "definitions",
-                "median",
-                thresholds["agreement"],
-                True,
-                {"family": family},
-                "log_correlation",
-            )
-        )
-    specs.append(
-        ClaimSpec(
-            "11-paper",
-            "11",
-            "the 2-D tanh RNN's memory does not decay",
-            "nondecaying",
-            "median",
-            config["nondecaying_memory"]["tail_threshold"],
-            True,
-            {"model": "paper 2-D"},
-            "tail_ratio",
-        )
-    )
-    if figures["fig12"]["study"] in studies:
-        specs.append(
-            ClaimSpec(
-                "12-no-improvement",
-                "12",
-                "transformer teacher: larger RNN students fail to improve",
-                "stability",
-                "widest_to_narrowest",
-                thresholds["improvement_ratio"],
-                True,
-                {"study": figures["fig12"]["study"]},
-            )
-        )
-    return specs
 
 
 #: The README block that :func:`update_readme` rewrites.
@@ -393,17 +481,26 @@ README_MARKERS = (
 
 
 def comparison_table(claims: pd.DataFrame) -> str:
-    """Figure, the paper's claim, what this run shows: one Markdown row per claim."""
+    """Figure, the paper's claim, what this run shows (a conjunction's conditions each with its verdict),
+    what the negative controls show: one Markdown row per claim."""
 
     def shows(row) -> str:
-        interval = "" if not np.isfinite(row.ci_low) else f" [{row.ci_low:.3g}, {row.ci_high:.3g}]"
-        value = "n/a" if not np.isfinite(row.value) else f"{row.value:.3g}"
-        verdict = "holds" if row.holds else "does not hold"
-        side = "≥" if ">=" in row.test else "<"
-        return f"**{verdict}**: {row.statistic} = {value}{interval} (needs {side} {row.threshold:.3g})"
+        test = row.test.replace("value ", "").replace("threshold", _number(row.threshold))
+        return f"{_number(row.value)}{_interval(row)} (needs {test})"
 
-    lines = ["| figure | paper's claim | this run |", "|---|---|---|"]
-    lines += [f"| {row.figure} | {row.statement} | {shows(row)} |" for row in claims.itertuples()]
+    lines = ["| figure | paper's claim | this run | negative control |", "|---|---|---|---|"]
+    for row in claims.itertuples():
+        if "." in row.claim:
+            continue
+        parts = claims[claims["claim"].str.startswith(f"{row.claim}.")]
+        if len(parts):
+            found = f"**{row.verdict}**, smallest margin {shows(row)}: " + "; ".join(
+                f"{part.claim.split('.', 1)[1]} {part.verdict}, {shows(part)}" for part in parts.itertuples()
+            )
+        else:
+            found = f"**{row.verdict}**: {row.statistic} = {shows(row)}"
+        control = _text(getattr(row, "control", "")) or "not applicable (untrained models)"
+        lines.append(f"| {row.figure} | {row.statement} | {found} | {control} |")
     return "\n".join(lines) + "\n"
 
 
@@ -423,7 +520,8 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     claims_path = Path(arguments[0] if arguments else "results/claims.csv")
     readme_path = Path(arguments[1] if len(arguments) > 1 else "README.md")
-    readme_path.write_text(update_readme(readme_path.read_text(), pd.read_csv(claims_path)))
+    claims = pd.read_csv(claims_path)
+    readme_path.write_text(update_readme(readme_path.read_text(), claims))
     print(f"updated {readme_path} from {claims_path}")
 
 

@@ -184,42 +184,58 @@ def perturbation_errors(
     return sorted(rows, key=lambda row: (row["beta"], row["draw"]))
 
 
+def unfitted(fit: KernelFit) -> KernelFit:
+    """The kernel before its fit: the same rates with zero readout, where the least-squares solve
+    starts (the claims' negative control)."""
+    return KernelFit(fit.rates, np.zeros_like(fit.coefficients))
+
+
 def study_tables(
-    memories: dict[str, np.ndarray], t: np.ndarray, settings: dict
+    memories: dict[str, np.ndarray], t: np.ndarray, settings: dict, before_fitting: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The whole least-squares study: (draw rows, fitted modes), in the summaries' tidy layout.
 
     ``memories`` maps a target name to ρ sampled at ``t``; ``settings`` is the ``lstsq`` config section
-    (widths, parameterizations, betas, draws, seed, the construction and the perturbed blocks). Draw rows
-    carry the model keys with ``study = lstsq``, ``activation = linear``, ``seed = 0``; mode rows hold each
-    fit's rates and coefficients, its error ``E_m(0)``, the zero kernel's error ``Σ|ρ|`` (``null_error``)
-    and the smallest rate (``stability_margin``), which do not depend on the parameterisation.
+    (widths, parameterizations, betas, draws, seeds, the construction and the perturbed blocks). Draw
+    rows carry the model keys with ``study = lstsq``, ``activation = linear`` and the perturbation seed
+    as ``seed`` (one replicate per seed; the fit itself is deterministic); mode rows hold each fit's rates
+    and coefficients, its error ``E_m(0)``, the zero kernel's error ``Σ|ρ|`` (``null_error``) and the
+    smallest rate (``stability_margin``), which do not depend on the parameterisation or the seed.
+    ``before_fitting`` perturbs the :func:`unfitted` kernels instead.
     """
     betas = beta_grid(**settings["betas"])
     draw_rows, mode_rows = [], []
     for target, rho in memories.items():
         for width in settings["widths"]:
             fit = fit_kernel(rho, t, width, settings)
-            keys = {"study": "lstsq", "target": target, "activation": "linear", "width": width, "seed": 0}
+            fit = unfitted(fit) if before_fitting else fit
             fit_error = kernel_error(rho, kernel(fit.rates, np.ones(width), fit.coefficients, t))
-            for mode, (rate, coefficient) in enumerate(zip(fit.rates, fit.coefficients, strict=True)):
-                mode_rows.append(
-                    {
-                        **keys,
-                        "mode": mode,
-                        "rate": rate,
-                        "coefficient": coefficient,
-                        "error_at_zero": fit_error,
-                        "null_error": float(np.abs(rho).sum()),
-                        "stability_margin": float(fit.rates.min()),
-                    }
-                )
-            for parameterization in settings["parameterizations"]:
-                rows = perturbation_errors(
-                    fit, rho, t, parameterization, betas, settings["draws"], settings["seed"],
-                    settings["perturbed"], settings["norm"],
-                )  # fmt: skip
-                draw_rows += [{**keys, "parameterization": parameterization, **row} for row in rows]
+            for seed in settings["seeds"]:
+                keys = {
+                    "study": "lstsq",
+                    "target": target,
+                    "activation": "linear",
+                    "width": width,
+                    "seed": seed,
+                }
+                for mode, (rate, coefficient) in enumerate(zip(fit.rates, fit.coefficients, strict=True)):
+                    mode_rows.append(
+                        {
+                            **keys,
+                            "mode": mode,
+                            "rate": rate,
+                            "coefficient": coefficient,
+                            "error_at_zero": fit_error,
+                            "null_error": float(np.abs(rho).sum()),
+                            "stability_margin": float(fit.rates.min()),
+                        }
+                    )
+                for parameterization in settings["parameterizations"]:
+                    rows = perturbation_errors(
+                        fit, rho, t, parameterization, betas, settings["draws"], seed,
+                        settings["perturbed"], settings["norm"],
+                    )  # fmt: skip
+                    draw_rows += [{**keys, "parameterization": parameterization, **row} for row in rows]
     return pd.DataFrame(draw_rows)[[*MODEL_KEYS, "beta", "draw", "error"]], pd.DataFrame(mode_rows)
 
 
@@ -243,7 +259,8 @@ def constructions_table(memories: dict[str, np.ndarray], t: np.ndarray, settings
     crossing (its own running-max curve): the spread of a crossing over perturbation directions."""
     rows = []
     for fit_name, perturbed in CONSTRUCTIONS:
-        variant = {**settings, "fit": fit_name, "perturbed": perturbed}
+        # one replicate: the spread over directions is read per draw
+        variant = {**settings, "fit": fit_name, "perturbed": perturbed, "seeds": settings["seeds"][:1]}
         draws, _ = study_tables(memories, t, variant)
         for (target, parameterization), family in draws.groupby(["target", "parameterization"], sort=False):
             curves = {int(w): error_curve(d) for w, d in family.groupby("width")}
@@ -251,7 +268,7 @@ def constructions_table(memories: dict[str, np.ndarray], t: np.ndarray, settings
             for pair in crossings(curves):
                 small, large = pair["width_small"], pair["width_large"]
                 single = np.array(
-                    [crossing_beta(by_draw[small][k], by_draw[large][k]) for k in by_draw[small]]
+                    [crossing_beta(by_draw[small][k], by_draw[large][k]).value for k in by_draw[small]]
                 )
                 finite = single[np.isfinite(single)]
                 rows.append(

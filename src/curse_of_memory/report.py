@@ -11,24 +11,30 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from curse_of_memory.claims import VERDICTS
+
 
 def _number(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.3g}"
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return "n/a" if np.isnan(value) else f"{value:.3g}"
 
 
 def claim_lines(claims: pd.DataFrame) -> list[str]:
-    """One RST bullet per claim: statement, statistic, value [CI], threshold test, verdict."""
+    """One RST bullet per claim: statement, statistic, value [CI], threshold test, verdict, controls."""
     lines = []
     for row in claims.itertuples():
         interval = (
-            ""
-            if not np.isfinite(row.ci_low)
+            " (no interval)"
+            if np.isnan(row.ci_low)
             else f" (95% CI {_number(row.ci_low)} to {_number(row.ci_high)})"
         )
-        verdict = "**holds**" if row.holds else "**does not hold**"
+        control = getattr(row, "control", "")
+        control = f" Negative control: {control}." if isinstance(control, str) and control else ""
+        test = row.test.replace("threshold", _number(row.threshold))
         lines.append(
             f"- ``{row.claim}`` {row.statement}: {row.statistic} = {_number(row.value)}{interval}; "
-            f"claim needs {row.test.replace('threshold', _number(row.threshold))} -- {verdict}."
+            f"claim needs {test} -- **{row.verdict}**.{control}"
         )
     return lines
 
@@ -69,7 +75,8 @@ def rst_table(table: pd.DataFrame) -> str:
 
 def front_page(claims: pd.DataFrame, config: dict) -> str:
     """The report's front page: what the pipeline is, the claims table, the configuration."""
-    held = int(claims["holds"].sum())
+    counts = claims["verdict"].value_counts()
+    tally = ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
     config_block = "\n".join("    " + line for line in yaml.safe_dump(config, sort_keys=False).splitlines())
     return "\n".join(
         [
@@ -77,12 +84,14 @@ def front_page(claims: pd.DataFrame, config: dict) -> str:
             "=======================================================",
             "",
             "Every figure below has a caption with the paper's claim and what this run found. "
-            f"**{held} of {len(claims)} claims hold** in this run (results/claims.csv).",
+            f"Of {len(claims)} claims and conditions in this run (results/claims.csv): **{tally}**. A claim "
+            "holds when its whole 95% interval is on its side of the threshold and it does not hold on its "
+            "negative control (the same models before training or fitting; results/controls/claims.csv).",
             "",
             "Claims",
             "------",
             "",
-            rst_table(claims.drop(columns="statistic")),  # the statistic's wording is in the captions
+            rst_table(claims.drop(columns=["statistic", "holds"])),  # the statistic's wording: captions
             "",
             "Runtimes per rule are under *Runtimes* (from Snakemake's ``benchmark:`` files).",
             "",

@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv
-from curse_of_memory.claims import trend_per_doubling
+from curse_of_memory.claims import FAMILY_KEYS, trend
 from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
 from curse_of_memory.stability import crossings, error_curve, stability_radius
 from curse_of_memory.targets import load_dataset
 from curse_of_memory.training import temporal_weights
 
 MODEL_KEYS = ["study", "target", "activation", "parameterization", "width", "seed"]
-FAMILY_KEYS = ["study", "target", "activation", "parameterization", "seed"]
 
 
 def collect_perturbation(paths: list, cells: list[dict]) -> pd.DataFrame:
@@ -52,7 +51,9 @@ def stability_table(
     null_errors: dict[str, float],
     threshold: float,
 ) -> pd.DataFrame:
-    """Per model: ``error_at_zero``, ``stability_radius`` (+ ``radius_censored``), ``stability_margin``.
+    """Per model: ``error_at_zero`` (and over ``E_null``), ``stability_radius`` with the grid's interval for
+    it (``radius_low``, ``radius_high``, ``radius_censoring``: see :mod:`curse_of_memory.stability`) and
+    ``stability_margin``.
 
     ``margins`` (optional) has the model keys and ``stability_margin``; ``null_errors`` maps target → E_null
     (target names are unique across studies).
@@ -67,8 +68,11 @@ def stability_table(
                 **row,
                 "error_at_zero": float(curve.iloc[0]),
                 "null_error": null_errors[row["target"]],
+                "relative_error_at_zero": float(curve.iloc[0]) / null_errors[row["target"]],
                 "stability_radius": radius.value,
-                "radius_censored": radius.censored,
+                "radius_low": radius.low,
+                "radius_high": radius.high,
+                "radius_censoring": radius.censoring,
             }
         )
     table = pd.DataFrame(rows)
@@ -82,17 +86,18 @@ def crossing_table(perturbation: pd.DataFrame) -> pd.DataFrame:
         curves = {int(width): error_curve(draws) for width, draws in family.groupby("width")}
         for crossing in crossings(curves):
             rows.append({**dict(zip(FAMILY_KEYS, keys, strict=True)), **crossing})
-    columns = [*FAMILY_KEYS, "width_small", "width_large", "crossing_beta"]
+    columns = [*FAMILY_KEYS, "width_small", "width_large", "crossing_beta", "crossing_low", "crossing_high"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def radius_trend(widths: np.ndarray, radii: np.ndarray) -> float:
-    """:func:`curse_of_memory.claims.trend_per_doubling` of the stability radius (decades gained per
-    doubling of m), with a collapsed radius kept: ``-inf`` when a radius is 0, and 0 for a single width."""
+    """The Theil–Sen trend of the stability radius (:func:`curse_of_memory.claims.trend`, decades gained
+    per doubling of m), with a collapsed radius kept: ``-inf`` when a radius is 0, and 0 for a single
+    width."""
     if (np.asarray(radii) <= 0).any():
         return -np.inf
-    trend = trend_per_doubling(widths, radii)
-    return 0.0 if np.isnan(trend) else trend
+    slope = trend(widths, radii)
+    return 0.0 if np.isnan(slope) else slope
 
 
 def teacher_table(

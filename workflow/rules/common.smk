@@ -5,6 +5,7 @@ import re
 
 from snakemake.utils import min_version
 
+from curse_of_memory.code_inputs import PACKAGE, code_files
 from curse_of_memory.config import (
     MAIN_STUDY,
     cell_perturbation,
@@ -24,6 +25,8 @@ validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 # One training run: target x activation x parameterisation x width x seed. A target belongs to one
 # trained study (the main `grid`, study "trained", or one of `studies`), so paths need no study part.
 CELL = "{target}/{activation}/{parameterization}/width{width}_seed{seed}"
+# The claims' negative control: every trained and fitted model also evaluated at initialisation.
+CONTROLS = config["claims"]["controls"]["initialization"]
 
 
 def grid_cells(study=None):
@@ -60,15 +63,11 @@ def report_figure(name, category, caption_name=None):
     return [report(f, caption=caption, category=category) if f == shown else f for f in files]
 
 
-def package_code(*modules):
-    """The package's source files that a rule imports. Snakemake does not track imported modules,
-    so rules list them as inputs: editing one reruns exactly the rules that use it. ``models``
-    brings the compiled recurrence (recurrence.py and its C source) with it."""
-    package = os.path.join(workflow.basedir, "src", "curse_of_memory")
-    files = [os.path.join(package, f"{m}.py") for m in modules]
-    if "models" in modules:
-        files += [os.path.join(package, "recurrence.py"), os.path.join(package, "recurrence.c")]
-    return files
+def script_code(script):
+    """The package files that ``workflow/scripts/<script>`` runs, from its import graph (Snakemake tracks a
+    script's own text, not its imports): editing one reruns exactly the rules whose scripts import it."""
+    basedir = workflow.basedir
+    return code_files(os.path.join(basedir, "workflow", "scripts", script), os.path.join(basedir, "src", PACKAGE))
 
 
 def training_threads():

@@ -1,6 +1,7 @@
 # Stage 3: the perturbation-error draws of every width of a family (one job per family, one rule per
 # trained study; for the main grid with `figures.spectral_norm` a second set at spectral norm beta, in
-# results/perturbation_spectral/) and the memory functions of every trained model of a study (one job per
+# results/perturbation_spectral/; with `claims.controls.initialization` the same draws for the family's
+# models at initialisation, in results/controls/perturbation/) and the memory functions of every trained model of a study (one job per
 # study); per target, its memory function queried from the functional itself.
 
 for _study in study_grids(config):
@@ -11,14 +12,20 @@ for _study in study_grids(config):
             name:
                 f"perturbation_error{_suffix}_{_study}"
             input:
-                code=package_code("models", "perturbation", "training", "targets", "artifacts", "runtime"),
+                code=script_code("perturbation_error.py"),
                 checkpoints=family_files(_study, f"results/models/{CELL}/model.pt"),
                 dataset="results/targets/{target}.npz",
             output:
                 draws=family_files(_study, f"results/perturbation{_suffix}/{CELL}.csv"),
+                # the claims' negative control: the same models at initialisation (with the configured norm)
+                controls=family_files(_study, f"results/controls/perturbation/{CELL}.csv")
+                if CONTROLS and not _suffix
+                else [],
             wildcard_constraints:
                 target=study_target_pattern(_study),
             params:
+                widths=family_widths(_study),
+                dt=lambda wildcards: target_data(config, wildcards.target)["dt"],  # as rule train_<study>
                 perturbation=family_settings(
                     _study, lambda config, cell, norm=_norm: cell_perturbation(config, cell, norm)
                 ),
@@ -41,7 +48,7 @@ for _study in study_grids(config):
         name:
             f"model_memory_{_study}"
         input:
-            code=package_code("memory", "models", "artifacts", "runtime"),
+            code=script_code("memory_function.py"),
             checkpoints=cell_paths(f"results/models/{CELL}/model.pt", grid_cells(_study)),
         output:
             memory=cell_paths(f"results/memory/models/{CELL}.csv", grid_cells(_study)),
@@ -58,7 +65,7 @@ for _study in study_grids(config):
 
 rule target_memory:
     input:
-        code=package_code("memory", "targets", "artifacts", "runtime"),
+        code=script_code("memory_function.py"),
         dataset="results/targets/{target}.npz",
     output:
         memory="results/memory/targets/{target}.csv",

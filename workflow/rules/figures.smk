@@ -26,7 +26,7 @@ for _figure, (_panels, _columns, _title) in MAIN_FIGURES.items():
             name:
                 f"{_figure}{_suffix}"
             input:
-                code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+                code=script_code("plot_perturbation.py"),
                 draws=cell_paths(f"results/perturbation{_suffix}/{CELL}.csv", panel_cells(_panels)),
                 style=FIGURE_STYLE,
             output:
@@ -46,7 +46,7 @@ for _figure, (_panels, _columns, _title) in MAIN_FIGURES.items():
 
 rule perturbation_grid:
     input:
-        code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+        code=script_code("plot_perturbation.py"),
         draws=lambda wildcards: cell_paths(
             f"results/perturbation/{CELL}.csv", panel_cells(grid_panels(wildcards))
         ),
@@ -73,7 +73,7 @@ rule perturbation_grid:
 
 rule memory_figure:
     input:
-        code=package_code("figures", "artifacts", "runtime"),
+        code=script_code("plot_memory.py"),
         memory="results/summary/memory.csv",
         style=FIGURE_STYLE,
     output:
@@ -91,7 +91,7 @@ rule memory_figure:
 
 rule stability_figure:
     input:
-        code=package_code("figures", "artifacts", "runtime"),
+        code=script_code("plot_stability.py"),
         stability="results/summary/stability.csv",
         style=FIGURE_STYLE,
     output:
@@ -110,7 +110,7 @@ if LSTSQ:
 
     rule fig1:
         input:
-            code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+            code=script_code("plot_perturbation.py"),
             table="results/lstsq/perturbation.csv",
             style=FIGURE_STYLE,
         output:
@@ -128,7 +128,7 @@ if LSTSQ:
 
     rule fig4:
         input:
-            code=package_code("figures", "summary", "stability", "artifacts", "runtime"),
+            code=script_code("plot_perturbation.py"),
             table="results/lstsq/perturbation.csv",
             style=FIGURE_STYLE,
         output:
@@ -157,7 +157,7 @@ for _figure, _study, _title in [
         name:
             _figure
         input:
-            code=package_code("figures", "decay", "summary", "stability", "artifacts", "runtime"),
+            code=script_code("plot_study.py"),
             draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(_panels)),
             memory=f"results/memory/targets/{_panels[0]['target']}.csv",
             style=FIGURE_STYLE,
@@ -177,31 +177,35 @@ for _figure, _study, _title in [
 
 if has_study(FIG3_STUDY):
 
-    rule teacher_filter:
-        input:
-            code=package_code("summary", "decay", "stability", "targets", "training", "artifacts", "runtime"),
-            draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
-            datasets=expand("results/targets/{target}.npz", target=FIG3_TEACHERS),
-            memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
-        output:
-            table="results/summary/teachers.csv",
-        params:
-            cells=panel_cells(study_panels(FIG3_STUDY)),
-            targets=FIG3_TEACHERS,
-            evaluation={t: target_evaluation(t) for t in FIG3_TEACHERS},
-            teacher_parameters={t: config["targets"][t]["parameters"] for t in FIG3_TEACHERS},
-            threshold=config["stability"]["relative_error_threshold"],
-            filter=config["stability"]["teacher_filter"],
-        conda:
-            "../../envs/curse-of-memory.yaml"
-        log:
-            "results/logs/summary/teachers.log",
-        script:
-            "../scripts/teacher_filter.py"
+    for _suffix, _root in SUMMARY_SETS.items():  # the teachers' table, and its negative control
+
+        rule:
+            name:
+                f"teacher_filter{_suffix}"
+            input:
+                code=script_code("teacher_filter.py"),
+                draws=cell_paths(f"{_root}/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
+                datasets=expand("results/targets/{target}.npz", target=FIG3_TEACHERS),
+                memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
+            output:
+                table=f"{_root}/summary/teachers.csv",
+            params:
+                cells=panel_cells(study_panels(FIG3_STUDY)),
+                targets=FIG3_TEACHERS,
+                evaluation={t: target_evaluation(t) for t in FIG3_TEACHERS},
+                teacher_parameters={t: config["targets"][t]["parameters"] for t in FIG3_TEACHERS},
+                threshold=config["stability"]["relative_error_threshold"],
+                filter=config["stability"]["teacher_filter"],
+            conda:
+                "../../envs/curse-of-memory.yaml"
+            log:
+                f"results/logs/summary/teachers{_suffix}.log",
+            script:
+                "../scripts/teacher_filter.py"
 
     rule fig3:
         input:
-            code=package_code("figures", "decay", "summary", "stability", "artifacts", "runtime"),
+            code=script_code("plot_teachers.py"),
             teachers=rules.teacher_filter.output.table,
             draws=cell_paths(f"results/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
             memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
@@ -222,7 +226,7 @@ if has_study(FIG3_STUDY):
 
 rule fig10:
     input:
-        code=package_code("figures", "artifacts", "runtime"),
+        code=script_code("plot_memory_definitions.py"),
         curves=rules.memory_definitions.output.curves,
         agreement=rules.memory_definitions.output.agreement,
         style=FIGURE_STYLE,
@@ -238,7 +242,7 @@ rule fig10:
 
 rule fig11:
     input:
-        code=package_code("figures", "dynamics", "artifacts", "runtime"),
+        code=script_code("plot_nondecaying.py"),
         memory=rules.nondecaying_memory.output.memory,
         style=FIGURE_STYLE,
     output:

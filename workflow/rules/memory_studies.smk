@@ -3,7 +3,7 @@
 
 rule memory_definitions:
     input:
-        code=package_code("memory", "random_models", "artifacts", "runtime"),
+        code=script_code("memory_definitions.py"),
     output:
         curves="results/memory/definitions.csv",
         agreement="results/summary/memory_definitions.csv",
@@ -23,7 +23,7 @@ rule memory_definitions:
 
 rule nondecaying_memory:
     input:
-        code=package_code("memory", "dynamics", "artifacts", "runtime"),
+        code=script_code("nondecaying_memory.py"),
     output:
         memory="results/memory/nondecaying.csv",
     params:

@@ -21,17 +21,24 @@ REPORT_FIGURES = {
 }
 
 
+TEACHER_TABLES = {root: [f"{root}/summary/teachers.csv"] if has_study(FIG3_STUDY) else [] for root in SUMMARY_SETS.values()}
+
+
 rule claims:
     input:
-        code=package_code("claims", "artifacts", "runtime"),
+        code=script_code("claims.py"),
         stability="results/summary/stability.csv",
         crossings="results/summary/crossings.csv",
         definitions=rules.memory_definitions.output.agreement,
         nondecaying=rules.nondecaying_memory.output.memory,
-        teachers=["results/summary/teachers.csv"] if has_study(FIG3_STUDY) else [],
+        teachers=TEACHER_TABLES["results"],
+        control_stability=["results/controls/summary/stability.csv"] if CONTROLS else [],
+        control_crossings=["results/controls/summary/crossings.csv"] if CONTROLS else [],
+        control_teachers=TEACHER_TABLES.get("results/controls", []),
     output:
         table="results/claims.csv",
         markdown="results/claims.md",
+        controls=["results/controls/claims.csv"] if CONTROLS else [],
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -42,7 +49,7 @@ rule claims:
 
 rule runtimes:
     input:
-        code=package_code("report", "artifacts", "runtime"),
+        code=script_code("runtimes.py"),
         **BENCHMARKS,
     output:
         # with the benchmarks: timings differ between runs, every other table is byte-reproducible
@@ -59,7 +66,7 @@ rule runtimes:
 
 rule stability_summary:
     input:
-        code=package_code("figures", "artifacts", "runtime"),
+        code=script_code("plot_stability_summary.py"),
         stability="results/summary/stability.csv",
         crossings="results/summary/crossings.csv",
         style=FIGURE_STYLE,
@@ -75,7 +82,7 @@ rule stability_summary:
 
 rule report_pages:
     input:
-        code=package_code("report", "artifacts", "runtime"),
+        code=script_code("report_pages.py"),
         claims=rules.claims.output.table,
         descriptions="workflow/report/captions.yaml",
     output:
@@ -108,7 +115,7 @@ SPECTRAL_CELLS = panel_cells(SPECTRAL_PANELS) if len(perturbation_variants(MAIN_
 
 rule results_page:
     input:
-        code=package_code("results_page", "claims", "config", "summary", "stability", "artifacts", "runtime"),
+        code=script_code("results_page.py"),
         constructions=rules.least_squares.output.constructions,
         stability="results/summary/stability.csv",
         claims=rules.claims.output.table,

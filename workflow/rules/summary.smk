@@ -1,54 +1,63 @@
 # Stage 4: tidy tables over every study (names and columns are a public interface; see README).
 
 LSTSQ = bool(config["lstsq"]["targets"])
-LSTSQ_DRAWS = ["results/lstsq/perturbation.csv"] if LSTSQ else []
 LSTSQ_FITS = ["results/lstsq/fits.csv"] if LSTSQ else []
 
 
-rule summarize_perturbation:
-    input:
-        code=package_code("summary", "artifacts", "runtime"),
-        draws=cell_paths(f"results/perturbation/{CELL}.csv"),
-        lstsq=LSTSQ_DRAWS,
-    output:
-        table="results/summary/perturbation.csv",
-    params:
-        cells=grid_cells(),
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/summary/perturbation.log",
-    script:
-        "../scripts/summarize_perturbation.py"
+# The trained and fitted models' tables, and with the claims' negative controls the same tables for the
+# models before training / fitting (rules *_controls, in results/controls/summary/).
+SUMMARY_SETS = {"": "results", **({"_controls": "results/controls"} if CONTROLS else {})}
 
+for _suffix, _root in SUMMARY_SETS.items():
 
-rule summarize_stability:
-    input:
-        code=package_code("summary", "stability", "targets", "training", "artifacts", "runtime"),
-        perturbation="results/summary/perturbation.csv",
-        metrics=cell_paths(f"results/models/{CELL}/metrics.json"),
-        datasets=expand("results/targets/{target}.npz", target=trained_targets()),
-        lstsq=LSTSQ_FITS,
-    output:
-        stability="results/summary/stability.csv",
-        crossings="results/summary/crossings.csv",
-    params:
-        cells=grid_cells(),
-        targets=trained_targets(),
-        # each target's zero-predictor error uses its own study's evaluation set and loss
-        evaluation={t: target_evaluation(t) for t in trained_targets()},
-        threshold=config["stability"]["relative_error_threshold"],
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/summary/stability.log",
-    script:
-        "../scripts/summarize_stability.py"
+    rule:
+        name:
+            f"summarize_perturbation{_suffix}"
+        input:
+            code=script_code("summarize_perturbation.py"),
+            draws=cell_paths(f"{_root}/perturbation/{CELL}.csv"),
+            lstsq=[f"{_root}/lstsq/perturbation.csv"] if LSTSQ else [],
+        output:
+            table=f"{_root}/summary/perturbation.csv",
+        params:
+            cells=grid_cells(),
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            f"results/logs/summary/perturbation{_suffix}.log",
+        script:
+            "../scripts/summarize_perturbation.py"
+
+    rule:
+        name:
+            f"summarize_stability{_suffix}"
+        input:
+            code=script_code("summarize_stability.py"),
+            perturbation=f"{_root}/summary/perturbation.csv",
+            # stability margins of the trained models (the controls' untrained ones are not recorded)
+            metrics=[] if _suffix else cell_paths(f"results/models/{CELL}/metrics.json"),
+            datasets=expand("results/targets/{target}.npz", target=trained_targets()),
+            lstsq=LSTSQ_FITS,  # E_null and margins of the kernels (the unfitted controls share the rates)
+        output:
+            stability=f"{_root}/summary/stability.csv",
+            crossings=f"{_root}/summary/crossings.csv",
+        params:
+            cells=[] if _suffix else grid_cells(),
+            targets=trained_targets(),
+            # each target's zero-predictor error uses its own study's evaluation set and loss
+            evaluation={t: target_evaluation(t) for t in trained_targets()},
+            threshold=config["stability"]["relative_error_threshold"],
+        conda:
+            "../../envs/curse-of-memory.yaml"
+        log:
+            f"results/logs/summary/stability{_suffix}.log",
+        script:
+            "../scripts/summarize_stability.py"
 
 
 rule summarize_memory:
     input:
-        code=package_code("artifacts", "runtime"),
+        code=script_code("summarize_memory.py"),
         models=cell_paths(f"results/memory/models/{CELL}.csv"),
         targets=expand("results/memory/targets/{target}.csv", target=trained_targets()),
     output:

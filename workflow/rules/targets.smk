@@ -3,7 +3,7 @@
 
 rule make_target:
     input:
-        code=package_code("targets", "artifacts", "runtime"),
+        code=script_code("make_target.py"),
     output:
         dataset="results/targets/{target}.npz",
     params:

@@ -8,7 +8,7 @@ for _study in study_grids(config):
         name:
             f"train_{_study}"
         input:
-            code=package_code("models", "training", "targets", "artifacts", "runtime"),
+            code=script_code("train.py"),
             dataset="results/targets/{target}.npz",
         output:
             checkpoint=family_files(_study, f"results/models/{CELL}/model.pt"),

@@ -1,26 +1,49 @@
-"""Rule claims: every claim of the paper, evaluated on the summaries -> results/claims.csv and .md."""
+"""Rule claims: every claim of the paper evaluated on the summaries -> results/claims.csv and .md, and on
+the negative controls' summaries -> results/controls/claims.csv (beside each claim in the main table)."""
 
 from curse_of_memory.artifacts import atomic_path, load_csv, save_csv
-from curse_of_memory.claims import claims_table, markdown_table, paper_claims, radius_pairs
+from curse_of_memory.claims import claims_table, controlled, markdown_table, with_controls
+from curse_of_memory.paper_claims import paper_claims, radius_pairs
 from curse_of_memory.runtime import configure_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
-config = snakemake.config
-inputs = snakemake.input
-stability = load_csv(inputs.stability, made_by="summarize_stability")
-curse = config["claims"]["curse_targets"]
+config, inputs, output = snakemake.config, snakemake.input, snakemake.output
+thresholds = config["claims"]
+settings = {**thresholds["bootstrap"], "minimum_replicates": thresholds["minimum_replicates"]}
+
+
+def model_tables(stability_path: str, crossings_path: str, teacher_paths: list, suffix: str) -> dict:
+    """The tables of trained and fitted models that the claims read (``suffix``: ``_controls`` or not)."""
+    stability = load_csv(stability_path, made_by=f"summarize_stability{suffix}")
+    curse = thresholds["curse_targets"]
+    tables = {
+        "stability": stability,
+        "crossings": load_csv(crossings_path, made_by=f"summarize_stability{suffix}"),
+        "radius_pairs": radius_pairs(stability, curse["exp"], curse["pol"], thresholds["learned"]),
+    }
+    for path in teacher_paths:  # only when the config has Figure 3's study
+        tables["teachers"] = load_csv(path, made_by=f"teacher_filter{suffix}")
+    return tables
+
+
+claims = paper_claims(config)
 tables = {
-    "stability": stability,
-    "crossings": load_csv(inputs.crossings, made_by="summarize_stability"),
-    "radius_pairs": radius_pairs(stability, curse["exp"], curse["pol"]),
+    **model_tables(inputs.stability, inputs.crossings, inputs.teachers, ""),
     "definitions": load_csv(inputs.definitions, made_by="memory_definitions"),
     "nondecaying": load_csv(inputs.nondecaying, made_by="nondecaying_memory").drop_duplicates("model"),
 }
-for path in inputs.teachers:  # only when the config has Figure 3's study
-    tables["teachers"] = load_csv(path, made_by="teacher_filter")
-claims = claims_table(paper_claims(config), tables, **config["claims"]["bootstrap"])
-save_csv(snakemake.output.table, claims)
-with atomic_path(snakemake.output.markdown) as path:
-    path.write_text(markdown_table(claims))
-log.info("claims:\n%s", claims.to_string())
+table = claims_table(claims, tables, settings)
+for path in output.controls:  # with claims.controls.initialization
+    control_tables = model_tables(
+        inputs.control_stability[0], inputs.control_crossings[0], inputs.control_teachers, "_controls"
+    )
+    controls = claims_table(controlled(claims), control_tables, settings)
+    controls.insert(0, "control", "initialization")
+    save_csv(path, controls)
+    log.info("controls:\n%s", controls.to_string())
+    table = with_controls(table, controls)
+save_csv(output.table, table)
+with atomic_path(output.markdown) as path:
+    path.write_text(markdown_table(table))
+log.info("claims:\n%s", table.to_string())

@@ -1,11 +1,11 @@
 """Rule perturbation_error_<study>: every (beta, draw) error of each trained model of one family on the
-test set."""
+test set, and with the claims' negative controls the same for the family's models at initialisation."""
 
 import pandas as pd
 import torch
 
 from curse_of_memory.artifacts import load_torch, save_csv
-from curse_of_memory.models import model_from_payload
+from curse_of_memory.models import RNN, model_from_payload
 from curse_of_memory.perturbation import beta_grid, fixed_set_loss, perturbation_errors
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.targets import load_dataset
@@ -15,16 +15,13 @@ snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 arrays, _ = load_dataset(snakemake.input.dataset)
-models = zip(
-    snakemake.input.checkpoints,
-    snakemake.output.draws,
-    snakemake.params.perturbation,
-    snakemake.params.loss_weight_power,
-    strict=True,
-)
-for checkpoint, draws, settings, loss_weight_power in models:
+wildcards, params = snakemake.wildcards, snakemake.params
+
+
+def draws_table(model: RNN, settings: dict, loss_weight_power: float) -> pd.DataFrame:
+    """Rows ``beta, draw, error`` of ``model`` perturbed as ``settings`` (a perturbation section) says."""
     # the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
-    model = model_from_payload(load_torch(checkpoint, made_by="train")).perturbation_model()
+    model = model.perturbation_model()
     size = settings["evaluation_size"]
     inputs, targets = (
         torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
@@ -36,8 +33,29 @@ for checkpoint, draws, settings, loss_weight_power in models:
     rows = perturbation_errors(
         model, loss, betas, settings["draws"], settings["seed"], members, settings["norm"]
     )
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+models = zip(
+    params.widths,
+    snakemake.input.checkpoints,
+    snakemake.output.draws,
+    params.perturbation,
+    params.loss_weight_power,
+    strict=True,
+)
+for index, (width, checkpoint, draws, settings, loss_weight_power) in enumerate(models):
+    table = draws_table(
+        model_from_payload(load_torch(checkpoint, made_by="train")), settings, loss_weight_power
+    )
     save_csv(draws, table)
     log.info(
         "%s: E_m(beta) max over draws:\n%s", checkpoint, table.groupby("beta")["error"].max().to_string()
     )
+    if snakemake.output.controls:  # the same model before training: its seed's initialisation
+        initial = RNN(
+            width, wildcards.activation, wildcards.parameterization, dt=params.dt, seed=int(wildcards.seed)
+        )
+        control = draws_table(initial, settings, loss_weight_power)
+        save_csv(snakemake.output.controls[index], control)
+        log.info("control at initialisation: E_m(0) = %.4g", control.loc[control["beta"] == 0, "error"].max())

@@ -1,4 +1,5 @@
-"""Rule summarize_stability: per-model stability estimates and consecutive-width crossing points."""
+"""Rules summarize_stability(_controls): per-model stability estimates and consecutive-width crossing
+points (of the trained and fitted models, or of their negative controls)."""
 
 import pandas as pd
 
@@ -13,21 +14,17 @@ perturbation = load_csv(snakemake.input.perturbation, made_by="summarize_perturb
 
 null_errors = dataset_null_errors(snakemake.input.datasets, params.targets, params.evaluation)
 margins = [
-    pd.DataFrame(
-        [
-            {**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}
-            for path, cell in zip(snakemake.input.metrics, params.cells, strict=True)
-        ]
-    )
+    pd.DataFrame([{**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}])
+    for path, cell in zip(snakemake.input.metrics, params.cells, strict=True)
 ]
 for path in snakemake.input.lstsq:  # least-squares fits: margin = smallest rate, E_null = sum |rho|
     fits = load_csv(path, made_by="least_squares")
     null_errors.update(fits.groupby("target")["null_error"].first().to_dict())
     for parameterization in perturbation.loc[perturbation["study"] == "lstsq", "parameterization"].unique():
-        models = fits.drop_duplicates(["target", "width"]).assign(parameterization=parameterization)
+        models = fits.drop_duplicates(["target", "width", "seed"]).assign(parameterization=parameterization)
         margins.append(models)
 log.info("zero-predictor errors: %s", null_errors)
-margins = pd.concat(margins, ignore_index=True)[[*MODEL_KEYS, "stability_margin"]]
+margins = pd.concat(margins, ignore_index=True)[[*MODEL_KEYS, "stability_margin"]] if margins else None
 stability = stability_table(perturbation, margins, null_errors, params.threshold)
 save_csv(snakemake.output.stability, stability)
 save_csv(snakemake.output.crossings, crossing_table(perturbation))

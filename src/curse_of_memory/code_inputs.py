@@ -1,0 +1,50 @@
+"""The package files a workflow script runs: its imports of this package, followed transitively.
+
+Snakemake reruns a rule when its script's text changes, not when a module the script imports does, so
+every rule lists these files as inputs (``common.smk``'s ``script_code``). Computing them from the import
+graph keeps them from drifting: a module imported through another one is a code input too. A module's
+sibling resources (same name, another extension: ``recurrence.c``) come with it, and the package's
+``__init__.py``, which every import of the package runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = "curse_of_memory"
+PACKAGE_DIRECTORY = Path(__file__).resolve().parent
+
+
+def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> set[str]:
+    """Names of the modules of ``package`` that the Python file ``path`` imports (any form of import)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == PACKAGE and len(parts) > 1 and (package / f"{parts[1]}.py").exists():
+                modules.add(parts[1])
+    return modules
+
+
+def code_files(script: str | Path, package: str | Path = PACKAGE_DIRECTORY) -> list[str]:
+    """Every file of ``package`` (a copy of this package's directory) that ``script`` runs: its package
+    imports and theirs, with their sibling resources."""
+    package = Path(package)
+    seen: set[str] = set()
+    pending = imported_modules(Path(script), package)
+    if pending:
+        pending.add("__init__")
+    while pending:
+        module = pending.pop()
+        if module not in seen:
+            seen.add(module)
+            pending |= imported_modules(package / f"{module}.py", package)
+    files = [path for module in seen for path in package.glob(f"{module}.*") if path.suffix != ".pyc"]
+    return sorted(str(path) for path in files)

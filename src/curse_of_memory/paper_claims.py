@@ -1,0 +1,298 @@
+"""The paper's claims (docs/paper.md §5) as :class:`~curse_of_memory.claims.Claim` s, with the config's
+thresholds, and the derived table they read besides the summaries (:func:`radius_pairs`).
+
+Stable approximation (Definition 3.5) is a conjunction: ``E_m(0)`` falls as m grows *and* the stability
+radius (or the crossing points) does not shrink. The curse of memory is the other conjunction: ``E_m(0)``
+falls *but* the radius (crossings) shrinks. "Reparameterisation fixes the curse" adds a contrast: the
+reparameterised family's trend minus the unreparameterised family's, on the same target and activation.
+Figure 12's "larger students fail to improve" only means something for students that learned the teacher,
+so it is conjoined with that.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from curse_of_memory.claims import Claim, Condition
+
+
+def radius_pairs(stability: pd.DataFrame, exp_target: str, pol_target: str, learned: float) -> pd.DataFrame:
+    """Per (activation, parameterisation, width, seed) of the main study: both targets' radii, whether the
+    pol radius is below the exp radius (point, certainly: ``_low``, possibly: ``_high``, from the radii's
+    grid intervals), and whether both models learned their target (``E_m(0)/E_null ≤ learned``)."""
+    keys = ["activation", "parameterization", "width", "seed"]
+    main = stability[stability["study"] == "trained"]
+    columns = ["stability_radius", "radius_low", "radius_high", "relative_error_at_zero"]
+    exp = main[main["target"] == exp_target].set_index(keys)[columns]
+    pol = main[main["target"] == pol_target].set_index(keys)[columns]
+    pairs = exp.merge(pol, left_index=True, right_index=True, suffixes=("_exp", "_pol")).reset_index()
+    return pd.DataFrame(
+        {
+            **{key: pairs[key] for key in keys},
+            "study": "trained",
+            "exp_radius": pairs["stability_radius_exp"],
+            "pol_radius": pairs["stability_radius_pol"],
+            "pol_below_exp": pairs["stability_radius_pol"] < pairs["stability_radius_exp"],
+            "pol_below_exp_low": pairs["radius_high_pol"] < pairs["radius_low_exp"],
+            "pol_below_exp_high": pairs["radius_low_pol"] < pairs["radius_high_exp"],
+            "both_learned": (pairs["relative_error_at_zero_exp"] <= learned)
+            & (pairs["relative_error_at_zero_pol"] <= learned),
+        }
+    )
+
+
+def _error_falls(table: str, select: dict, thresholds: dict) -> Condition:
+    return Condition(
+        "error", "E_m(0) falls as m grows", table, "error_trend", "below", thresholds["error_slope"], select
+    )
+
+
+def _kept(name: str, quantity: str, select: dict, thresholds: dict, shrinks: bool = False) -> Condition:
+    """The radius (``quantity = radius``) or the crossing points (``crossing``) keep their place, or with
+    ``shrinks`` move left."""
+    table, threshold = (
+        ("stability", thresholds["radius_slope"])
+        if quantity == "radius"
+        else ("crossings", thresholds["crossing_slope"])
+    )
+    words = "the stability radius" if quantity == "radius" else "the crossing points"
+    statement = f"{words} {'shrink' if shrinks else 'do not shrink'} as m grows"
+    side = "below" if shrinks else "at least"
+    return Condition(name, statement, table, f"{quantity}_trend", side, threshold, select)
+
+
+def _contrast(quantity: str, select: dict, baseline: dict, thresholds: dict) -> Condition:
+    table = "stability" if quantity == "radius" else "crossings"
+    return Condition(
+        "contrast",
+        f"its {quantity} trend is above the unreparameterised family's ({baseline['parameterization']})",
+        table,
+        f"{quantity}_trend",
+        "above",
+        thresholds["contrast"],
+        select,
+        baseline=baseline,
+    )
+
+
+def _stable_with_contrast(
+    claim: str, figure: str, statement: str, quantity: str, select: dict, baseline: dict, thresholds: dict
+) -> Claim:
+    conditions = (
+        _error_falls("stability", select, thresholds),
+        _kept("radius" if quantity == "radius" else "crossings", quantity, select, thresholds),
+        _contrast(quantity, select, baseline, thresholds),
+    )
+    return Claim(claim, figure, statement, conditions)
+
+
+def paper_claims(config: dict) -> list[Claim]:
+    """The claims of docs/paper.md §5 for the figures this config builds, with the config's thresholds."""
+    thresholds, figures, studies = config["claims"], config["figures"], config["studies"]
+    claims: list[Claim] = []
+    if config["lstsq"]["targets"]:
+        exp_target, pol_target = figures["fig1"]["targets"][:2]
+        direct = {"study": "lstsq", "parameterization": figures["fig1"]["parameterization"]}
+        exp, pol = {**direct, "target": exp_target}, {**direct, "target": pol_target}
+        claims += [
+            Claim(
+                "1a",
+                "1a",
+                "exp memory: the least-squares fits approximate stably (E_m(0) falls, the radius stays)",
+                (_error_falls("stability", exp, thresholds), _kept("radius", "radius", exp, thresholds)),
+            ),
+            Claim(
+                "1b",
+                "1b",
+                "pol memory: E_m(0) falls but the crossing points move left (the curse of memory)",
+                (
+                    _error_falls("stability", pol, thresholds),
+                    _kept("crossings", "crossing", pol, thresholds, shrinks=True),
+                ),
+            ),
+        ]
+        fig4 = figures["fig4"]
+        baseline = {
+            "study": "lstsq",
+            "target": fig4["target"],
+            "parameterization": direct["parameterization"],
+        }
+        for parameterization in fig4["parameterizations"]:
+            claims.append(
+                _stable_with_contrast(
+                    f"4-{parameterization}",
+                    "4",
+                    f"{parameterization} reparameterisation: crossing points no longer move left",
+                    "crossing",
+                    {**baseline, "parameterization": parameterization},
+                    baseline,
+                    thresholds,
+                )
+            )
+    if figures["fig2"]["study"] in studies:
+        nonlinear = {"study": figures["fig2"]["study"]}
+        claims.append(
+            Claim(
+                "2",
+                "2",
+                "nonlinear functional with polynomial memory: E_m(0) falls but the crossing points of tanh "
+                "RNNs move left",
+                (
+                    _error_falls("stability", nonlinear, thresholds),
+                    _kept("crossings", "crossing", nonlinear, thresholds, shrinks=True),
+                ),
+            )
+        )
+    if figures["fig3"]["study"] in studies:
+        claims.append(
+            Claim(
+                "3",
+                "3",
+                "every surviving teacher's memory decays exponentially (needs at least "
+                f"{thresholds['minimum_replicates']} survivors)",
+                (
+                    Condition(
+                        "exponential",
+                        "surviving teachers decay exponentially",
+                        "teachers",
+                        "fraction",
+                        "at least",
+                        thresholds["exponential_fraction"],
+                        {"survived": True},
+                        "decays_exponentially",
+                    ),
+                ),
+                unit="target",
+            )
+        )
+    fig7, fig8 = figures["fig7"], figures["fig8"]
+    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
+    main = {"study": "trained", "target": fig7["target"], "activation": fig7["activation"]}
+    claims += [
+        Claim(
+            "7-without",
+            "7",
+            f"{fig7['activation']} RNN without reparameterisation ({without}): E_m(0) falls but the radius "
+            "shrinks as m grows",
+            (
+                _error_falls("stability", {**main, "parameterization": without}, thresholds),
+                _kept("radius", "radius", {**main, "parameterization": without}, thresholds, shrinks=True),
+            ),
+        ),
+        _stable_with_contrast(
+            "7-with",
+            "7",
+            f"{fig7['activation']} RNN with {with_} reparameterisation approximates stably, unlike {without}",
+            "radius",
+            {**main, "parameterization": with_},
+            {**main, "parameterization": without},
+            thresholds,
+        ),
+    ]
+    for activation in fig8["activations"]:
+        cell = {"study": "trained", "target": fig8["target"], "activation": activation}
+        baseline = thresholds["baseline_parameterization"]
+        claims.append(
+            _stable_with_contrast(
+                f"8-{activation}",
+                "8",
+                f"{activation} RNN with {fig8['parameterization']} reparameterisation approximates pol "
+                f"memory stably, unlike {baseline}",
+                "radius",
+                {**cell, "parameterization": fig8["parameterization"]},
+                {**cell, "parameterization": baseline},
+                thresholds,
+            )
+        )
+    claims.append(
+        Claim(
+            "curse",
+            "7/8 grid",
+            "without reparameterisation the pol target's radius is below the exp target's (models that "
+            "learned both)",
+            (
+                Condition(
+                    "curse",
+                    "pol radius below exp radius",
+                    "radius_pairs",
+                    "fraction",
+                    "at least",
+                    thresholds["curse_fraction"],
+                    {"parameterization": thresholds["unstable_parameterizations"], "both_learned": True},
+                    "pol_below_exp",
+                ),
+            ),
+        )
+    )
+    for family in config["memory_definitions"]["families"]:
+        claims.append(
+            Claim(
+                f"10-{family}",
+                "10",
+                f"{family.upper()}: Heaviside and impulse memory functions agree",
+                (
+                    Condition(
+                        "agreement",
+                        "the two memory functions agree",
+                        "definitions",
+                        "median",
+                        "below",
+                        thresholds["agreement_l1_difference"],
+                        {"family": family},
+                        "relative_l1_difference",
+                    ),
+                ),
+                note_column="log_correlation",
+            )
+        )
+    claims.append(
+        Claim(
+            "11",
+            "11",
+            "the 2-D tanh RNN's memory does not decay",
+            (
+                Condition(
+                    "tail",
+                    "its memory's tail stays up",
+                    "nondecaying",
+                    "median",
+                    "at least",
+                    config["nondecaying_memory"]["tail_threshold"],
+                    {"model": "paper 2-D"},
+                    "tail_ratio",
+                ),
+            ),
+            unit=None,  # one fixed model: no replicates, the value is exact
+        )
+    )
+    if figures["fig12"]["study"] in studies:
+        students = {"study": figures["fig12"]["study"]}
+        claims.append(
+            Claim(
+                "12",
+                "12",
+                "transformer teacher: RNN students learn it, but larger students fail to improve",
+                (
+                    Condition(
+                        "learned",
+                        "the students learned the teacher (E_m(0) / E_null, median over models)",
+                        "stability",
+                        "median",
+                        "below",
+                        thresholds["learned"],
+                        students,
+                        "relative_error_at_zero",
+                    ),
+                    Condition(
+                        "no-improvement",
+                        "the widest student's E_m(0) stays near the narrowest's",
+                        "stability",
+                        "widest_to_narrowest",
+                        "at least",
+                        thresholds["improvement_ratio"],
+                        students,
+                    ),
+                ),
+            )
+        )
+    return claims
