@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 
 from curse_of_memory.config import load_config
+from curse_of_memory.loss import temporal_weights
 from curse_of_memory.models import RNN
 from curse_of_memory.recurrence import available_for
 from curse_of_memory.targets import build_target, make_dataset
-from curse_of_memory.training import TrainingSettings, make_optimizer, temporal_weights, train, training_step
+from curse_of_memory.training import TrainingSettings, make_optimizer, train, training_step
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_CELLS = [("tanh", "softplus"), ("tanh", "diagonal"), ("hardtanh", "vanilla"), ("linear", "softplus")]

@@ -38,15 +38,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from curse_of_memory.config import load_config
+from curse_of_memory.loss import weighted_mse
 from curse_of_memory.models import ACTIVATIONS, RNN
 from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
 from curse_of_memory.recurrence import compiled_library
-from curse_of_memory.training import (
-    TrainingSettings,
-    make_optimizer,
-    training_step,
-    weighted_mse,
-)
+from curse_of_memory.training import TrainingSettings, make_optimizer, training_step
 
 WIDTHS = (8, 16, 32, 64)
 QUICK_WIDTHS = (8, 64)

@@ -8,19 +8,16 @@ import pytest
 
 from curse_of_memory.claims import (
     COLUMNS,
-    README_MARKERS,
     Claim,
     Condition,
     claims_table,
-    comparison_table,
     controlled,
-    main,
-    markdown_table,
     theil_sen_elements,
     trend,
     verdict,
     with_controls,
 )
+from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
 from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
 from curse_of_memory.paper_claims import paper_claims, radius_pairs

@@ -5,15 +5,8 @@ import copy
 import pytest
 import yaml
 
-from curse_of_memory.config import (
-    ConfigError,
-    cell_perturbation,
-    cell_training,
-    load_config,
-    study_cells,
-    target_data,
-    validate_config,
-)
+from curse_of_memory.config import ConfigError, load_config, validate_config
+from curse_of_memory.design import cell_perturbation, cell_training, study_cells, target_data
 
 from .conftest import REPO
 

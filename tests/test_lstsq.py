@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from curse_of_memory.config import load_config
+from curse_of_memory.design import MODEL_KEYS
 from curse_of_memory.lstsq import (
     CONSTRUCTIONS,
     RATE_MAPS,
@@ -21,7 +22,6 @@ from curse_of_memory.lstsq import (
     study_tables,
     unit_directions,
 )
-from curse_of_memory.summary import MODEL_KEYS
 
 T = np.arange(1, 101, dtype=float)
 EXP = 0.9**T

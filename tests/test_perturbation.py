@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
 from curse_of_memory.perturbation import (
     beta_grid,
@@ -13,7 +14,6 @@ from curse_of_memory.perturbation import (
     noise_directions,
     perturbation_errors,
 )
-from curse_of_memory.training import temporal_weights, weighted_mse
 
 
 def test_beta_grid_is_the_authors_grid():

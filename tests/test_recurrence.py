@@ -10,8 +10,9 @@ import torch
 from torch.func import functional_call
 
 from curse_of_memory import recurrence
+from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS, RNN, Parameterization
-from curse_of_memory.training import TrainingSettings, temporal_weights, train, weighted_mse
+from curse_of_memory.training import TrainingSettings, train
 
 NONLINEAR = sorted(set(ACTIVATIONS) - {"linear"})
 needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on PATH")

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from curse_of_memory import training
+from curse_of_memory import recurrence, training
+from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
 from curse_of_memory.targets import LinearFunctional, make_dataset
 from curse_of_memory.training import (
@@ -13,9 +14,7 @@ from curse_of_memory.training import (
     chained_stop_level,
     margin_penalty,
     margin_penalty_slope,
-    temporal_weights,
     train,
-    weighted_mse,
 )
 
 
@@ -31,7 +30,7 @@ def test_temporal_weights_follow_the_formula_and_sum_to_length():
 def loss_path(request, monkeypatch):
     """Each loss test runs on the compiled pass (where a C compiler is) and on the torch ops."""
     if request.param == "torch":
-        monkeypatch.setattr(training.recurrence, "available_for", lambda *tensors: False)
+        monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
     return request.param
 
 

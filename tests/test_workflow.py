@@ -19,7 +19,8 @@ from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
 
-# The model columns of the public tables, spelled out (README "Outputs"): a rename must fail here.
+# The model columns of the public tables, spelled out (docs/configuration.md, "Outputs"): a rename must
+# fail here.
 MODEL_COLUMNS = ["study", "target", "activation", "parameterization", "width", "seed"]
 
 

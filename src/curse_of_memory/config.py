@@ -1,4 +1,5 @@
-"""Config validation: JSON schema with defaults, then checks against the Python registries.
+"""Config validation: JSON schema with defaults, then checks against the Python registries (the design the
+config describes is :mod:`curse_of_memory.design`).
 
 Every failure raises :class:`ConfigError` with one message that names the offending key (dotted
 path) and, where there is a closed set, the allowed values, before any job runs.
@@ -6,7 +7,6 @@ path) and, where there is a closed set, the allowed values, before any job runs.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,21 @@ from typing import Any
 import jsonschema
 import yaml
 
+from curse_of_memory.design import (
+    MAIN_STUDY,
+    cell_perturbation,
+    cell_training,
+    deep_copy,
+    deep_merge,
+    merged,
+    study_cells,
+    target_data,
+)
 from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS
 from curse_of_memory.targets import MEMORY_SHAPES, TARGET_KINDS, kind_parameters
+
+#: Target kinds defined by a memory shape (they need ``memory``).
+MEMORY_KINDS = ("linear", "nonlinear")
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -32,19 +45,10 @@ def _with_defaults(validator_class: type) -> type:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
                 if "default" in subschema and name not in instance:
-                    instance[name] = _copy(subschema["default"])
+                    instance[name] = deep_copy(subschema["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of plain YAML data (so defaults are never shared between configs)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -156,95 +160,17 @@ def _check_grid(where: str, grid: dict, config: dict) -> None:
 
 def _check_section(where: list, base: dict, update: dict, schema: dict, section: str) -> None:
     """``update`` deep-merged over ``base`` must satisfy the schema of the top-level ``section``."""
-    merged = _merged(base, update)
+    combined = merged(base, update)
     validator = jsonschema.Draft7Validator(
         {**schema["properties"][section], "definitions": schema["definitions"]}
     )
-    for error in validator.iter_errors(merged):
+    for error in validator.iter_errors(combined):
         raise ConfigError("invalid config: " + _message(error, where))
-
-
-#: The study name of the main ``grid`` (the ``study`` column of its rows).
-MAIN_STUDY = "trained"
-
-#: Target kinds defined by a memory shape (they need ``memory``).
-MEMORY_KINDS = ("linear", "nonlinear")
-
-CELL_KEYS = ("target", "activation", "parameterization", "width", "seed")
-
-
-def study_grids(config: dict) -> dict[str, dict]:
-    """Every trained study's grid: the main ``grid`` (study ``trained``) and each of ``studies``."""
-    return {MAIN_STUDY: config["grid"], **config["studies"]}
-
-
-def study_cells(config: dict, study: str | None = None) -> list[dict]:
-    """The cells (dicts of CELL_KEYS plus ``study``) of one trained study, or of all of them."""
-    grids = study_grids(config)
-    chosen = grids if study is None else {study: grids[study]}
-    return [
-        {"study": name, **dict(zip(CELL_KEYS, values, strict=True))}
-        for name, grid in chosen.items()
-        for values in itertools.product(
-            grid["targets"], grid["activations"], grid["parameterizations"], grid["widths"], grid["seeds"]
-        )
-    ]
-
-
-def target_study(config: dict, target: str) -> str:
-    """The trained study whose grid lists ``target`` (each target belongs to at most one)."""
-    for name, grid in study_grids(config).items():
-        if target in grid["targets"]:
-            return name
-    raise KeyError(f"target {target!r} is in no trained study")
-
-
-def target_data(config: dict, target: str) -> dict:
-    """The data settings of one target: ``data`` with the target's own ``data`` merged in."""
-    return _merged(config["data"], config["targets"][target]["data"])
-
-
-def cell_training(config: dict, cell: dict) -> dict:
-    """The training settings of one cell: ``training``, its study's ``training``, then every matching
-    override, deep-merged in that order."""
-    settings = config["training"]
-    study = target_study(config, cell["target"])
-    if study != MAIN_STUDY:
-        settings = _merged(settings, config["studies"][study]["training"])
-    for override in config["overrides"]:
-        if all(cell[key] == value for key, value in override["match"].items()):
-            settings = _merged(settings, override["training"])
-    return settings
-
-
-def cell_perturbation(config: dict, cell: dict, norm: str | None = None) -> dict:
-    """The perturbation settings of one cell: ``perturbation`` with its study's merged in, and ``norm`` in
-    place of the configured one when given."""
-    study = target_study(config, cell["target"])
-    settings = config["perturbation"]
-    if study != MAIN_STUDY:
-        settings = _merged(settings, config["studies"][study]["perturbation"])
-    return settings if norm is None else {**settings, "norm": norm}
-
-
-def _merged(base: dict, update: dict) -> dict:
-    """A deep-merged copy of ``base`` updated by ``update``."""
-    merged = _copy(base)
-    _merge(merged, _copy(update))
-    return merged
 
 
 def load_config(*paths: Path) -> dict:
     """Read YAML files (later ones deep-merged over earlier ones, as Snakemake does) and validate."""
     config: dict = {}
     for path in paths:
-        _merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        deep_merge(config, yaml.safe_load(Path(path).read_text()) or {})
     return validate_config(config)
-
-
-def _merge(base: dict, update: dict) -> None:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value

@@ -283,7 +283,7 @@ class RNN(nn.Module):
     ) -> tuple[float, Callable[[Callable[[float], float]], None]] | None:
         """The training loss of a single model, ``mean_{n,k} w_k² (ŷ − y)²`` of its outputs for ``inputs``
         (batch, time, 1) against ``targets`` with ``squared_weights`` ``w_k²`` (as
-        :func:`curse_of_memory.training.weighted_mse`), in the compiled forward pass's call, and the
+        :func:`curse_of_memory.loss.weighted_mse`), in the compiled forward pass's call, and the
         backward pass of it plus the stability margin's term: ``backward(margin_gradient)``, with
         ``margin_gradient`` mapping :meth:`stability_margin` to ``∂L/∂margin``, sets every parameter's
         ``.grad`` to ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would; the tensors

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from curse_of_memory.training import weighted_mse
+from curse_of_memory.loss import weighted_mse
 
 ParameterLoss = Callable[[nn.Module, dict[str, Tensor]], Tensor]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from curse_of_memory.claims import comparison_table
-from curse_of_memory.config import MAIN_STUDY
+from curse_of_memory.claims_tables import comparison_table
+from curse_of_memory.design import MAIN_STUDY
 
 #: An ``E_m(0)`` at or below this is round-off, not an approximation error.
 ROUND_OFF = 1e-12

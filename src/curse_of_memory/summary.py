@@ -1,6 +1,6 @@
 """Tidy summary tables over a study: one row per model (stability) and per width pair (crossings).
 
-Columns are a public interface (README "Outputs"): later studies append rows with their own
+Columns are a public interface (docs/configuration.md, "Outputs"): later studies append rows with their own
 ``study`` value, so every function here groups by ``study`` too.
 """
 
@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv
-from curse_of_memory.claims import FAMILY_KEYS, trend
+from curse_of_memory.claims import trend
 from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
+from curse_of_memory.design import FAMILY_KEYS, MODEL_KEYS
+from curse_of_memory.loss import temporal_weights
 from curse_of_memory.stability import crossings, error_curve, stability_radius
 from curse_of_memory.targets import load_dataset
-from curse_of_memory.training import temporal_weights
-
-MODEL_KEYS = ["study", "target", "activation", "parameterization", "width", "seed"]
 
 
 def collect_perturbation(paths: list, cells: list[dict]) -> pd.DataFrame:

@@ -1,11 +1,9 @@
 """Training one RNN on one target with the authors' protocol (docs/paper.md §4), all of it configurable.
 
-Loss: the temporally weighted MSE ``mean_k,n (w_k (ŷ_{n,k} − y_{n,k}))²`` with
-``w_k ∝ ((k+1)/(T+1))^p`` normalised to ``Σ_k w_k = T`` (weights applied to prediction and target),
-plus the stability penalty ``coefficient · relu(threshold − margin)`` where margin is the smallest
-eigenvalue of ``Ŵ``. Optimiser AdamW (or Adam), ReduceLROnPlateau's rule on the validation loss, gradient
-norm clipping, the projection of constrained parameters after every step, the checkpoint at the
-best validation loss.
+Loss: the temporally weighted MSE of :mod:`curse_of_memory.loss`, plus the stability penalty
+``coefficient · relu(threshold − margin)`` where margin is the smallest eigenvalue of ``Ŵ``. Optimiser
+AdamW (or Adam), ReduceLROnPlateau's rule on the validation loss, gradient norm clipping, the projection of
+constrained parameters after every step, the checkpoint at the best validation loss.
 
 Reliability. With a ``resume_path``, the full state (model, optimiser, scheduler, shuffling RNG,
 best-so-far, history) is written there atomically every ``checkpoint_every`` epochs, and a rerun
@@ -39,8 +37,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from curse_of_memory import recurrence
 from curse_of_memory.artifacts import load_torch, save_torch
+from curse_of_memory.loss import temporal_weights, weighted_mse, weighted_mse_and_gradient
 from curse_of_memory.models import RNN
 
 LOGGER = logging.getLogger(__name__)
@@ -107,62 +105,6 @@ def chained_stop_level(chained: dict, previous_best_loss: float | None) -> float
     return chained["factor"] * previous_best_loss
 
 
-def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
-    """``w_k = ((k+1)/(T+1))^power`` for k = 0..T−1, normalised so that ``Σ w_k = T``."""
-    weights = ((torch.arange(length, dtype=dtype) + 1) / (length + 1)) ** power
-    return weights * (length / weights.sum())
-
-
-def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
-    """Temporally weighted MSE of (batch, time, 1) tensors: ``mean((w_k (ŷ − y))²)``; predictions of
-    an ensemble (E, batch, time, 1) give one value per member. On CPU float64 one compiled pass
-    (:func:`recurrence.weighted_squared_error`); elsewhere torch ops, and without a gradient to keep
-    (evaluation, perturbation errors) the squares summed against ``w²`` member by member, in one product:
-    one temporary the size of a member's outputs, which stays in cache."""
-    squared_weights = weights * weights
-    if torch.is_grad_enabled() and predictions.requires_grad:
-        return _WeightedSquaredError.apply(predictions, targets, squared_weights)
-    if recurrence.available_for(predictions, targets, squared_weights):
-        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=False)[0]
-    count = math.prod(predictions.shape[-3:])
-    members = predictions.reshape(-1, *predictions.shape[-3:]).unbind(0)
-    losses = [((member - targets).square_()[..., 0] @ squared_weights).sum() / count for member in members]
-    return torch.stack(losses).reshape(predictions.shape[:-3])
-
-
-def weighted_mse_and_gradient(
-    predictions: Tensor, targets: Tensor, squared_weights: Tensor
-) -> tuple[Tensor, Tensor]:
-    """:func:`weighted_mse` (from the squared weights ``w_k²``) and its gradient ``2 w_k² (ŷ − y) / n`` with
-    respect to the predictions, in one compiled pass on CPU float64."""
-    if recurrence.available_for(predictions, targets, squared_weights):
-        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=True)
-    count = math.prod(predictions.shape[-3:])
-    difference = predictions - targets
-    weighted = difference * squared_weights[:, None]
-    losses = torch.linalg.vecdot(difference.flatten(-3), weighted.flatten(-3)) / count
-    return losses, weighted * (2 / count)
-
-
-class _WeightedSquaredError(torch.autograd.Function):
-    """``mean(w_k² (ŷ − y)²)`` with its gradient computed in the forward pass
-    (:func:`weighted_mse_and_gradient`) and handed back as it is when the loss is the end of the graph
-    (∂/∂loss = 1): no op in the backward."""
-
-    @staticmethod
-    def forward(ctx, predictions: Tensor, targets: Tensor, squared_weights: Tensor) -> Tensor:
-        losses, gradient = weighted_mse_and_gradient(predictions, targets, squared_weights)
-        ctx.save_for_backward(gradient)
-        return losses
-
-    @staticmethod
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
-        (gradient,) = ctx.saved_tensors
-        if grad_loss.numel() == 1 and grad_loss.item() == 1.0:
-            return gradient, None, None
-        return gradient * grad_loss[..., None, None, None], None, None
-
-
 def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
     """``coefficient · relu(threshold − margin)``: pushes the slowest mode away from instability."""
     if settings.margin_penalty_coefficient == 0:
@@ -197,8 +139,8 @@ class CapturedLossGradient:
     captured once in a CUDA graph and replayed for every batch of that shape.
 
     Eager, the per-step recurrence launches a thousand or more tiny kernels per training step, each
-    waiting on the CPU; a replay launches them all at once (on an H100, batch 512, T = 100, a nonlinear step
-    takes 3–7 ms, against 21–32 ms eager through the same loop). The graph reads the parameters in place,
+    waiting on the CPU; a replay launches them all at once (docs/performance.md has the measured gain). The
+    graph reads the parameters in place,
     so optimiser steps and state loads need no recapture, and a replay runs the eager pass's kernels. It
     holds the parameters, not the model (see :data:`_CAPTURED`).
     """

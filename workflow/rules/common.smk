@@ -6,7 +6,8 @@ import re
 from snakemake.utils import min_version
 
 from curse_of_memory.code_inputs import PACKAGE, code_files
-from curse_of_memory.config import (
+from curse_of_memory.config import validate_config
+from curse_of_memory.design import (
     MAIN_STUDY,
     cell_perturbation,
     cell_training,
@@ -14,7 +15,6 @@ from curse_of_memory.config import (
     study_grids,
     target_data,
     target_study,
-    validate_config,
 )
 
 min_version("9.0")

@@ -1,4 +1,4 @@
-# Stage 4: tidy tables over every study (names and columns are a public interface; see README).
+# Stage 4: tidy tables over every study (names and columns are a public interface; see docs/configuration.md).
 
 LSTSQ = bool(config["lstsq"]["targets"])
 LSTSQ_FITS = ["results/lstsq/fits.csv"] if LSTSQ else []

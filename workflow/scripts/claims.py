@@ -2,7 +2,8 @@
 the negative controls' summaries -> results/controls/claims.csv (beside each claim in the main table)."""
 
 from curse_of_memory.artifacts import atomic_path, load_csv, save_csv
-from curse_of_memory.claims import claims_table, controlled, markdown_table, with_controls
+from curse_of_memory.claims import claims_table, controlled, with_controls
+from curse_of_memory.claims_tables import markdown_table
 from curse_of_memory.paper_claims import paper_claims, radius_pairs
 from curse_of_memory.runtime import configure_logging
 

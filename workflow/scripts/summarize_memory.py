@@ -3,8 +3,8 @@
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv, save_csv
+from curse_of_memory.design import MODEL_KEYS
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.summary import MODEL_KEYS
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])

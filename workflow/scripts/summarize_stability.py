@@ -4,8 +4,9 @@ points (of the trained and fitted models, or of their negative controls)."""
 import pandas as pd
 
 from curse_of_memory.artifacts import load_csv, load_json, save_csv
+from curse_of_memory.design import MODEL_KEYS
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.summary import MODEL_KEYS, crossing_table, dataset_null_errors, stability_table
+from curse_of_memory.summary import crossing_table, dataset_null_errors, stability_table
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
