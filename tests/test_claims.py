@@ -20,7 +20,7 @@ from curse_of_memory.claims import (
 from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
 from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
-from curse_of_memory.paper_claims import paper_claims, radius_pairs
+from curse_of_memory.paper_claims import curse_claim, paper_claims, radius_pairs, stable_claim
 from curse_of_memory.perturbation import beta_grid
 from curse_of_memory.summary import crossing_table, stability_table
 
@@ -76,44 +76,19 @@ def tables():
     return summaries({"stable": True, "unstable": False})
 
 
-def stable_claim(family: str, baseline: str, quantity: str = "radius") -> Claim:
-    """Definition 3.5 with a contrast, as the paper's Figures 4, 7, 8 are tested."""
-    table = "stability" if quantity == "radius" else "crossings"
-    select = {"parameterization": family}
-    return Claim(
-        "stable",
-        "f",
-        "s",
-        (
-            Condition("error", "s", "stability", "error_trend", "below", 0.0, select),
-            Condition("kept", "s", table, f"{quantity}_trend", "at least", -0.15, select),
-            Condition(
-                "contrast",
-                "s",
-                table,
-                f"{quantity}_trend",
-                "above",
-                0.0,
-                select,
-                "",
-                {"parameterization": baseline},
-            ),  # fmt: skip
-        ),
-    )
+#: The trend thresholds of config.yaml's ``claims`` section.
+THRESHOLDS = {"error_slope": 0.0, "radius_slope": -0.15, "crossing_slope": -0.15, "contrast": 0.0}
 
 
-def curse_claim(family: str, quantity: str = "radius") -> Claim:
-    table = "stability" if quantity == "radius" else "crossings"
-    select = {"parameterization": family}
-    return Claim(
-        "curse",
-        "f",
-        "s",
-        (
-            Condition("error", "s", "stability", "error_trend", "below", 0.0, select),
-            Condition("shrinks", "s", table, f"{quantity}_trend", "below", -0.15, select),
-        ),
-    )
+def stable(family: str, baseline: str, quantity: str = "radius") -> Claim:
+    """Definition 3.5 with a contrast, built as the paper's Figures 4, 7 and 8 are."""
+    select, against = {"parameterization": family}, {"parameterization": baseline}
+    return stable_claim("stable", "f", "s", quantity, select, THRESHOLDS, against)
+
+
+def cursed(family: str, quantity: str = "radius") -> Claim:
+    """The curse of memory, built as the paper's Figures 1b, 2 and 7 (without) are."""
+    return curse_claim("curse", "f", "s", quantity, {"parameterization": family}, THRESHOLDS)
 
 
 def verdicts(results: pd.DataFrame) -> dict[str, str]:
@@ -162,18 +137,18 @@ def test_verdict_needs_the_whole_interval_on_one_side(low, high, side, expected)
 
 
 def test_stable_approximation_is_a_conjunction_and_a_contrast(tables):
-    results = claims_table(
-        [stable_claim("stable", "unstable"), curse_claim("unstable")], tables, SETTINGS
-    ).set_index("claim")
+    results = claims_table([stable("stable", "unstable"), cursed("unstable")], tables, SETTINGS).set_index(
+        "claim"
+    )
     assert results.loc["stable", "verdict"] == "holds"
     assert results.loc["stable.contrast", "value"] == pytest.approx(0.5, abs=0.05)  # 10^{-1/2} per doubling
     assert results.loc["curse", "verdict"] == "holds"
     assert (results["replicates"] == 3).all()
     # swapped: the unstable family is not stable, and the stable one has no curse
-    swapped = claims_table([stable_claim("unstable", "stable"), curse_claim("stable")], tables, SETTINGS)
+    swapped = claims_table([stable("unstable", "stable"), cursed("stable")], tables, SETTINGS)
     swapped = swapped.set_index("claim")
     assert swapped.loc["stable", "verdict"] == "does not hold"
-    assert swapped.loc["stable.kept", "verdict"] == "does not hold"
+    assert swapped.loc["stable.radius", "verdict"] == "does not hold"
     assert swapped.loc["curse", "verdict"] == "does not hold"
     for table in (results, swapped):  # the Done-when property of results/claims.csv
         passing = table[table["verdict"] == "holds"]
@@ -193,10 +168,10 @@ def _side(test: str) -> str:
 
 def test_crossing_claims_on_stable_and_unstable_families(tables):
     crossings = tables["crossings"]
-    stable = crossings[crossings["parameterization"] == "stable"]["crossing_beta"]
-    assert np.allclose(stable, stable.iloc[0], rtol=0.1)  # one crossing region, as built
+    betas = crossings[crossings["parameterization"] == "stable"]["crossing_beta"]
+    assert np.allclose(betas, betas.iloc[0], rtol=0.1)  # one crossing region, as built
     results = claims_table(
-        [stable_claim("stable", "unstable", "crossing"), curse_claim("unstable", "crossing")],
+        [stable("stable", "unstable", "crossing"), cursed("unstable", "crossing")],
         tables,
         SETTINGS,
     )
@@ -205,7 +180,7 @@ def test_crossing_claims_on_stable_and_unstable_families(tables):
 
 def test_fewer_replicates_than_the_minimum_are_inconclusive():
     two_seeds = summaries({"stable": True, "unstable": False}, seeds=(0, 1))
-    results = claims_table([stable_claim("stable", "unstable")], two_seeds, SETTINGS)
+    results = claims_table([stable("stable", "unstable")], two_seeds, SETTINGS)
     assert set(results["verdict"]) == {"inconclusive"} and results["ci_low"].isna().all()
     assert results["value"].notna().all()  # the estimate is still reported
 
@@ -235,7 +210,7 @@ def test_collapsed_radii_count_as_shrinking_and_unreached_radii_as_unknown():
             rows.append(model_row("unreached", width, seed, 2.0, 2.0, np.inf))
     tables = {"stability": pd.DataFrame(rows)}
     results = claims_table(
-        [curse_claim("collapse"), curse_claim("unreached"), stable_claim("unreached", "collapse")],
+        [cursed("collapse"), cursed("unreached"), stable("unreached", "collapse")],
         tables,
         SETTINGS,
     ).set_index("claim")
@@ -243,7 +218,7 @@ def test_collapsed_radii_count_as_shrinking_and_unreached_radii_as_unknown():
     assert results.loc["curse", "censored"].tolist() == [6, 12]
     # radii beyond the grid at every width could shrink or grow: nothing is known about their trend
     assert (
-        results.loc["stable.kept", "verdict"] == results.loc["stable.contrast", "verdict"] == "inconclusive"
+        results.loc["stable.radius", "verdict"] == results.loc["stable.contrast", "verdict"] == "inconclusive"
     )
 
 
@@ -366,7 +341,7 @@ def test_no_paper_claim_holds_on_untrained_controls(preset):
 
 
 def test_a_claim_that_also_holds_on_its_control_is_inconclusive(tables):
-    results = claims_table([stable_claim("stable", "unstable"), curse_claim("unstable")], tables, SETTINGS)
+    results = claims_table([stable("stable", "unstable"), cursed("unstable")], tables, SETTINGS)
     controls = results.assign(control="initialization")
     controls.loc[controls["claim"] == "curse", ["verdict", "holds"]] = ["does not hold", False]
     table = with_controls(results, controls).set_index("claim")
@@ -381,13 +356,13 @@ def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(table
     claims = paper_claims(config)
     assert {c.figure for c in claims} == {"1a", "1b", "2", "3", "4", "7", "8", "7/8 grid", "10", "11", "12"}
     assert len({c.claim for c in claims}) == len(claims)
-    results = claims_table([stable_claim("stable", "unstable")], tables, SETTINGS)
+    results = claims_table([stable("stable", "unstable")], tables, SETTINGS)
     assert list(results.columns) == COLUMNS
     assert markdown_table(results).count("\n") == len(results) + 2 and "| holds |" in markdown_table(results)
 
 
 def test_the_readme_table_is_regenerated_between_its_markers(tmp_path, tables):
-    results = claims_table([stable_claim("stable", "unstable"), curse_claim("stable")], tables, SETTINGS)
+    results = claims_table([stable("stable", "unstable"), cursed("stable")], tables, SETTINGS)
     start, end = README_MARKERS
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{start}\nstale table\n{end}\noutro\n")

@@ -295,6 +295,14 @@ def _condition_value(terms: list[_Term], labels: list) -> tuple[float, float, fl
     return value[0] - baseline[0], value[1] - baseline[2], value[2] - baseline[1]
 
 
+def _sample(claim: Claim, terms: list[list[_Term]], labels: list) -> list[tuple[float, float, float]]:
+    """(point, low, high) of each condition on the replicates ``labels``, then of the conjunction's
+    smallest margin."""
+    values = [_condition_value(condition_terms, labels) for condition_terms in terms]
+    margins = [_margin(v, c.side, c.threshold) for c, v in zip(claim.conditions, values, strict=True)]
+    return [*values, tuple(_smallest(margin[end] for margin in margins) for end in range(3))]
+
+
 def evaluate(claim: Claim, tables: dict[str, pd.DataFrame], settings: dict) -> list[dict]:
     """The claims-table rows of ``claim``: one per condition when there are several, then the claim's.
 
@@ -313,33 +321,31 @@ def evaluate(claim: Claim, tables: dict[str, pd.DataFrame], settings: dict) -> l
         terms.append(condition_terms)
     censored = sum(_censored_count(tables[name].loc[sorted(index)]) for name, index in used.items())
     labels = sorted(labels, key=str)
-    full = [_condition_value(condition_terms, labels) for condition_terms in terms]
+    values = _sample(claim, terms, labels)
     intervals = _intervals(claim, terms, labels, settings)
-    rows = []
-    parts = list(zip(claim.conditions, full, intervals[:-1], strict=True))
-    if len(claim.conditions) > 1:
-        for condition, value, (low, high) in parts:
-            rows.append(
-                _row(claim, f"{claim.claim}.{condition.name}", condition.statement, condition.description(),
-                     value[0], low, high, condition.side, condition.threshold, len(labels), censored)
-            )  # fmt: skip
-        margins = [_margin(v, c.side, c.threshold) for c, v, _ in parts]
-        point = _smallest(margin[0] for margin in margins)
-        low, high = intervals[-1]
+    # (name, statement, statistic, side, threshold) of each row, matching ``values`` and ``intervals``
+    entries = [
+        (f"{claim.claim}.{c.name}", c.statement, c.description(), c.side, c.threshold)
+        for c in claim.conditions
+    ]
+    if len(claim.conditions) == 1:
+        entries, values, intervals = (
+            [(claim.claim, claim.statement, *entries[0][2:])],
+            values[:1],
+            intervals[:1],
+        )
+    else:
         description = "smallest margin of: " + "; ".join(
             f"{c.name} ({SIDES[c.side][0].replace('threshold', f'{c.threshold:g}')})"
             for c in claim.conditions
         )
-        rows.append(
-            _row(claim, claim.claim, claim.statement, description, point, low, high, "above", 0.0,
-                 len(labels), censored)
-        )  # fmt: skip
-    else:
-        condition, value, (low, high) = parts[0]
-        rows.append(
-            _row(claim, claim.claim, claim.statement, condition.description(), value[0], low, high,
-                 condition.side, condition.threshold, len(labels), censored)
-        )  # fmt: skip
+        entries.append((claim.claim, claim.statement, description, "above", 0.0))
+    rows = [
+        _row(claim, name, statement, statistic, value[0], low, high, side, threshold, len(labels), censored)
+        for (name, statement, statistic, side, threshold), value, (low, high) in zip(
+            entries, values, intervals, strict=True
+        )
+    ]
     if claim.note_column:
         notes = select_rows(tables[claim.conditions[0].table], claim.conditions[0].select)
         rows[-1]["note"] = f"median {claim.note_column} = {notes[claim.note_column].median():.3g}"
@@ -364,20 +370,14 @@ def _intervals(claim: Claim, terms: list[list[_Term]], labels: list, settings: d
     """Per condition, then for the conjunction's smallest margin: the (low, high) interval."""
     count = len(claim.conditions) + 1
     if claim.unit is None:
-        values = [_condition_value(condition_terms, labels) for condition_terms in terms]
-        margins = [_margin(v, c.side, c.threshold) for c, v in zip(claim.conditions, values, strict=True)]
-        smallest = (_smallest(m[1] for m in margins), _smallest(m[2] for m in margins))
-        return [(v[1], v[2]) for v in values] + [smallest]
+        return [(low, high) for _, low, high in _sample(claim, terms, labels)]
     if len(labels) < settings["minimum_replicates"]:
         return [(math.nan, math.nan)] * count
     generator = np.random.default_rng(settings["seed"])
     samples = np.full((settings["resamples"], count, 2), np.nan)
     for index in range(settings["resamples"]):
         drawn = [labels[i] for i in generator.integers(0, len(labels), len(labels))]
-        values = [_condition_value(condition_terms, drawn) for condition_terms in terms]
-        margins = [_margin(v, c.side, c.threshold) for c, v in zip(claim.conditions, values, strict=True)]
-        samples[index, :-1] = [(v[1], v[2]) for v in values]
-        samples[index, -1] = (_smallest(m[1] for m in margins), _smallest(m[2] for m in margins))
+        samples[index] = [(low, high) for _, low, high in _sample(claim, terms, drawn)]
     return [_quantiles(samples[:, k, 0], samples[:, k, 1]) for k in range(count)]
 
 

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 
 
-def _number(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.3g}"
+def number(value: float) -> str:
+    """A claims-table number to 3 significant digits: ``inf`` and ``-inf`` as such, NaN as ``n/a``."""
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return "n/a" if np.isnan(value) else f"{value:.3g}"
 
 
 def _text(value) -> str:
@@ -21,9 +24,7 @@ def _text(value) -> str:
 def _interval(row) -> str:
     if math.isnan(row.ci_low):
         return " (no interval)"
-    return f" [{_number(row.ci_low) if np.isfinite(row.ci_low) else '-inf'}, " + (
-        f"{_number(row.ci_high) if np.isfinite(row.ci_high) else 'inf'}]"
-    )
+    return f" [{number(row.ci_low)}, {number(row.ci_high)}]"
 
 
 def markdown_table(claims: pd.DataFrame) -> str:
@@ -33,8 +34,8 @@ def markdown_table(claims: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
-        test = row.test.replace("value ", "").replace("threshold", _number(row.threshold))
-        cells = [row.claim, row.figure, row.statement, row.statistic, f"{_number(row.value)}{_interval(row)}"]
+        test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
+        cells = [row.claim, row.figure, row.statement, row.statistic, f"{number(row.value)}{_interval(row)}"]
         cells += [test, row.verdict, _text(getattr(row, "control", ""))]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -52,8 +53,8 @@ def comparison_table(claims: pd.DataFrame) -> str:
     what the negative controls show: one Markdown row per claim."""
 
     def shows(row) -> str:
-        test = row.test.replace("value ", "").replace("threshold", _number(row.threshold))
-        return f"{_number(row.value)}{_interval(row)} (needs {test})"
+        test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
+        return f"{number(row.value)}{_interval(row)} (needs {test})"
 
     lines = ["| figure | paper's claim | this run | negative control |", "|---|---|---|---|"]
     for row in claims.itertuples():

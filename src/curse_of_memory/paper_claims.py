@@ -41,32 +41,39 @@ def radius_pairs(stability: pd.DataFrame, exp_target: str, pol_target: str, lear
     )
 
 
-def _error_falls(table: str, select: dict, thresholds: dict) -> Condition:
+#: ``quantity → (table, threshold key, condition name, words)`` of the two trends Definition 3.5 reads.
+TRENDS = {
+    "radius": ("stability", "radius_slope", "radius", "the stability radius"),
+    "crossing": ("crossings", "crossing_slope", "crossings", "the crossing points"),
+}
+
+
+def _error_falls(select: dict, thresholds: dict) -> Condition:
     return Condition(
-        "error", "E_m(0) falls as m grows", table, "error_trend", "below", thresholds["error_slope"], select
+        "error",
+        "E_m(0) falls as m grows",
+        "stability",
+        "error_trend",
+        "below",
+        thresholds["error_slope"],
+        select,
     )
 
 
-def _kept(name: str, quantity: str, select: dict, thresholds: dict, shrinks: bool = False) -> Condition:
+def _kept(quantity: str, select: dict, thresholds: dict, shrinks: bool = False) -> Condition:
     """The radius (``quantity = radius``) or the crossing points (``crossing``) keep their place, or with
     ``shrinks`` move left."""
-    table, threshold = (
-        ("stability", thresholds["radius_slope"])
-        if quantity == "radius"
-        else ("crossings", thresholds["crossing_slope"])
-    )
-    words = "the stability radius" if quantity == "radius" else "the crossing points"
+    table, threshold, name, words = TRENDS[quantity]
     statement = f"{words} {'shrink' if shrinks else 'do not shrink'} as m grows"
     side = "below" if shrinks else "at least"
-    return Condition(name, statement, table, f"{quantity}_trend", side, threshold, select)
+    return Condition(name, statement, table, f"{quantity}_trend", side, thresholds[threshold], select)
 
 
 def _contrast(quantity: str, select: dict, baseline: dict, thresholds: dict) -> Condition:
-    table = "stability" if quantity == "radius" else "crossings"
     return Condition(
         "contrast",
         f"its {quantity} trend is above the unreparameterised family's ({baseline['parameterization']})",
-        table,
+        TRENDS[quantity][0],
         f"{quantity}_trend",
         "above",
         thresholds["contrast"],
@@ -75,14 +82,28 @@ def _contrast(quantity: str, select: dict, baseline: dict, thresholds: dict) -> 
     )
 
 
-def _stable_with_contrast(
-    claim: str, figure: str, statement: str, quantity: str, select: dict, baseline: dict, thresholds: dict
+def stable_claim(
+    claim: str,
+    figure: str,
+    statement: str,
+    quantity: str,
+    select: dict,
+    thresholds: dict,
+    baseline: dict | None = None,
 ) -> Claim:
-    conditions = (
-        _error_falls("stability", select, thresholds),
-        _kept("radius" if quantity == "radius" else "crossings", quantity, select, thresholds),
-        _contrast(quantity, select, baseline, thresholds),
-    )
+    """Definition 3.5's stable approximation: ``E_m(0)`` falls and the radius (crossings) does not shrink,
+    and with a ``baseline`` family the trend is above the baseline's."""
+    conditions = (_error_falls(select, thresholds), _kept(quantity, select, thresholds))
+    if baseline is not None:
+        conditions += (_contrast(quantity, select, baseline, thresholds),)
+    return Claim(claim, figure, statement, conditions)
+
+
+def curse_claim(
+    claim: str, figure: str, statement: str, quantity: str, select: dict, thresholds: dict
+) -> Claim:
+    """The curse of memory: ``E_m(0)`` falls but the radius (crossings) shrinks."""
+    conditions = (_error_falls(select, thresholds), _kept(quantity, select, thresholds, shrinks=True))
     return Claim(claim, figure, statement, conditions)
 
 
@@ -95,20 +116,21 @@ def paper_claims(config: dict) -> list[Claim]:
         direct = {"study": "lstsq", "parameterization": figures["fig1"]["parameterization"]}
         exp, pol = {**direct, "target": exp_target}, {**direct, "target": pol_target}
         claims += [
-            Claim(
+            stable_claim(
                 "1a",
                 "1a",
                 "exp memory: the least-squares fits approximate stably (E_m(0) falls, the radius stays)",
-                (_error_falls("stability", exp, thresholds), _kept("radius", "radius", exp, thresholds)),
+                "radius",
+                exp,
+                thresholds,
             ),
-            Claim(
+            curse_claim(
                 "1b",
                 "1b",
                 "pol memory: E_m(0) falls but the crossing points move left (the curse of memory)",
-                (
-                    _error_falls("stability", pol, thresholds),
-                    _kept("crossings", "crossing", pol, thresholds, shrinks=True),
-                ),
+                "crossing",
+                pol,
+                thresholds,
             ),
         ]
         fig4 = figures["fig4"]
@@ -119,28 +141,26 @@ def paper_claims(config: dict) -> list[Claim]:
         }
         for parameterization in fig4["parameterizations"]:
             claims.append(
-                _stable_with_contrast(
+                stable_claim(
                     f"4-{parameterization}",
                     "4",
                     f"{parameterization} reparameterisation: crossing points no longer move left",
                     "crossing",
                     {**baseline, "parameterization": parameterization},
-                    baseline,
                     thresholds,
+                    baseline,
                 )
             )
     if figures["fig2"]["study"] in studies:
-        nonlinear = {"study": figures["fig2"]["study"]}
         claims.append(
-            Claim(
+            curse_claim(
                 "2",
                 "2",
                 "nonlinear functional with polynomial memory: E_m(0) falls but the crossing points of tanh "
                 "RNNs move left",
-                (
-                    _error_falls("stability", nonlinear, thresholds),
-                    _kept("crossings", "crossing", nonlinear, thresholds, shrinks=True),
-                ),
+                "crossing",
+                {"study": figures["fig2"]["study"]},
+                thresholds,
             )
         )
     if figures["fig3"]["study"] in studies:
@@ -169,39 +189,38 @@ def paper_claims(config: dict) -> list[Claim]:
     without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
     main = {"study": "trained", "target": fig7["target"], "activation": fig7["activation"]}
     claims += [
-        Claim(
+        curse_claim(
             "7-without",
             "7",
             f"{fig7['activation']} RNN without reparameterisation ({without}): E_m(0) falls but the radius "
             "shrinks as m grows",
-            (
-                _error_falls("stability", {**main, "parameterization": without}, thresholds),
-                _kept("radius", "radius", {**main, "parameterization": without}, thresholds, shrinks=True),
-            ),
+            "radius",
+            {**main, "parameterization": without},
+            thresholds,
         ),
-        _stable_with_contrast(
+        stable_claim(
             "7-with",
             "7",
             f"{fig7['activation']} RNN with {with_} reparameterisation approximates stably, unlike {without}",
             "radius",
             {**main, "parameterization": with_},
-            {**main, "parameterization": without},
             thresholds,
+            {**main, "parameterization": without},
         ),
     ]
     for activation in fig8["activations"]:
         cell = {"study": "trained", "target": fig8["target"], "activation": activation}
         baseline = thresholds["baseline_parameterization"]
         claims.append(
-            _stable_with_contrast(
+            stable_claim(
                 f"8-{activation}",
                 "8",
                 f"{activation} RNN with {fig8['parameterization']} reparameterisation approximates pol "
                 f"memory stably, unlike {baseline}",
                 "radius",
                 {**cell, "parameterization": fig8["parameterization"]},
-                {**cell, "parameterization": baseline},
                 thresholds,
+                {**cell, "parameterization": baseline},
             )
         )
     claims.append(

@@ -12,12 +12,7 @@ import pandas as pd
 import yaml
 
 from curse_of_memory.claims import VERDICTS
-
-
-def _number(value: float) -> str:
-    if np.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return "n/a" if np.isnan(value) else f"{value:.3g}"
+from curse_of_memory.claims_tables import number
 
 
 def claim_lines(claims: pd.DataFrame) -> list[str]:
@@ -27,13 +22,13 @@ def claim_lines(claims: pd.DataFrame) -> list[str]:
         interval = (
             " (no interval)"
             if np.isnan(row.ci_low)
-            else f" (95% CI {_number(row.ci_low)} to {_number(row.ci_high)})"
+            else f" (95% CI {number(row.ci_low)} to {number(row.ci_high)})"
         )
         control = getattr(row, "control", "")
         control = f" Negative control: {control}." if isinstance(control, str) and control else ""
-        test = row.test.replace("threshold", _number(row.threshold))
+        test = row.test.replace("threshold", number(row.threshold))
         lines.append(
-            f"- ``{row.claim}`` {row.statement}: {row.statistic} = {_number(row.value)}{interval}; "
+            f"- ``{row.claim}`` {row.statement}: {row.statistic} = {number(row.value)}{interval}; "
             f"claim needs {test} -- **{row.verdict}**.{control}"
         )
     return lines
@@ -63,7 +58,7 @@ def rst_table(table: pd.DataFrame) -> str:
 
     def cell(value) -> str:
         if isinstance(value, float):
-            return _number(value) if not np.isfinite(value) else f"{value:.4g}"
+            return number(value) if not np.isfinite(value) else f"{value:.4g}"
         return str(value).replace("|", "/")
 
     lines = [".. list-table::", "   :header-rows: 1", ""]

@@ -18,20 +18,18 @@ arrays, _ = load_dataset(snakemake.input.dataset)
 wildcards, params = snakemake.wildcards, snakemake.params
 
 
-def draws_table(model: RNN, settings: dict, loss_weight_power: float) -> pd.DataFrame:
+def draws_table(model: RNN, settings: dict, loss, members: int) -> pd.DataFrame:
     """Rows ``beta, draw, error`` of ``model`` perturbed as ``settings`` (a perturbation section) says."""
     # the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
-    model = model.perturbation_model()
-    size = settings["evaluation_size"]
-    inputs, targets = (
-        torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
-    )
-    loss = fixed_set_loss(inputs, targets, temporal_weights(inputs.shape[1], loss_weight_power))
-    # Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
-    members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
     betas = beta_grid(**settings["betas"])
     rows = perturbation_errors(
-        model, loss, betas, settings["draws"], settings["seed"], members, settings["norm"]
+        model.perturbation_model(),
+        loss,
+        betas,
+        settings["draws"],
+        settings["seed"],
+        members,
+        settings["norm"],
     )
     return pd.DataFrame(rows)
 
@@ -45,9 +43,16 @@ models = zip(
     strict=True,
 )
 for index, (width, checkpoint, draws, settings, loss_weight_power) in enumerate(models):
-    table = draws_table(
-        model_from_payload(load_torch(checkpoint, made_by="train")), settings, loss_weight_power
+    # the test set's loss, shared by the trained model and its control
+    size = settings["evaluation_size"]
+    inputs, targets = (
+        torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
     )
+    loss = fixed_set_loss(inputs, targets, temporal_weights(inputs.shape[1], loss_weight_power))
+    # Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
+    members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
+    trained = model_from_payload(load_torch(checkpoint, made_by="train"))
+    table = draws_table(trained, settings, loss, members)
     save_csv(draws, table)
     log.info(
         "%s: E_m(beta) max over draws:\n%s", checkpoint, table.groupby("beta")["error"].max().to_string()
@@ -56,6 +61,6 @@ for index, (width, checkpoint, draws, settings, loss_weight_power) in enumerate(
         initial = RNN(
             width, wildcards.activation, wildcards.parameterization, dt=params.dt, seed=int(wildcards.seed)
         )
-        control = draws_table(initial, settings, loss_weight_power)
+        control = draws_table(initial, settings, loss, members)
         save_csv(snakemake.output.controls[index], control)
         log.info("control at initialisation: E_m(0) = %.4g", control.loc[control["beta"] == 0, "error"].max())

@@ -14,10 +14,11 @@ params = snakemake.params
 perturbation = load_csv(snakemake.input.perturbation, made_by="summarize_perturbation")
 
 null_errors = dataset_null_errors(snakemake.input.datasets, params.targets, params.evaluation)
-margins = [
-    pd.DataFrame([{**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}])
+trained = [
+    {**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}
     for path, cell in zip(snakemake.input.metrics, params.cells, strict=True)
 ]
+margins = [pd.DataFrame(trained)] if trained else []  # the controls' untrained margins are not recorded
 for path in snakemake.input.lstsq:  # least-squares fits: margin = smallest rate, E_null = sum |rho|
     fits = load_csv(path, made_by="least_squares")
     null_errors.update(fits.groupby("target")["null_error"].first().to_dict())
