@@ -8,7 +8,7 @@ steps it (``g(w)`` recomputed and ``P`` applied twice at every step, as in
 radarFudan/Curse-of-memory's ``SoftplusRNN``/``SimpleRNN``/``SimpleDiagonalRNN``). Widths ×
 activations × parameterisations at batch 512, T = 100, float64. Outputs and gradients of both loops
 are first checked to agree with the model's to 1e-9 relative (the model's as its training step takes
-them: the fused loss and closed-form backward pass of :meth:`RNN.loss_and_backward` on the compiled path).
+them: the hand-derived backward pass of :meth:`RNN.loss_and_backward` where it runs).
 
 Perturbation: :func:`curse_of_memory.perturbation.perturbation_errors` (all (β, draw) pairs of a
 model stacked into ensemble forwards) against one forward pass per (β, draw), with the config's
@@ -41,8 +41,7 @@ from curse_of_memory.config import load_config
 from curse_of_memory.loss import weighted_mse
 from curse_of_memory.models import ACTIVATIONS, RNN
 from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
-from curse_of_memory.recurrence import compiled_library
-from curse_of_memory.training import TrainingSettings, make_optimizer, training_step
+from curse_of_memory.training import TrainingSettings, loss_and_backward, make_optimizer, training_step
 
 WIDTHS = (8, 16, 32, 64)
 QUICK_WIDTHS = (8, 64)
@@ -100,14 +99,11 @@ def relative_difference(a: Tensor, b: Tensor) -> float:
 
 
 def model_gradients(model: RNN, inputs: Tensor, targets: Tensor, weights: Tensor) -> tuple[Tensor, ...]:
-    """Outputs and loss gradients as the timed training step takes them: by the model's fused loss and
-    closed-form backward pass where the compiled recurrence runs, else by autograd through its forward."""
-    compiled = model.loss_and_backward(inputs, targets, weights * weights)
-    if compiled is None:
-        outputs = model(inputs)
-        loss = weighted_mse(outputs, targets, weights)
-        return outputs.detach(), *torch.autograd.grad(loss, list(model.parameters()))
-    compiled[1](lambda margin: 0.0)
+    """Outputs and loss gradients as the timed training step takes them (``training.loss_and_backward``:
+    the hand-derived backward pass where it runs, else autograd), without the margin penalty."""
+    model.zero_grad(set_to_none=True)
+    settings = TrainingSettings(margin_penalty_coefficient=0.0)
+    loss_and_backward(model, inputs, targets, weights, settings)[1](lambda margin: 0.0)
     gradients = tuple(parameter.grad.clone() for parameter in model.parameters())
     model.zero_grad(set_to_none=True)
     with torch.no_grad():
@@ -158,8 +154,8 @@ def training_cell(
     weights = torch.ones(length, dtype=torch.float64)
     settings = TrainingSettings()
     model = RNN(width, activation, parameterization, seed=0)
-    with torch.no_grad():  # keep the baselines' eigenvalues off the projection boundary w = 0
-        model.recurrent_raw.abs_().add_(0.05)
+    with torch.no_grad():  # eigenvalues off the projection boundary w = 0 and below 2/dt (stable Euler steps)
+        model.recurrent_raw.abs_().add_(0.05).clamp_(max=1.0)
     difference = check_agreement(model, inputs, targets, weights)
     if not difference <= TOLERANCE:
         raise SystemExit(f"{width} {activation} {parameterization}: forwards differ by {difference:.2e}")
@@ -240,9 +236,8 @@ def main(argv: list[str] | None = None) -> float:
     torch.set_num_threads(arguments.threads)
     repeats = arguments.repeats or (3 if arguments.quick else 7)
     widths = QUICK_WIDTHS if arguments.quick else WIDTHS
-    library = compiled_library()
     threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}, {threads} threads, compiled recurrence: {library is not None}")
+    print(f"torch {torch.__version__}, {threads} threads, {torch.backends.cpu.get_cpu_capability()} kernels")
     print(
         f"training step, batch {arguments.batch}, T = {arguments.length}, float64, medians of at least "
         f"{repeats} runs (and {TIMED} s) after {WARM_UP} s of warm-up"

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from curse_of_memory import recurrence, training
+from curse_of_memory import training
 from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
 from curse_of_memory.targets import LinearFunctional, make_dataset
@@ -26,15 +26,7 @@ def test_temporal_weights_follow_the_formula_and_sum_to_length():
     torch.testing.assert_close(temporal_weights(7, 0.0), torch.ones(7, dtype=torch.float64))
 
 
-@pytest.fixture(params=["compiled", "torch"])
-def loss_path(request, monkeypatch):
-    """Each loss test runs on the compiled pass (where a C compiler is) and on the torch ops."""
-    if request.param == "torch":
-        monkeypatch.setattr(recurrence, "available_for", lambda *tensors: False)
-    return request.param
-
-
-def test_weighted_mse_equals_the_direct_double_sum(loss_path):
+def test_weighted_mse_equals_the_direct_double_sum():
     predictions = torch.randn(3, 5, 1, dtype=torch.float64)
     targets = torch.randn(3, 5, 1, dtype=torch.float64)
     weights = temporal_weights(5, 2.0)
@@ -50,10 +42,9 @@ def test_weighted_mse_equals_the_direct_double_sum(loss_path):
 
 
 @pytest.mark.parametrize("length", [9, 16])
-def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula(loss_path, length):
+def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula(length):
     """The loss's own backward = autograd through ``mean((w (ŷ − y))²)``, per member of an ensemble, and
-    for a single model's loss at the end of the graph (its gradient handed back as computed). Lengths
-    9 and 16: a partial group of lanes, and whole groups only."""
+    for a single model's loss at the end of the graph (its gradient handed back as computed)."""
     predictions = torch.randn(4, 6, length, 1, dtype=torch.float64, requires_grad=True)
     targets = torch.randn(6, length, 1, dtype=torch.float64)
     weights = temporal_weights(length, 2.0)
@@ -74,27 +65,9 @@ def test_weighted_mse_gradient_and_ensemble_values_equal_autograd_of_the_formula
     torch.testing.assert_close(gradient, expected, rtol=1e-13, atol=1e-17)
 
 
-@pytest.mark.parametrize("max_norm", [0.5, 1e3, math.nan])
-def test_gradient_clipping_equals_torch_clip_grad_norm(max_norm):
-    """Bit for bit, whether it scales (0.5), leaves the gradients alone (1e3), or meets a NaN."""
-    ours, theirs = RNN(5, "tanh", "softplus", seed=2), RNN(5, "tanh", "softplus", seed=2)
-    generator = torch.Generator().manual_seed(3)
-    for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
-        parameter.grad = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
-        twin.grad = parameter.grad.clone()
-    ours.output_bias.grad = None  # a parameter without a gradient is left out of the norm
-    theirs.output_bias.grad = None
-    training.clip_gradient_norm_(list(ours.parameters()), max_norm)
-    torch.nn.utils.clip_grad_norm_(theirs.parameters(), max_norm)
-    for parameter, twin in zip(ours.parameters(), theirs.parameters(), strict=True):
-        assert (parameter.grad is None and twin.grad is None) or torch.equal(
-            parameter.grad.nan_to_num(), twin.grad.nan_to_num()
-        )
-
-
 @pytest.mark.parametrize(("name", "weight_decay"), [("adamw", 0.01), ("adam", 0.01), ("adamw", 0.0)])
 def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
-    """training.Adam + ReduceOnPlateau take torch.optim's fused Adam/AdamW + ReduceLROnPlateau steps
+    """training.Adam + ReduceOnPlateau take torch.optim's Adam/AdamW + ReduceLROnPlateau steps
     bit for bit, through plateaus that lower the learning rate twice, and with steps where one parameter
     has no gradient (it is skipped, and its step count stays behind)."""
     settings = TrainingSettings(optimizer=name, weight_decay=weight_decay, scheduler_patience=2)
@@ -103,7 +76,7 @@ def test_optimizer_and_plateau_schedule_equal_torch_optim(name, weight_decay):
     schedule = training.ReduceOnPlateau(optimizer, settings.scheduler_factor, settings.scheduler_patience)
     torch_class = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[name]
     reference = torch_class(
-        theirs.parameters(), lr=settings.learning_rate, weight_decay=weight_decay, fused=True
+        theirs.parameters(), lr=settings.learning_rate, weight_decay=weight_decay, foreach=False
     )
     reference_schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
         reference, factor=settings.scheduler_factor, patience=settings.scheduler_patience
@@ -304,6 +277,35 @@ def test_resume_from_a_checkpoint_ends_bit_for_bit_like_an_uninterrupted_run(tmp
     assert resumed.history == uninterrupted.history
     for name, tensor in uninterrupted.best_state.items():
         assert torch.equal(tensor, resumed.best_state[name]), name
+
+
+@pytest.mark.reliability
+def test_a_resume_on_another_numerical_path_says_so_and_continues_from_the_checkpoint(tmp_path, caplog):
+    """The metrics name the run's numerical path; a resume file written on another one (here: another
+    instruction set) is resumed from its checkpoint epoch (here the last), with the change in the log and
+    the metrics, and ends as a run resumed from that checkpoint on this path does."""
+    from curse_of_memory.artifacts import load_torch, save_torch
+
+    splits = tiny_splits()
+    settings = TrainingSettings(batch_size=16, max_epochs=4, checkpoint_every=2)
+    resume = tmp_path / "resume.pt"
+    first = train(RNN(4, "tanh", "softplus"), splits, settings, 0, resume)
+    here = training.numerical_path(RNN(4, "tanh", "softplus"), torch.device("cpu"))
+    assert first.metrics["numerical_path"] == here and first.metrics["numerical_path_changes"] == []
+    assert here["kernel"] == "stepped (hand-derived backward)" and here["isa"]
+    saved = load_torch(resume, made_by="train")
+    elsewhere = tmp_path / "elsewhere.pt"
+    save_torch(elsewhere, {**saved, "numerical_path": {**here, "isa": "another ISA"}})
+    same_path = train(RNN(4, "tanh", "softplus"), splits, settings, 0, resume)
+    assert "another numerical path" not in caplog.text
+    other_path = train(RNN(4, "tanh", "softplus"), splits, settings, 0, elsewhere)
+    assert "another numerical path" in caplog.text and "another ISA" in caplog.text
+    assert other_path.metrics["numerical_path_changes"] == [
+        {"epoch": 4, "from": {**here, "isa": "another ISA"}, "to": here}
+    ]
+    assert other_path.history == same_path.history == first.history
+    for name, tensor in same_path.best_state.items():
+        assert torch.equal(tensor, other_path.best_state[name]), name
 
 
 @pytest.mark.reliability

@@ -361,14 +361,13 @@ def rule_scripts(workdir) -> dict[str, str]:
 
 def script_imports(script: Path, source: Path) -> set[str]:
     """The package files a script runs, by the standard library's module finder (an independent reading
-    of the import graph); sibling resources (recurrence.c) come with their module."""
+    of the import graph)."""
     finder = modulefinder.ModuleFinder(path=[str(source)])
     finder.run_script(str(script))
     files = set()
     for name, module in finder.modules.items():
         if name.split(".")[0] == "curse_of_memory" and module.__file__:
-            stem = Path(module.__file__).with_suffix("")
-            files |= {path.name for path in stem.parent.glob(f"{stem.name}.*")}
+            files.add(Path(module.__file__).name)
     return files
 
 
@@ -404,7 +403,7 @@ def check_code_inputs_follow_the_import_graph(workdir):
     forced = snakemake(workdir, "-n", "--forceall", "--cores", "1", "--configfile", TINY)
     edges = rule_edges(workdir)
     assert set(job_names(forced.stdout)) - {"all"} == set(scripts)  # every rule ran
-    for module in sorted(path for path in package.iterdir() if path.suffix in {".py", ".c"}):
+    for module in sorted(path for path in package.iterdir() if path.suffix == ".py"):
         text, times = module.read_text(), os.stat(module)
         edit(module)
         try:

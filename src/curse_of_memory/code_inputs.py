@@ -2,9 +2,8 @@
 
 Snakemake reruns a rule when its script's text changes, not when a module the script imports does, so
 every rule lists these files as inputs (``common.smk``'s ``script_code``). Computing them from the import
-graph keeps them from drifting: a module imported through another one is a code input too. A module's
-sibling resources (same name, another extension: ``recurrence.c``) come with it, and the package's
-``__init__.py``, which every import of the package runs.
+graph keeps them from drifting: a module imported through another one is a code input too, and so is
+the package's ``__init__.py``, which every import of the package runs.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> set[str]:
 
 def code_files(script: str | Path, package: str | Path = PACKAGE_DIRECTORY) -> list[str]:
     """Every file of ``package`` (a copy of this package's directory) that ``script`` runs: its package
-    imports and theirs, with their sibling resources."""
+    imports and theirs."""
     package = Path(package)
     seen: set[str] = set()
     pending = imported_modules(Path(script), package)
@@ -46,5 +45,4 @@ def code_files(script: str | Path, package: str | Path = PACKAGE_DIRECTORY) -> l
         if module not in seen:
             seen.add(module)
             pending |= imported_modules(package / f"{module}.py", package)
-    files = [path for module in seen for path in package.glob(f"{module}.*") if path.suffix != ".pyc"]
-    return sorted(str(path) for path in files)
+    return sorted(str(package / f"{module}.py") for module in seen)

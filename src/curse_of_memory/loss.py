@@ -10,8 +10,6 @@ import math
 import torch
 from torch import Tensor
 
-from curse_of_memory import recurrence
-
 
 def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
     """``w_k = ((k+1)/(T+1))^power`` for k = 0..T−1, normalised so that ``Σ w_k = T``."""
@@ -21,15 +19,12 @@ def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float
 
 def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
     """Temporally weighted MSE of (batch, time, 1) tensors: ``mean((w_k (ŷ − y))²)``; predictions of
-    an ensemble (E, batch, time, 1) give one value per member. On CPU float64 one compiled pass
-    (:func:`recurrence.weighted_squared_error`); elsewhere torch ops, and without a gradient to keep
-    (evaluation, perturbation errors) the squares summed against ``w²`` member by member, in one product:
-    one temporary the size of a member's outputs, which stays in cache."""
+    an ensemble (E, batch, time, 1) give one value per member. Without a gradient to keep (evaluation,
+    perturbation errors) the squares are summed against ``w²`` member by member, in one product: one
+    temporary the size of a member's outputs, which stays in cache."""
     squared_weights = weights * weights
     if torch.is_grad_enabled() and predictions.requires_grad:
         return _WeightedSquaredError.apply(predictions, targets, squared_weights)
-    if recurrence.available_for(predictions, targets, squared_weights):
-        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=False)[0]
     count = math.prod(predictions.shape[-3:])
     members = predictions.reshape(-1, *predictions.shape[-3:]).unbind(0)
     losses = [((member - targets).square_()[..., 0] @ squared_weights).sum() / count for member in members]
@@ -40,9 +35,7 @@ def weighted_mse_and_gradient(
     predictions: Tensor, targets: Tensor, squared_weights: Tensor
 ) -> tuple[Tensor, Tensor]:
     """:func:`weighted_mse` (from the squared weights ``w_k²``) and its gradient ``2 w_k² (ŷ − y) / n`` with
-    respect to the predictions, in one compiled pass on CPU float64."""
-    if recurrence.available_for(predictions, targets, squared_weights):
-        return recurrence.weighted_squared_error(predictions, targets, squared_weights, keep=True)
+    respect to the predictions."""
     count = math.prod(predictions.shape[-3:])
     difference = predictions - targets
     weighted = difference * squared_weights[:, None]

@@ -24,28 +24,25 @@ its initialisation (the frozen modes blow up under any perturbation whatever the
 the target-dependence the paper is about); they are perturbed on ``w`` directly.
 
 Evaluation paths (the one place they are documented). :meth:`RNN.reference_forward` steps the
-recurrence above in time with torch ops: the definition, used wherever the others cannot run (on CUDA,
-for outputs without a gradient). :meth:`RNN.forward` computes the same outputs faster and is held equal
-to it by the unit tests:
+recurrence above in time with torch ops: the definition, which the unit tests hold the others equal to.
+:meth:`RNN.forward` computes the same outputs faster:
 
-* on CPU float64, the compiled recurrence (:mod:`curse_of_memory.recurrence`): for tanh, hardtanh
-  and relu the whole time loop in C, forward and backward; for the linear activation, which is
-  linear time-invariant, the causal convolution of the input with the kernel
-  ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to the constant drive ``b`` (the kernels are
-  the impulse responses, see :meth:`RNN._convolution_outputs`). An activation added to
-  ``ACTIVATIONS`` alone runs the reference loop until it is added to ``recurrence.c`` too;
-* elsewhere (CUDA, other dtypes, no C compiler, or inputs that need a gradient), the linear
-  activation by the same convolution with torch ops, the others by the reference loop, or, where
-  autograd will differentiate them (training), by :meth:`RNN._stepped_outputs`: the same recurrence in
-  three ops per step, fewer than half the reference's kernels forward and backward.
+* the linear activation, which is linear time-invariant, as the causal convolution of the input with
+  the kernel ``g_j = dt · cᵀ (I − dt Ŵ)^j U`` plus the response to the constant drive ``b`` (the
+  impulse responses, from powers of ``I − dt Ŵ`` by doubling; :meth:`RNN._convolution_outputs`);
+* the others on CPU by :mod:`curse_of_memory.recurrence`: three torch ops per step into reused
+  buffers and, where a gradient is wanted, the backward pass derived by hand instead of autograd's
+  graph of every step. An activation added to ``ACTIVATIONS`` alone runs the reference loop (or
+  :meth:`RNN._stepped_outputs` under autograd) until it has an entry in ``recurrence.STEPPED``;
+* on CUDA, where autograd will differentiate them (training), by :meth:`RNN._stepped_outputs`: the
+  same recurrence in three ops per step, fewer than half the reference's kernels forward and backward,
+  which the training step replays from a CUDA graph captured once per batch shape
+  (:class:`curse_of_memory.training.CapturedLossGradient`).
 
-Training (:func:`curse_of_memory.training.training_step`) skips autograd on the compiled path:
-:meth:`RNN.loss_and_backward` gives the training loss (fused into the compiled forward pass) and the
-backward pass of it and of the stability margin in closed form (the compiled backward pass, then the
-chain rule through ``Ŵ``), held equal to autograd of :meth:`RNN.reference_forward` and
-:meth:`RNN.stability_margin` by the unit tests. On CUDA the step's loss and autograd gradient are replayed
-from a CUDA graph captured once per batch shape (:class:`curse_of_memory.training.CapturedLossGradient`),
-held equal to eager autograd by a test that runs where CUDA is.
+Training (:func:`curse_of_memory.training.training_step`) takes its gradients from
+:meth:`RNN.loss_and_backward` where the hand-derived backward runs: the loss of the traced forward pass,
+then the pullback and the chain rule through ``Ŵ`` and the stability margin in closed form, held equal to
+autograd of :meth:`RNN.reference_forward` and :meth:`RNN.stability_margin` by the unit tests.
 
 Ensembles: every parameter may carry one extra leading dimension E (e.g. the perturbed copies of a
 model stacked by :func:`torch.func.functional_call`); the outputs are then (E, batch, time, 1),
@@ -55,7 +52,7 @@ each member evaluated with its own parameters on the shared inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +60,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from curse_of_memory import recurrence
+from curse_of_memory.loss import weighted_mse_and_gradient
 
 DTYPE = torch.float64
 
@@ -214,7 +212,6 @@ class RNN(nn.Module):
             self.rotation = nn.Parameter(torch.linalg.qr(square)[0])
         self.output_weight = uniform((width,), fan_in=width)
         self.output_bias = uniform((1,), fan_in=width)
-        self._gradients: dict[str, Tensor] | None = None  # see _gradient_storage
         self.project_()
 
     def hyperparameters(self) -> dict:
@@ -270,10 +267,10 @@ class RNN(nn.Module):
     def forward(self, inputs: Tensor) -> Tensor:
         """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
         parameters = self._recurrence_parameters()
-        if self._compiled_for(inputs, parameters):
-            return recurrence.recurrence_outputs(inputs, parameters, self.dt, self.activation)
         if self.activation == "linear":
             return self._convolution_outputs(inputs[..., 0], parameters)
+        if self._stepped_for(inputs):
+            return recurrence.recurrence_outputs(inputs, parameters, self.dt, self.activation)
         if torch.is_grad_enabled() and any(parameter.requires_grad for parameter in parameters):
             return self._stepped_outputs(inputs, parameters)
         return self.reference_forward(inputs)
@@ -283,74 +280,48 @@ class RNN(nn.Module):
     ) -> tuple[float, Callable[[Callable[[float], float]], None]] | None:
         """The training loss of a single model, ``mean_{n,k} w_k² (ŷ − y)²`` of its outputs for ``inputs``
         (batch, time, 1) against ``targets`` with ``squared_weights`` ``w_k²`` (as
-        :func:`curse_of_memory.loss.weighted_mse`), in the compiled forward pass's call, and the
-        backward pass of it plus the stability margin's term: ``backward(margin_gradient)``, with
-        ``margin_gradient`` mapping :meth:`stability_margin` to ``∂L/∂margin``, sets every parameter's
-        ``.grad`` to ``∂L/∂parameter`` (in the parameter's memory layout, as autograd would; the tensors
-        are the model's own, overwritten by the next backward pass). In closed form, without autograd,
-        whose graph costs a small model's training step more than the recurrence itself. None for an
-        ensemble or where the compiled recurrence does not run.
+        :func:`curse_of_memory.loss.weighted_mse`), and the backward pass of it plus the stability
+        margin's term: ``backward(margin_gradient)``, with ``margin_gradient`` mapping
+        :meth:`stability_margin` to ``∂L/∂margin``, sets every parameter's ``.grad`` to ``∂L/∂parameter``.
+        In closed form (:func:`recurrence.pullback`), without autograd, whose graph of every step costs
+        more than the recurrence itself. None for an ensemble, the linear activation (its convolution is
+        a few ops for autograd) or where the stepped recurrence does not run.
 
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
         ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`recurrence.rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
         ``v vᵀ`` per unit to ``G`` (``v`` its unit eigenvector, the one autograd's ``eigvalsh``
         differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``. The
-        backward pass runs once (see :func:`recurrence.outputs_and_pullback`)."""
+        backward pass runs once."""
+        if self._members() or self.activation == "linear" or not self._stepped_for(inputs):
+            return None
         with torch.no_grad():
-            tensors = [targets, squared_weights, *self._parameters.values()]
-            if self._members() or not self._compiled_for(inputs, tensors):
-                return None
             eigenvalues = self.eigenvalues()
             rotated = self.form.rotated
             feedback = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
-            losses, pullback = recurrence.loss_and_pullback(
-                inputs, self._recurrence_parameters(feedback), self.dt, self.activation, targets,
-                squared_weights,
-            )  # fmt: skip
+            parameters = recurrence.as_members(self._recurrence_parameters(feedback))
+            outputs, trace = recurrence.traced_outputs(inputs, parameters, self.dt, self.activation)
+            losses, grad_outputs = weighted_mse_and_gradient(outputs[..., None], targets, squared_weights)
 
         @torch.no_grad()
         def backward(margin_gradient: Callable[[float], float]) -> None:
-            gradients = self._gradient_storage()
-            pullback(out=gradients["rows"])
+            gradients = [g[0] for g in recurrence.pullback(trace, grad_outputs[..., 0])]
+            grad_feedback = gradients[2]
             if rotated:
                 margin, slowest = recurrence.smallest_eigenpair(feedback)
-                grad_eigenvalues = gradients["eigenvalues"]
-                recurrence.rotated_pullback(
-                    self.rotation, eigenvalues, gradients["feedback"], margin_gradient(margin), slowest,
-                    gradients["rotation"], grad_eigenvalues,
-                )  # fmt: skip
+                grad_rotation, grad_eigenvalues = recurrence.rotated_pullback(
+                    self.rotation, eigenvalues, grad_feedback, margin_gradient(margin), slowest
+                )
+                self.rotation.grad = grad_rotation
             else:
                 values = eigenvalues.tolist()
                 margin = min(values)
-                grad_eigenvalues = gradients["feedback"]
-                grad_eigenvalues.numpy()[values.index(margin)] += margin_gradient(margin)
-            raw_gradient = self._eigenvalue_pullback(grad_eigenvalues)  # ∂L/∂g itself for g(w) = w
-            for name, parameter in self._parameters.items():
-                parameter.grad = raw_gradient if name == "recurrent_raw" else gradients[name]
+                grad_eigenvalues = grad_feedback
+                grad_eigenvalues[values.index(margin)] += margin_gradient(margin)
+            self.recurrent_raw.grad = self._eigenvalue_pullback(grad_eigenvalues)
+            self.input_weight.grad, self.input_bias.grad = gradients[0], gradients[1]
+            self.output_weight.grad, self.output_bias.grad = gradients[3], gradients[4].reshape(1)
 
         return losses.item(), backward
-
-    def _gradient_storage(self) -> dict[str, Tensor]:
-        """The closed-form backward pass's gradient tensors, kept from one training step to the next (each
-        allocation and view costs a small model's step more than its arithmetic): ``rows`` (1, …), the
-        compiled backward's [U, b, ∂L/∂Ŵ, c, c0], whose slices are U's, b's, c's and c0's gradients
-        (and for a diagonal form, ∂L/∂g); for a rotated form, ``P``'s (laid out as ``P``) and ∂L/∂g."""
-        storage = self._gradients
-        if storage is None or (self.form.rotated and storage["rotation"].stride() != self.rotation.stride()):
-            width, rotated = self.width, self.form.rotated
-            sizes = [width, width, width * width if rotated else width, width, 1]
-            rows = self.output_bias.new_empty(1, sum(sizes))
-            names = ["input_weight", "input_bias", "feedback", "output_weight", "output_bias"]
-            storage = dict(zip(names, rows[0].split(sizes), strict=True))
-            storage["rows"] = rows
-            if rotated:
-                storage |= {
-                    "feedback": storage["feedback"].view(width, width),
-                    "rotation": torch.empty_like(self.rotation),
-                    "eigenvalues": torch.empty_like(self.recurrent_raw),
-                }
-            self._gradients = storage
-        return storage
 
     def reference_forward(self, inputs: Tensor) -> Tensor:
         """The recurrence stepped in time with torch ops: the definition the fast paths must match.
@@ -372,7 +343,7 @@ class RNN(nn.Module):
 
     def _stepped_outputs(self, inputs: Tensor, parameters: list[Tensor]) -> Tensor:
         """:meth:`reference_forward`'s recurrence in three ops per step, for autograd to differentiate where
-        the compiled recurrence does not run (CUDA): the drives ``U x_k + b`` of all steps at once, then
+        the hand-derived backward does not run (CUDA): the drives ``U x_k + b`` of all steps at once, then
         per step ``U x_k + b − Ŵ h`` as one (batched) matrix product with the drive as its addend, σ, and
         the update; the outputs in one product with ``c`` at the end. Fewer than half the reference's
         kernels, forward and backward (each one a launch on CUDA), for all the steps' drives and states held
@@ -398,11 +369,9 @@ class RNN(nn.Module):
         """The ensemble's leading dimensions: () for a single model."""
         return self.output_bias.shape[:-1]
 
-    def _compiled_for(self, inputs: Tensor, tensors: Iterable[Tensor]) -> bool:
-        """Whether the compiled recurrence evaluates these inputs with these parameters (and targets) (not
-        inputs that need a gradient: it differentiates the parameters only)."""
-        compiled = self.activation in recurrence.ACTIVATION_CODES and not inputs.requires_grad
-        return compiled and recurrence.available_for(inputs, *tensors)
+    def _stepped_for(self, inputs: Tensor) -> bool:
+        """Whether :mod:`curse_of_memory.recurrence` evaluates this model on these inputs (on CPU)."""
+        return inputs.is_cpu and recurrence.available_for(self.activation, inputs)
 
     def _eigenvalue_pullback(self, grad_eigenvalues: Tensor) -> Tensor:
         """``∂L/∂w = g'(w) ∂L/∂g``: by the registered pullback, else autograd through g."""
@@ -430,8 +399,7 @@ class RNN(nn.Module):
         With ``A = I − dt Ŵ``: ``h_{k+1} = Σ_{j≤k} A^j dt (U x_{k−j} + b)``, so
         ``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` with ``g_j = dt cᵀ A^j U`` and
         ``r_j = dt cᵀ A^j b``: the model's responses to a unit impulse entering through U and through
-        b in its place. The compiled recurrence computes them on CPU float64 (``linear_forward`` in
-        recurrence.c); here the powers ``A^j`` come by repeated doubling, with torch ops.
+        b in its place, with the powers ``A^j`` by repeated doubling.
         """
         input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)

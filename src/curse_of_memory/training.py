@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 import weakref
 from collections.abc import Callable
@@ -119,21 +120,6 @@ def margin_penalty_slope(margin: float, settings: TrainingSettings) -> float:
     return -settings.margin_penalty_coefficient if settings.margin_penalty_threshold - margin > 0 else 0.0
 
 
-@torch.no_grad()
-def clip_gradient_norm_(parameters: list[nn.Parameter], max_norm: float) -> None:
-    """Scale the gradients so that their joint 2-norm is at most ``max_norm``: the result of
-    ``torch.nn.utils.clip_grad_norm_`` bit for bit for float64 gradients, as this model's (the same norms;
-    the scale factor computed in float64 here as there), without its per-call grouping of the tensors by
-    device and dtype, and without the multiplication when the factor is 1: at these sizes each op costs
-    more than its arithmetic."""
-    gradients = [parameter.grad for parameter in parameters if parameter.grad is not None]
-    if gradients:
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gradients))).item()
-        scale = min(max_norm / (total + 1e-6), 1.0)
-        if scale != 1.0:  # NaN too, as torch's
-            torch._foreach_mul_(gradients, scale)
-
-
 class CapturedLossGradient:
     """The training loss of one CUDA mini-batch shape and its gradient, by autograd of ``model(inputs)``,
     captured once in a CUDA graph and replayed for every batch of that shape.
@@ -173,7 +159,7 @@ class CapturedLossGradient:
             with torch.no_grad():
                 loss, output_gradient = weighted_mse_and_gradient(outputs, self.targets, self.squared_weights)
             gradients = torch.autograd.grad(outputs, self.parameters, output_gradient)
-        # laid out as the parameters, as autograd's .grad (the fused optimiser needs matching strides)
+        # laid out as the parameters, as autograd's .grad
         return loss, tuple(
             gradient
             if gradient.stride() == parameter.stride()
@@ -224,7 +210,8 @@ def captured_loss_and_backward(
         if slope:
             sources = [model.recurrent_raw, *([model.rotation] if model.form.rotated else [])]
             extra = torch.autograd.grad(margin, sources, margin.new_tensor(slope))
-            torch._foreach_add_([source.grad for source in sources], extra)
+            for source, addend in zip(sources, extra, strict=True):
+                source.grad.add_(addend)
 
     return loss.item(), backward
 
@@ -240,35 +227,48 @@ def training_step(
 ) -> float:
     """One optimiser step on a mini-batch (loss + margin penalty, clipping, projection); the batch loss.
 
-    A non-finite loss is returned before any update. The gradients come from the model's closed-form
-    backward pass where the compiled recurrence runs (:meth:`RNN.loss_and_backward`), on CUDA from autograd
-    replayed in a CUDA graph (:func:`captured_loss_and_backward`), else from autograd. ``forward`` replaces
-    ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the same parameters; autograd
-    differentiates it).
+    A non-finite loss is returned before any update. The gradients come from :func:`loss_and_backward`.
+    ``forward`` replaces ``model(inputs)`` (the speed benchmark passes a plain per-step loop over the same
+    parameters; autograd differentiates it).
     """
     optimizer.zero_grad()
-    compiled = None
-    if forward is None:
-        squared_weights = weights * weights
-        compiled = model.loss_and_backward(inputs, targets, squared_weights) or captured_loss_and_backward(
-            model, inputs, targets, squared_weights
-        )
-    if compiled is None:
-        loss = weighted_mse((forward or model)(inputs), targets, weights)
-        value = loss.item()
-    else:
-        value, backward = compiled
+    value, backward = loss_and_backward(model, inputs, targets, weights, settings, forward)
     if not math.isfinite(value):
         return math.nan
-    if compiled is None:
-        (loss + margin_penalty(model, settings)).backward()
-    else:
-        backward(functools.partial(margin_penalty_slope, settings=settings))
+    backward(functools.partial(margin_penalty_slope, settings=settings))
     if settings.gradient_clip:
-        clip_gradient_norm_(optimizer.parameters, settings.gradient_clip)
+        torch.nn.utils.clip_grad_norm_(optimizer.parameters, settings.gradient_clip, foreach=False)
     optimizer.step()
     model.project_()
     return value
+
+
+def loss_and_backward(
+    model: RNN,
+    inputs: Tensor,
+    targets: Tensor,
+    weights: Tensor,
+    settings: TrainingSettings,
+    forward: Callable[[Tensor], Tensor] | None = None,
+) -> tuple[float, Callable[[Callable[[float], float]], None]]:
+    """The training step's one source of gradients: the batch loss and ``backward(margin_gradient)``,
+    which sets every parameter's ``.grad`` to that of the loss plus the margin penalty. The model's
+    hand-derived backward pass where it runs (:meth:`RNN.loss_and_backward`, CPU), on CUDA autograd
+    replayed in a CUDA graph (:func:`captured_loss_and_backward`), else (the linear convolution, an
+    activation without a hand-derived derivative, or ``forward`` given) autograd."""
+    if forward is None:
+        squared_weights = weights * weights
+        closed_form = model.loss_and_backward(inputs, targets, squared_weights) or captured_loss_and_backward(
+            model, inputs, targets, squared_weights
+        )
+        if closed_form is not None:
+            return closed_form
+    loss = weighted_mse((forward or model)(inputs), targets, weights)
+
+    def backward(margin_gradient: Callable[[float], float]) -> None:
+        (loss + margin_penalty(model, settings)).backward()
+
+    return loss.item(), backward
 
 
 @torch.no_grad()
@@ -302,14 +302,14 @@ class _Progress:
     best_epoch: int = 0
     history: list[dict] = field(default_factory=list)
     retries: list[dict] = field(default_factory=list)
+    path_changes: list[dict] = field(default_factory=list)
 
 
 class Adam:
-    """Adam, or AdamW with ``decoupled_weight_decay``: the fused kernel that ``torch.optim.Adam``/
-    ``AdamW(fused=True)`` step with (``torch._fused_adam_``/``_fused_adamw_``: one call for all parameters
-    instead of a dozen small ops per parameter), called directly, with its state kept here.
-    Constructing a ``torch.optim.Optimizer`` imports ``torch._dynamo`` (1.2 s, a seventh of a
-    quick-preset training job); this does not. The unit tests hold it equal to torch's optimisers.
+    """Adam, or AdamW with ``decoupled_weight_decay``: ``torch.optim.Adam``/``AdamW``'s single-tensor
+    update (``foreach=False``), written with public tensor ops and its state kept here, which the unit
+    tests hold equal to torch's bit for bit. Constructing a ``torch.optim.Optimizer`` imports
+    ``torch._dynamo``, which costs a short training job more than its training; this does not.
     """
 
     def __init__(
@@ -323,13 +323,10 @@ class Adam:
     ) -> None:
         self.parameters, self.learning_rate, self.weight_decay = list(parameters), learning_rate, weight_decay
         self.decoupled_weight_decay, self.betas, self.eps = decoupled_weight_decay, betas, eps
-        # The step counts live in one tensor, so that a step where every parameter has a gradient (all of
-        # them, in this model) counts in one op; each parameter's count is a view of it.
-        self.steps = torch.zeros(len(self.parameters), dtype=torch.float32, device=self.parameters[0].device)
         self.state = {
             "exp_avg": [torch.zeros_like(p) for p in self.parameters],
             "exp_avg_sq": [torch.zeros_like(p) for p in self.parameters],
-            "step": list(self.steps.unbind()),
+            "step": [0 for _ in self.parameters],
         }
 
     def zero_grad(self) -> None:
@@ -339,38 +336,32 @@ class Adam:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        active = [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
-        if not active:
-            return
-        exp_avgs, exp_avg_sqs, steps = ([self.state[key][i] for i in active] for key in self.state)
-        if len(active) == len(self.parameters):
-            self.steps.add_(1)
-        else:
-            torch._foreach_add_(steps, 1)
-        update = torch._fused_adamw_ if self.decoupled_weight_decay else torch._fused_adam_
-        update(
-            [self.parameters[i] for i in active],
-            [self.parameters[i].grad for i in active],
-            exp_avgs,
-            exp_avg_sqs,
-            [],
-            steps,
-            amsgrad=False,
-            lr=self.learning_rate,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
-            weight_decay=self.weight_decay,
-            eps=self.eps,
-            maximize=False,
-        )
+        (beta1, beta2), learning_rate, decay = self.betas, self.learning_rate, self.weight_decay
+        steps = self.state["step"]
+        for index, parameter in enumerate(self.parameters):
+            gradient = parameter.grad
+            if gradient is None:
+                continue
+            steps[index] += 1
+            if decay and self.decoupled_weight_decay:
+                parameter.mul_(1 - learning_rate * decay)
+            elif decay:
+                gradient = gradient.add(parameter, alpha=decay)
+            exp_avg, exp_avg_sq = self.state["exp_avg"][index], self.state["exp_avg_sq"][index]
+            exp_avg.lerp_(gradient, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
+            step_size = learning_rate / (1 - beta1 ** steps[index])
+            denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** steps[index]) ** 0.5).add_(self.eps)
+            parameter.addcdiv_(exp_avg, denominator, value=-step_size)
 
     def state_dict(self) -> dict:
         return {"learning_rate": self.learning_rate, **self.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.learning_rate = state["learning_rate"]
-        for key, tensors in self.state.items():
-            for tensor, saved in zip(tensors, state[key], strict=True):
+        self.state["step"] = list(state["step"])
+        for key in ("exp_avg", "exp_avg_sq"):
+            for tensor, saved in zip(self.state[key], state[key], strict=True):
                 tensor.copy_(saved)
 
 
@@ -412,11 +403,32 @@ def make_optimizer(model: RNN, settings: TrainingSettings) -> Adam:
     )
 
 
+def numerical_path(model: RNN, device: torch.device) -> dict:
+    """The arithmetic a run takes, which results are bit-reproducible under: the model's kernel (how
+    its outputs and gradients are computed), the instruction set torch dispatches to (or the GPU), the
+    BLAS and the torch build. A resumed run on another path continues from its checkpoint and says so."""
+    if model.activation == "linear":
+        kernel = "convolution (autograd)"
+    elif device.type == "cpu" and model._stepped_for(torch.empty(0)):
+        kernel = "stepped (hand-derived backward)"
+    else:
+        kernel = "stepped (autograd, CUDA graph)" if device.type == "cuda" else "reference (autograd)"
+    build = dict(re.findall(r"(BLAS_INFO|TORCH_VERSION|COMMIT_SHA)=([^,\s]*)", torch.__config__.show()))
+    return {
+        "kernel": kernel,
+        "isa": torch.backends.cpu.get_cpu_capability(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "blas": build.get("BLAS_INFO", "unknown"),
+        "torch": str(torch.__version__),
+        "torch_commit": build.get("COMMIT_SHA", "unknown"),
+    }
+
+
 def run_fingerprint(model: RNN, settings: TrainingSettings, seed: int, targets: Tensor) -> str:
     """A digest of what determines a run: settings, architecture, seed and the training targets."""
     digest = hashlib.sha256()
     description = {"settings": asdict(settings), "model": model.hyperparameters(), "seed": seed}
-    description["state_format"] = 2  # resume files of the torch.optim-based trainer are not read
+    description["state_format"] = 3  # resume files of earlier optimiser states are not read
     digest.update(json.dumps(description, sort_keys=True).encode())
     digest.update(targets.detach().cpu().numpy().tobytes())
     return digest.hexdigest()
@@ -467,14 +479,31 @@ class _Run:
         return running / len(order)
 
 
-def _load_resume(path: Path | None, fingerprint: str) -> dict | None:
-    """The resume snapshot at ``path`` if it exists and was written by this very run."""
+def _load_resume(path: Path | None, fingerprint: str, numerical: dict) -> dict | None:
+    """The resume snapshot at ``path`` if it exists and was written by this very run; a snapshot written
+    on another numerical path (:func:`numerical_path`) is resumed, and the log says what changed."""
     if path is None or not Path(path).exists():
         return None
     saved = load_torch(path, made_by="train")
     if saved.get("fingerprint") != fingerprint:
         LOGGER.warning("ignoring %s: written by a run with other settings, model, seed or data", path)
         return None
+    written_on = saved.get("numerical_path")
+    if written_on != numerical:
+        changed = {
+            key: (written_on or {}).get(key)
+            for key in numerical
+            if (written_on or {}).get(key) != numerical[key]
+        }
+        LOGGER.warning(
+            "%s was written on another numerical path (%s); the run continues from that checkpoint on %s",
+            path,
+            changed,
+            numerical,
+        )
+        saved["snapshot"]["progress"]["path_changes"].append(
+            {"epoch": saved["snapshot"]["progress"]["epoch"], "from": written_on, "to": numerical}
+        )
     return saved["snapshot"]
 
 
@@ -495,7 +524,8 @@ def train(
     weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(train_inputs.device)
     run = _Run(model, settings, seed)
     fingerprint = run_fingerprint(model, settings, seed, train_targets)
-    resumed = _load_resume(resume_path, fingerprint)
+    numerical = numerical_path(model, train_inputs.device)
+    resumed = _load_resume(resume_path, fingerprint, numerical)
     if resumed is not None:
         run.restore(resumed)
         LOGGER.info("resumed from %s after epoch %d", resume_path, run.progress.epoch)
@@ -558,7 +588,9 @@ def train(
         )
         last_good = run.snapshot()
         if resume_path is not None and epoch % settings.checkpoint_every == 0:
-            save_torch(resume_path, {"fingerprint": fingerprint, "snapshot": last_good})
+            save_torch(
+                resume_path, {"fingerprint": fingerprint, "numerical_path": numerical, "snapshot": last_good}
+            )
         if (
             settings.stop_below is not None
             and epoch >= settings.minimum_epochs
@@ -577,5 +609,7 @@ def train(
         "epochs": len(progress.history),
         "stop_reason": stop_reason,
         "divergence_retries": progress.retries,
+        "numerical_path": numerical,
+        "numerical_path_changes": progress.path_changes,
     }
     return TrainingResult(best_state=progress.best_state, history=progress.history, metrics=metrics)
