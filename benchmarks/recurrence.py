@@ -40,7 +40,8 @@ from torch import Tensor
 from curse_of_memory.config import load_config
 from curse_of_memory.loss import weighted_mse
 from curse_of_memory.models import ACTIVATIONS, RNN
-from curse_of_memory.perturbation import beta_grid, fixed_set_loss, noise_directions, perturbation_errors
+from curse_of_memory.perturbation import fixed_set_loss, noise_directions, perturbation_errors
+from curse_of_memory.stability import beta_grid
 from curse_of_memory.training import TrainingSettings, loss_and_backward, make_optimizer, training_step
 
 WIDTHS = (8, 16, 32, 64)
@@ -179,6 +180,20 @@ def training_cell(
     }
 
 
+def matrix_product_rate(size: int = 2048) -> float:
+    """The float64 floating-point operations per second of one large square matrix product (torch's
+    BLAS, this process's threads): the arithmetic peak the perturbation bound is taken against."""
+    generator = torch.Generator().manual_seed(2)
+    a, b = (torch.randn(size, size, dtype=torch.float64, generator=generator) for _ in range(2))
+    return 2 * size**3 / median_time(lambda: a @ b, 3)
+
+
+def perturbation_operations(pairs: int, size: int, length: int, width: int) -> float:
+    """Floating-point operations of the batched perturbation error's recurrent products alone,
+    ``2 m²`` per member, sequence and step: a lower bound on its arithmetic."""
+    return 2.0 * width * width * pairs * size * length
+
+
 def perturbation_cell(width: int, activation: str, parameterization: str, repeats: int) -> dict:
     """Time E_m(β) for all (β, draw) pairs: batched ensembles vs one forward per pair."""
     settings = load_config(CONFIG)["perturbation"]
@@ -257,15 +272,19 @@ def main(argv: list[str] | None = None) -> float:
         )
     print(f"slowest cell: {min(speedups):.1f}x (authors' loop: {min(authors_speedups):.1f}x)")
     print(f"median speedup against the authors' loop: {statistics.median(authors_speedups):.1f}")
+    rate = matrix_product_rate()
+    print(f"float64 matrix product: {rate / 1e9:.1f} GFLOP/s (2048 x 2048, {threads} threads)")
     for width in widths:
         cell = perturbation_cell(width, "tanh", "softplus", repeats)
+        bound = perturbation_operations(cell["pairs"], cell["size"], 100, width) / rate
         print(
             f"perturbation error, {cell['cell']}: {cell['pairs']} (beta, draw) pairs on {cell['size']} "
             f"sequences: batched {cell['batched']:.3f} s; one forward per draw: "
             f"lean loop {cell['loop']:.3f} s "
             f"({cell['loop'] / cell['batched']:.1f}x), authors' loop {cell['authors']:.3f} s "
             f"({cell['authors'] / cell['batched']:.1f}x), the model's own {cell['forward']:.3f} s "
-            f"({cell['forward'] / cell['batched']:.1f}x)",
+            f"({cell['forward'] / cell['batched']:.1f}x); arithmetic bound {bound:.3f} s "
+            f"({bound / cell['batched']:.0%} of it reached)",
             flush=True,
         )
     median = statistics.median(speedups)

@@ -21,7 +21,7 @@ from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main
 from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
 from curse_of_memory.paper_claims import curse_claim, paper_claims, radius_pairs, stable_claim
-from curse_of_memory.perturbation import beta_grid
+from curse_of_memory.stability import beta_grid
 from curse_of_memory.summary import crossing_table, stability_table
 
 from .conftest import REPO

@@ -35,10 +35,12 @@ def test_linear_rnn_memory_is_its_kernel_under_both_definitions():
 
 
 def test_supremum_over_amplitudes_dominates_each_amplitude():
+    """Up to rounding: the amplitudes' responses come from one batched forward pass, whose matrix products
+    may sum a row in another order than a pass of that row alone (a few ulp, divided by the amplitude)."""
     model = RNN(6, "tanh", "vanilla", seed=3)
     every = heaviside_memory(model, 40, 1.0, AMPLITUDES)
     for amplitude in AMPLITUDES:
-        assert np.all(every >= heaviside_memory(model, 40, 1.0, [amplitude]) - 1e-15)
+        assert np.all(every >= heaviside_memory(model, 40, 1.0, [amplitude]) - 1e-13 * every.max())
     assert not np.allclose(heaviside_memory(model, 40, 1.0, [0.1]), heaviside_memory(model, 40, 1.0, [2.0]))
 
 

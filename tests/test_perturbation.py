@@ -8,12 +8,8 @@ import torch
 
 from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
-from curse_of_memory.perturbation import (
-    beta_grid,
-    fixed_set_loss,
-    noise_directions,
-    perturbation_errors,
-)
+from curse_of_memory.perturbation import fixed_set_loss, noise_directions, perturbation_errors
+from curse_of_memory.stability import beta_grid
 
 
 def test_beta_grid_is_the_authors_grid():

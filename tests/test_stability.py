@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curse_of_memory.perturbation import beta_grid
-from curse_of_memory.stability import Estimate, crossing_beta, crossings, error_curve, stability_radius
+from curse_of_memory.stability import (
+    Estimate,
+    beta_grid,
+    crossing_beta,
+    crossings,
+    error_curve,
+    stability_radius,
+)
 
 BETAS = beta_grid(1e-3, 2.0, 12)
 

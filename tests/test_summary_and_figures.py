@@ -16,7 +16,7 @@ from curse_of_memory.figures import (
     study_figure,
     teacher_figure,
 )
-from curse_of_memory.perturbation import beta_grid
+from curse_of_memory.stability import beta_grid
 from curse_of_memory.summary import (
     MODEL_KEYS,
     crossing_table,

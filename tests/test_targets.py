@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from curse_of_memory.artifacts import load_dataset, save_dataset
 from curse_of_memory.memory import heaviside_memory
 from curse_of_memory.targets import (
     MEMORY_SHAPES,
@@ -11,9 +12,7 @@ from curse_of_memory.targets import (
     build_target,
     fft_causal_convolution,
     kind_parameters,
-    load_dataset,
     make_dataset,
-    save_dataset,
     shape_parameters,
     target_from_metadata,
 )

@@ -1,7 +1,9 @@
 """Reading and writing pipeline artifacts: atomic writes, and reads that name the file on failure.
 
 Every artifact is written to a temporary name in the same folder and renamed into place, so an
-interrupted job never leaves a half-written file that Snakemake would take as done.
+interrupted job never leaves a half-written file that Snakemake would take as done. torch is imported by
+the two functions that need it only: the summary, figure and report jobs import this module without it
+(importing torch costs a short job more than its work).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -51,6 +52,8 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 def save_torch(path: str | Path, payload: Any) -> None:
     """``torch.save`` atomically, byte-reproducibly (through a handle, so the archive's internal name
     does not depend on the random temporary file name)."""
+    import torch
+
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         torch.save(payload, handle)
 
@@ -91,6 +94,8 @@ def load_npz(path: str | Path, made_by: str) -> dict[str, np.ndarray]:
 
 def load_torch(path: str | Path, made_by: str) -> Any:
     """A ``torch.save`` payload, loaded onto the CPU with ``weights_only``."""
+    import torch
+
     return _read(path, made_by, lambda file: torch.load(file, map_location="cpu", weights_only=True))
 
 
@@ -102,3 +107,15 @@ def load_json(path: str | Path, made_by: str) -> dict:
 def load_csv(path: str | Path, made_by: str) -> pd.DataFrame:
     """A CSV artifact."""
     return _read(path, made_by, pd.read_csv)
+
+
+def save_dataset(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
+    """Write the arrays and the JSON metadata (target definition, seed, sizes) to one ``.npz``."""
+    save_npz(path, {**arrays, "metadata": np.array(json.dumps(metadata, sort_keys=True))})
+
+
+def load_dataset(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a data set written by :func:`save_dataset`: (arrays, metadata)."""
+    arrays = load_npz(path, made_by="make_target")
+    metadata = json.loads(str(arrays.pop("metadata")))
+    return arrays, metadata

@@ -10,11 +10,12 @@ the 2-cycle, so the memory function oscillates with period 2 and never decays.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
-from curse_of_memory.memory import SequenceModel, as_sequence_model
+import numpy as np
+
+if TYPE_CHECKING:
+    from curse_of_memory.memory import SequenceModel
 
 #: The paper's 2-D recurrent matrix (Figure 11).
 PAPER_WEIGHTS = ((1.0, 1.0), (-4.0, -3.0))
@@ -45,7 +46,13 @@ def attractors(weights: np.ndarray, starts: np.ndarray, steps: int = 4000, decim
 
 
 def tanh_rnn(weights: np.ndarray, input_weights: np.ndarray, readout: np.ndarray) -> SequenceModel:
-    """``h_{k+1} = tanh(h_k W + u x_k)``, ``y_k = cᵀ h_k`` as a sequence model (torch's RNN)."""
+    """``h_{k+1} = tanh(h_k W + u x_k)``, ``y_k = cᵀ h_k`` as a sequence model (torch's RNN; torch is
+    imported here alone, so that Figure 11's plot job, which draws the maps above, imports none)."""
+    import torch
+    from torch import nn
+
+    from curse_of_memory.memory import as_sequence_model
+
     width = len(weights)
     rnn = nn.RNN(1, width, nonlinearity="tanh", bias=False, batch_first=True, dtype=torch.float64)
     linear = nn.Linear(width, 1, bias=False, dtype=torch.float64)

@@ -10,11 +10,13 @@ import math
 import torch
 from torch import Tensor
 
+from curse_of_memory import temporal_weighting
+
 
 def temporal_weights(length: int, power: float, dtype: torch.dtype = torch.float64) -> Tensor:
-    """``w_k = ((k+1)/(T+1))^power`` for k = 0..T−1, normalised so that ``Σ w_k = T``."""
-    weights = ((torch.arange(length, dtype=dtype) + 1) / (length + 1)) ** power
-    return weights * (length / weights.sum())
+    """``w_k = ((k+1)/(T+1))^power`` for k = 0..T−1, normalised so that ``Σ w_k = T``
+    (:func:`curse_of_memory.temporal_weighting.temporal_weights` as a tensor)."""
+    return torch.from_numpy(temporal_weighting.temporal_weights(length, power)).to(dtype)
 
 
 def weighted_mse(predictions: Tensor, targets: Tensor, weights: Tensor) -> Tensor:

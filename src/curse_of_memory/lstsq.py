@@ -40,8 +40,7 @@ import pandas as pd
 import scipy.optimize
 
 from curse_of_memory.design import MODEL_KEYS
-from curse_of_memory.perturbation import beta_grid
-from curse_of_memory.stability import crossing_beta, crossings, error_curve
+from curse_of_memory.stability import beta_grid, crossing_beta, crossings, error_curve
 
 #: ``parameterization → (g, g⁻¹)``: rates from raw recurrent parameters and back.
 RATE_MAPS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {

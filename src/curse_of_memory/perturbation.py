@@ -26,12 +26,6 @@ from curse_of_memory.loss import weighted_mse
 ParameterLoss = Callable[[nn.Module, dict[str, Tensor]], Tensor]
 
 
-def beta_grid(start: float, ratio: float, count: int, include_zero: bool = True) -> np.ndarray:
-    """``{0} ∪ {start · ratio^i, i = 0..count−1}``: e.g. the authors' ``1e-3 · 2^{i/2}``, i ≤ 20."""
-    betas = start * ratio ** np.arange(count, dtype=float)
-    return np.concatenate([[0.0], betas]) if include_zero else betas
-
-
 def block_norm(tensor: Tensor, norm: str) -> Tensor:
     """``max``: the largest absolute entry (the authors' ``‖n‖_∞``); ``spectral``: Definition 3.4's block
     norm, the largest singular value of a matrix and the 2-norm of a vector or scalar."""

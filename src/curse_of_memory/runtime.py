@@ -1,12 +1,15 @@
-"""Process set-up shared by the workflow scripts: logging into the rule's log, torch threads, device."""
+"""Process set-up shared by the workflow scripts: logging into the rule's log, torch threads, device
+(torch imported by :func:`configure_torch` alone, so that a job without a model imports none)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def configure_logging(log_path: str | Path | None) -> logging.Logger:
@@ -30,6 +33,8 @@ def configure_logging(log_path: str | Path | None) -> logging.Logger:
 
 def configure_torch(threads: int, device: str = "cpu") -> torch.device:
     """Use ``threads`` intra-op threads (the rule's ``threads``) and resolve ``cpu|cuda|auto``."""
+    import torch
+
     torch.set_num_threads(max(1, int(threads)))
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

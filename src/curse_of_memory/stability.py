@@ -35,6 +35,12 @@ import numpy as np
 import pandas as pd
 
 
+def beta_grid(start: float, ratio: float, count: int, include_zero: bool = True) -> np.ndarray:
+    """``{0} ∪ {start · ratio^i, i = 0..count−1}``: e.g. the authors' ``1e-3 · 2^{i/2}``, i ≤ 20."""
+    betas = start * ratio ** np.arange(count, dtype=float)
+    return np.concatenate([[0.0], betas]) if include_zero else betas
+
+
 def error_curve(draws: pd.DataFrame) -> pd.Series:
     """``E_m(β)`` from rows ``beta, draw, error``: max over draws, then running max in β."""
     return draws.groupby("beta")["error"].max().sort_index().cummax()

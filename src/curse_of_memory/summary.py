@@ -9,13 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from curse_of_memory.artifacts import load_csv
+from curse_of_memory.artifacts import load_csv, load_dataset
 from curse_of_memory.claims import trend
 from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
 from curse_of_memory.design import FAMILY_KEYS, MODEL_KEYS
-from curse_of_memory.loss import temporal_weights
 from curse_of_memory.stability import crossings, error_curve, stability_radius
-from curse_of_memory.targets import load_dataset
+from curse_of_memory.temporal_weighting import temporal_weights
 
 
 def collect_perturbation(paths: list, cells: list[dict]) -> pd.DataFrame:
@@ -39,7 +38,7 @@ def dataset_null_errors(paths: list, targets: list[str], evaluation: dict[str, d
     errors = {}
     for target, path in zip(targets, paths, strict=True):
         outputs = load_dataset(path)[0]["y_test"][: evaluation[target]["size"]]
-        weights = temporal_weights(outputs.shape[1], evaluation[target]["loss_weight_power"]).numpy()
+        weights = temporal_weights(outputs.shape[1], evaluation[target]["loss_weight_power"])
         errors[target] = null_error(outputs, weights)
     return errors
 

@@ -18,16 +18,13 @@ discrete functional equal ``|ρ|`` for any ``dt`` (see :mod:`curse_of_memory.mem
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import scipy.special
 import torch
 
-from curse_of_memory.artifacts import load_npz, save_npz
 from curse_of_memory.teachers import TeacherRNN, TeacherTransformer
 
 MemoryShape = Callable[..., np.ndarray]
@@ -235,18 +232,6 @@ def make_dataset(
     if hasattr(target, "rho"):
         arrays["rho"] = target.rho(arrays["t"])
     return arrays
-
-
-def save_dataset(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
-    """Write the arrays and the JSON metadata (target definition, seed, sizes) to one ``.npz``."""
-    save_npz(path, {**arrays, "metadata": np.array(json.dumps(metadata, sort_keys=True))})
-
-
-def load_dataset(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a data set written by :func:`save_dataset`: (arrays, metadata)."""
-    arrays = load_npz(path, made_by="make_target")
-    metadata = json.loads(str(arrays.pop("metadata")))
-    return arrays, metadata
 
 
 def target_from_metadata(metadata: dict) -> Target:

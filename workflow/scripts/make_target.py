@@ -1,7 +1,8 @@
 """Rule make_target: one target's seeded train/validation/test data set, with metadata (and rho)."""
 
+from curse_of_memory.artifacts import save_dataset
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.targets import build_target, make_dataset, save_dataset
+from curse_of_memory.targets import build_target, make_dataset
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])

@@ -7,11 +7,11 @@ functional queried directly (input ``dataset``).
 import numpy as np
 import pandas as pd
 
-from curse_of_memory.artifacts import load_torch, save_csv
+from curse_of_memory.artifacts import load_dataset, load_torch, save_csv
 from curse_of_memory.memory import MEMORY_DEFINITIONS
 from curse_of_memory.models import model_from_payload
 from curse_of_memory.runtime import configure_logging, configure_torch
-from curse_of_memory.targets import load_dataset, target_from_metadata
+from curse_of_memory.targets import target_from_metadata
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])

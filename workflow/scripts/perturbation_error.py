@@ -4,12 +4,12 @@ test set, and with the claims' negative controls the same for the family's model
 import pandas as pd
 import torch
 
-from curse_of_memory.artifacts import load_torch, save_csv
+from curse_of_memory.artifacts import load_dataset, load_torch, save_csv
 from curse_of_memory.loss import temporal_weights
 from curse_of_memory.models import RNN, model_from_payload
-from curse_of_memory.perturbation import beta_grid, fixed_set_loss, perturbation_errors
+from curse_of_memory.perturbation import fixed_set_loss, perturbation_errors
 from curse_of_memory.runtime import configure_logging, configure_torch
-from curse_of_memory.targets import load_dataset
+from curse_of_memory.stability import beta_grid
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])

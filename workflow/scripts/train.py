@@ -6,10 +6,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from curse_of_memory.artifacts import save_csv, save_json, save_torch
+from curse_of_memory.artifacts import load_dataset, save_csv, save_json, save_torch
 from curse_of_memory.models import RNN, save_checkpoint_payload
 from curse_of_memory.runtime import configure_logging, configure_torch
-from curse_of_memory.targets import load_dataset
 from curse_of_memory.training import TrainingSettings, chained_stop_level, evaluate_loss, train
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
