@@ -23,9 +23,8 @@ import torch
 from curse_of_memory.config import load_config
 from curse_of_memory.loss import temporal_weights
 from curse_of_memory.models import RNN
-from curse_of_memory.recurrence import available_for
 from curse_of_memory.targets import build_target, make_dataset
-from curse_of_memory.training import TrainingSettings, make_optimizer, train, training_step
+from curse_of_memory.training import TrainingSettings, make_optimizer, numerical_path, train, training_step
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_CELLS = [("tanh", "softplus"), ("tanh", "diagonal"), ("hardtanh", "vanilla"), ("linear", "softplus")]
@@ -90,12 +89,7 @@ def main(argv: list[str]) -> None:
             for split in ("train", "validation")
         }
         model = RNN(arguments.width, "tanh", "softplus", dt=data["dt"], seed=0).to(device)
-        if available_for(splits["train"][0]):
-            path = "compiled recurrence"
-        else:
-            path = "per-step torch loop" + (
-                ", training steps replayed as CUDA graphs" if name == "cuda" else ""
-            )
+        path = numerical_path(model, device)["kernel"]
         started = time.perf_counter()
         result = train(model, splits, settings, seed=0)
         if device.type == "cuda":

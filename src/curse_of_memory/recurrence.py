@@ -79,7 +79,7 @@ STEPPED: dict[str, SteppedActivation] = {
 
 #: State elements (members × batch × width, times steps) of one chunk: what is worked on together stays
 #: in cache.
-CHUNK_ELEMENTS = 1 << 17
+CHUNK_ELEMENTS = 1 << 18
 
 #: Buffers returned by finished backward passes, by shape: reusing one spares the page faults of a fresh
 #: allocation at every training step.
