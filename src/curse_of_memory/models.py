@@ -403,37 +403,27 @@ class RNN(nn.Module):
         """
         input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
-        powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, length, width, 2): A^j [U b]
-        responses = self.dt * torch.einsum("ew,ejwc->ejc", output_weight, powers)
+        powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, width, length, 2): A^j [U b]
+        responses = self.dt * torch.einsum("ew,ewjc->ejc", output_weight, powers)
         outputs = recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
         return self._members_out(outputs)
 
     def _transition_powers(self, feedback: Tensor, vectors: Tensor, length: int) -> Tensor:
-        """``A^j V`` for j = 0..length−1 with ``A = I − dt Ŵ`` per member (``feedback`` (E, width) when
-        diagonal, else (E, width, width)), by repeated doubling."""
+        """``A^j V`` (E, width, length, columns) for j = 0..length−1 with ``A = I − dt Ŵ`` per member
+        (``feedback`` (E, width) when diagonal, else (E, width, width)) and ``V`` (E, width, columns), by
+        repeated doubling: ``[A^0 V … A^{n−1} V]`` extended by ``A^n`` times itself, one product per
+        doubling."""
+        members, width, columns = vectors.shape
         if feedback.dim() == 3:
-            transition = torch.eye(self.width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
-
-            def apply(power: Tensor, block: Tensor) -> Tensor:
-                return power[:, None] @ block
-
-            def square(power: Tensor) -> Tensor:
-                return power @ power
+            transition = torch.eye(width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
         else:
             transition = 1.0 - self.dt * feedback
-
-            def apply(power: Tensor, block: Tensor) -> Tensor:
-                return power[:, None, :, None] * block
-
-            def square(power: Tensor) -> Tensor:
-                return power * power
-
-        blocks = vectors[:, None]  # A^0 V: (E, 1, width, 2)
-        power = transition  # A^{blocks.shape[1]}
-        while blocks.shape[1] < length:
-            blocks = torch.cat([blocks, apply(power, blocks)], dim=1)
-            power = square(power)
-        return blocks[:, :length]
+        blocks, power = vectors, transition  # [A^0 V], A^1
+        while blocks.shape[-1] < length * columns:
+            extension = power @ blocks if feedback.dim() == 3 else power[..., None] * blocks
+            blocks = torch.cat([blocks, extension], dim=-1)
+            power = power @ power if feedback.dim() == 3 else power * power
+        return blocks[..., : length * columns].reshape(members, width, length, columns)
 
 
 def save_checkpoint_payload(model: RNN) -> dict:
