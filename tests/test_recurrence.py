@@ -49,12 +49,18 @@ def perturbed_stack(model: RNN, members: int, scale: float, seed: int) -> dict[s
     }
 
 
-@pytest.fixture(params=["one block", "blocks of a few steps"])
+@pytest.fixture(params=["one block", "blocks of a few steps", "rows in chunks"])
 def blocks(request, monkeypatch) -> str:
-    """The default blocking (small problems: one block of steps, one chunk of members), and blocks of a
-    few steps and members, whose boundaries the sums must cross."""
-    if request.param != "one block":
-        monkeypatch.setattr(recurrence, "CHUNK_ELEMENTS", 600)
+    """The default blocking (small problems: one block of steps, one chunk of members), blocks of a few
+    steps and members, and chunks smaller than the batch (one step per block, a few rows per chunk):
+    the sums and the outputs must cross every boundary."""
+    monkeypatch.setattr(
+        recurrence,
+        "CHUNK_ELEMENTS",
+        {"one block": recurrence.CHUNK_ELEMENTS, "blocks of a few steps": 600, "rows in chunks": 40}[
+            request.param
+        ],
+    )
     return request.param
 
 

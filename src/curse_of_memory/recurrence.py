@@ -10,13 +10,13 @@ and, for a loss with ``∂L/∂ŷ_k`` given, with ``δ_{k+1} = ∂L/∂h_{k+1}``
     δ_T = ∂L/∂ŷ_{T−1} c,   d_k = dt σ'(z_k) ⊙ δ_{k+1},   δ_k = δ_{k+1} − d_k Ŵᵀ + ∂L/∂ŷ_{k−1} c
     ∂L/∂U = Σ_k x_k d_k,   ∂L/∂b = Σ_k d_k,   ∂L/∂Ŵ = −Σ_k h_kᵀ d_k,   ∂L/∂c = Σ_k ∂L/∂ŷ_k h_{k+1}
 
-summed over the batch too. σ' is read off σ's output (``1 − σ²`` for tanh, ``|σ| < 1`` for hardtanh,
-``σ > 0`` for relu), so the forward pass keeps only the states and the activations. Every step is three
-torch ops each way (a matrix product into a preallocated slice, σ or σ' in place, an update), which the
-BLAS and torch's vectorised kernels run at whatever instruction set the CPU has; all the sums over time
-are single matrix products after the loop. Parameters may carry an ensemble dimension E (members
-evaluated on shared inputs: batched products). An activation without an entry in :data:`STEPPED` runs
-the model's autograd paths instead.
+summed over the batch too. σ' is read off the activation's output (``1 − σ²`` for tanh, ``|σ| < 1`` for
+hardtanh, ``σ > 0`` for relu), so the forward pass keeps only the states and the activations. Every step
+is three torch ops each way (a matrix product onto the step's slice of a reused buffer, σ or σ' in place,
+an update), which the BLAS and torch's vectorised kernels run at whatever instruction set the CPU has; the
+sums over time are matrix products over blocks of steps that are still in cache. Parameters may carry an
+ensemble dimension E (members evaluated on shared inputs: batched products). An activation without an
+entry in :data:`STEPPED` runs the model's autograd paths instead.
 """
 
 from __future__ import annotations
