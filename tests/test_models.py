@@ -72,7 +72,7 @@ def autograd_recurrence(model: RNN, inputs: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("parameterization", ["diagonal", "vanilla", "softplus", "exp"])
 def test_gradients_equal_a_plain_autograd_loop(activation, parameterization):
     """The forward with inputs that need gradients (convolution for linear, the reference recurrence
-    otherwise; the compiled path is held to it in test_recurrence.py) against autograd."""
+    otherwise; the hand-derived path is held to it in test_recurrence.py) against autograd."""
     model = RNN(5, activation, parameterization, dt=0.3, seed=2)  # a stable discretisation
     with torch.no_grad():
         model.recurrent_raw.add_(0.3)  # keep the baselines' eigenvalues off the projection boundary
