@@ -90,16 +90,14 @@ def test_gradients_equal_a_plain_autograd_loop(activation, parameterization):
 
 @pytest.mark.parametrize("parameterization", sorted(PARAMETERIZATIONS))
 def test_registered_pullbacks_equal_autograd_of_the_eigenvalue_map(parameterization):
-    """``g'(w) · grad`` where a form registers it, over a range that takes softplus past its linear threshold;
-    softplus's is autograd's own formula, so bit for bit."""
+    """``g'(w) · grad`` where a form registers it, over a range that takes softplus past its linear threshold
+    (to rounding: softplus's pullback is the logistic function, autograd's ``e^w/(e^w + 1)``)."""
     form = PARAMETERIZATIONS[parameterization]
     raw = torch.linspace(-30, 30, 241, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(241, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     (expected,) = torch.autograd.grad(form.eigenvalue_map(raw), raw, grad)
     pulled = form.pullback(raw.detach(), grad)
     torch.testing.assert_close(pulled, expected, rtol=1e-12, atol=1e-300)
-    if parameterization == "softplus":
-        assert torch.equal(pulled, expected)
 
 
 @pytest.mark.parametrize("parameterization", ["softplus", "exp", "best"])

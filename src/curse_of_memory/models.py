@@ -126,9 +126,9 @@ def _identity_pullback(w: Tensor, grad: Tensor) -> Tensor:
 
 
 def _softplus_pullback(w: Tensor, grad: Tensor) -> Tensor:
-    """``softplus'(w) · grad``: autograd's own backward formula of ``F.softplus`` (the logistic function
-    ``e^w/(e^w + 1)``, and 1 where softplus is the identity, w > 20), in one op and with autograd's bits."""
-    return torch.ops.aten.softplus_backward(grad, w, 1.0, 20.0)
+    """``softplus'(w) · grad``: the logistic function, and 1 where ``F.softplus`` is the identity (w > 20,
+    its threshold), as autograd differentiates it."""
+    return grad * torch.where(w > 20.0, 1.0, torch.sigmoid(w))
 
 
 def _exp_pullback(w: Tensor, grad: Tensor) -> Tensor:
