@@ -16,7 +16,7 @@ from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS, RNN, Parameterization
 from curse_of_memory.training import TrainingSettings, train
 
-NONLINEAR = sorted(set(recurrence.STEPPED) - {"linear"})
+NONLINEAR = sorted(recurrence.STEPPED)
 
 
 def random_inputs(batch: int, length: int, seed: int) -> torch.Tensor:
@@ -297,12 +297,12 @@ BUILD_CHECK = textwrap.dedent(
     """
     import sys, torch
     from curse_of_memory.models import PARAMETERIZATIONS, RNN
-    from curse_of_memory.recurrence import STEPPED
+    from curse_of_memory.models import ACTIVATIONS
     from curse_of_memory.loss import weighted_mse
     print(torch.backends.cpu.get_cpu_capability())
     inputs = torch.randn(13, 30, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     worst = 0.0
-    for activation in STEPPED:
+    for activation in ACTIVATIONS:
         for parameterization in PARAMETERIZATIONS:
             model = RNN(5, activation, parameterization, dt=0.5, seed=1)
             results = []

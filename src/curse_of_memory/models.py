@@ -292,7 +292,7 @@ class RNN(nn.Module):
         ``v vᵀ`` per unit to ``G`` (``v`` its unit eigenvector, the one autograd's ``eigvalsh``
         differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``. The
         backward pass runs once."""
-        if self._members() or self.activation == "linear" or not self._stepped_for(inputs):
+        if self._members() or not self._stepped_for(inputs):  # the linear activation is not stepped
             return None
         with torch.no_grad():
             eigenvalues = self.eigenvalues()

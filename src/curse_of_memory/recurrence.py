@@ -65,9 +65,9 @@ def _relu_derivative_(activations: Tensor, dt: float) -> Tensor:
 #: with AVX2 or AVX-512, 2–3×; without vector kernels tanh is the faster one).
 LOGISTIC_TANH = torch.backends.cpu.get_cpu_capability() in {"AVX2", "AVX512"}
 
-#: The activations the fast path steps, by the name :data:`curse_of_memory.models.ACTIVATIONS` gives them.
+#: The activations the fast path steps, by the name :data:`curse_of_memory.models.ACTIVATIONS` gives them
+#: (the linear one runs as a convolution instead).
 STEPPED: dict[str, SteppedActivation] = {
-    "linear": SteppedActivation(lambda z: z, lambda activations, dt: activations.fill_(dt)),
     "tanh": SteppedActivation(
         torch.Tensor.sigmoid_, _logistic_tanh_derivative_, gain=2.0, scale=2.0, offset=-1.0
     )
