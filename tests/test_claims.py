@@ -18,9 +18,16 @@ from curse_of_memory.claims import (
     with_controls,
 )
 from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
+from curse_of_memory.classification_tables import at_epoch
 from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
-from curse_of_memory.paper_claims import curse_claim, paper_claims, radius_pairs, stable_claim
+from curse_of_memory.paper_claims import (
+    classification_claim,
+    curse_claim,
+    paper_claims,
+    radius_pairs,
+    stable_claim,
+)
 from curse_of_memory.stability import beta_grid
 from curse_of_memory.summary import crossing_table, stability_table
 
@@ -301,6 +308,56 @@ def test_an_exact_claim_needs_no_replicates():
     assert row["verdict"] == "holds" and row["ci_low"] == row["ci_high"] == 1.0
 
 
+def classification_runs(losses: dict[str, list[float]], epoch: int = 4) -> pd.DataFrame:
+    """Histories with one row per (parameterisation, seed) at ``epoch``: ``losses[p][seed]`` (NaN: diverged
+    there; None: no row, diverged earlier)."""
+    rows = [
+        {
+            "dataset": "d",
+            "parameterization": p,
+            "width": 32,
+            "seed": seed,
+            "epoch": e,
+            "validation_loss": loss,
+        }
+        for p, values in losses.items()
+        for seed, loss in enumerate(values)
+        for e in (0, epoch)
+        if e == 0 or loss is not None
+    ]
+    return pd.DataFrame(rows).assign(
+        validation_loss=lambda t: t["validation_loss"].where(t["epoch"] > 0, 2.3)
+    )
+
+
+def test_figure_9_claim_counts_a_diverged_baseline_as_the_worst_and_needs_a_real_gap():
+    config = load_config(REPO / "config.yaml")
+    section = {**config["classification"], "parameterizations": ["direct", "softplus", "exp"], "epochs": 4}
+    claim = classification_claim(section, gap=0.001)
+    assert "epoch 4" in claim.statement
+
+    def verdict_of(losses):
+        rows = at_epoch(classification_runs(losses), 4)
+        return claims_table([claim], {"classification": rows}, SETTINGS).iloc[0]
+
+    lower = {"direct": [2.0, 2.1, 2.2], "softplus": [1.5, 1.6, 1.7], "exp": [1.6, 1.5, 1.8]}
+    assert verdict_of(lower)["verdict"] == "holds"
+    higher = {"direct": [1.0, 1.1, 1.2], "softplus": [1.5, 1.6, 1.7], "exp": [1.6, 1.5, 1.8]}
+    assert verdict_of(higher)["verdict"] == "does not hold"
+    # a baseline that diverged (NaN at the epoch, or stopped before it) is the worst, never left out
+    diverged = {"direct": [np.nan, None, 3.0], "softplus": [1.5, 1.6, 1.7], "exp": [1.6, 1.5, 1.8]}
+    assert verdict_of(diverged)["verdict"] == "holds"
+    left_out = {"direct": [np.nan, None, 1.0], "softplus": [1.5, 1.6, 1.7], "exp": [1.6, 1.5, 1.8]}
+    assert verdict_of(left_out)["verdict"] == "inconclusive"  # dropping the diverged seeds would say no
+    # equal up to a rounding error: not lower
+    tied = {
+        "direct": [1.5, 1.6, 1.7],
+        "softplus": [1.5 - 1e-15, 1.6 - 1e-15, 1.7 - 1e-15],
+        "exp": [1.5, 1.6, 1.7],
+    }
+    assert verdict_of(tied)["verdict"] == "does not hold"
+
+
 def control_tables(config: dict) -> dict[str, pd.DataFrame]:
     """Every table the paper's controlled claims read, for models that learned nothing: every family of
     every study at its initialisation-like errors (E_m(0) near E_null in no order of m), stable- and
@@ -327,14 +384,44 @@ def control_tables(config: dict) -> dict[str, pd.DataFrame]:
         "crossings": crossing_table(draws),
         "radius_pairs": radius_pairs(stability, curse["exp"], curse["pol"], config["claims"]["learned"]),
         "teachers": teachers,
+        "classification": at_epoch(initial_classification(config["classification"]), 0),
     }
+
+
+def initial_classification(section: dict) -> pd.DataFrame:
+    """Figure 9's runs at initialisation: every parameterisation of a seed has the same weights, so the
+    same validation loss up to rounding, here the baseline's a rounding error above the others'."""
+    rows = [
+        {
+            "dataset": "mnist_5k",
+            "parameterization": parameterization,
+            "width": width,
+            "seed": seed,
+            "epoch": 0,
+            "validation_loss": (2.3 + 0.1 * seed) * (1 + 1e-15 * (parameterization == section["baseline"])),
+        }
+        for parameterization in section["parameterizations"]
+        for width in section["widths"]
+        for seed in section["seeds"]
+    ]
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("preset", ["config.yaml", "presets/paper.yaml"])
 def test_no_paper_claim_holds_on_untrained_controls(preset):
     config = load_config(REPO / "config.yaml", *([REPO / preset] if preset != "config.yaml" else []))
     claims = controlled(paper_claims(config))
-    assert {claim.claim for claim in claims} >= {"1a", "1b", "2", "3", "7-without", "7-with", "curse", "12"}
+    assert {claim.claim for claim in claims} >= {
+        "1a",
+        "1b",
+        "2",
+        "3",
+        "7-without",
+        "7-with",
+        "curse",
+        "9",
+        "12",
+    }
     results = claims_table(claims, control_tables(config), {**SETTINGS, "resamples": 100})
     top = results[~results["claim"].str.contains(".", regex=False)]
     assert len(top) == len(claims) and not top["holds"].any(), top[top["holds"]]
@@ -354,7 +441,20 @@ def test_a_claim_that_also_holds_on_its_control_is_inconclusive(tables):
 def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(tables):
     config = load_config(REPO / "config.yaml")
     claims = paper_claims(config)
-    assert {c.figure for c in claims} == {"1a", "1b", "2", "3", "4", "7", "8", "7/8 grid", "10", "11", "12"}
+    assert {c.figure for c in claims} == {
+        "1a",
+        "1b",
+        "2",
+        "3",
+        "4",
+        "7",
+        "8",
+        "7/8 grid",
+        "9",
+        "10",
+        "11",
+        "12",
+    }
     assert len({c.claim for c in claims}) == len(claims)
     results = claims_table([stable("stable", "unstable")], tables, SETTINGS)
     assert list(results.columns) == COLUMNS

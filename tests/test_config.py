@@ -25,6 +25,11 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     assert paper["training"]["max_epochs"] == 1000 and paper["training"]["gradient_clip"] == 0.5
     assert paper["training"]["chained_early_stopping"]["enabled"]
     assert paper["perturbation"]["draws"] == 30
+    # Figure 9 / Table 1: full MNIST split 55,000 / 5,000 / 10,000, 10 epochs, 3 repeats
+    figure9 = paper["classification"]
+    assert (figure9["dataset"], figure9["epochs"], len(figure9["seeds"])) == ("idx", 10, 3)
+    assert figure9["sizes"] == {"train": None, "validation": 5000, "test": None}
+    assert set(figure9["parameterizations"]) >= {"direct", "exp", "inverse", "softplus"}
     # Figure 2's grid: trained on t = 0.1 ... 3.2 (dt = 0.1), evaluated to t = 10
     figure2 = paper["targets"]["nonlinear_pol"]["data"]
     assert (figure2["dt"], figure2["sequence_length"], figure2["test_sequence_length"]) == (0.1, 32, 100)
@@ -153,6 +158,30 @@ def test_defaults_fill_missing_keys():
         (
             lambda c: c.update(extra_section={}),
             r"<top level>: unknown key\(s\) \['extra_section'\]",
+        ),
+        (
+            lambda c: c["classification"]["parameterizations"].append("cayley"),
+            r"classification.parameterizations: 'cayley' .*allowed values: .*'inverse'",
+        ),
+        (
+            lambda c: c["classification"].update(baseline="vanilla"),
+            r"classification.baseline: 'vanilla' .*allowed values: .*'direct'",
+        ),
+        (
+            lambda c: c["classification"]["parameterizations"].append("diagonal"),
+            r"classification.parameterizations: mixes rotated and diagonal forms",
+        ),
+        (
+            lambda c: c["classification"].update(claim_epoch=9),
+            r"classification.claim_epoch: 9 exceeds epochs \(4\)",
+        ),
+        (
+            lambda c: c["classification"].update(initial_eigenvalues={"low": 0.5, "high": 0.1}),
+            r"classification.initial_eigenvalues: low exceeds high",
+        ),
+        (
+            lambda c: c["classification"].update(dataset="cifar10"),
+            r"classification.dataset: 'cifar10' is not allowed; allowed values: .*'idx'",
         ),
     ],
 )

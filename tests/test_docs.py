@@ -4,6 +4,8 @@ door (the long form lives in docs/)."""
 import re
 import subprocess
 
+from curse_of_memory.models import PARAMETERIZATIONS
+
 from .conftest import REPO
 
 
@@ -32,3 +34,18 @@ def test_the_readme_is_a_front_door():
     assert len(readme) <= 200
     assert readme[2].strip().startswith("python3 -m venv .venv") and "snakemake --cores all" in readme[2]
     assert readme[3].strip() == ".venv/bin/python -m pytest"
+
+
+def test_the_python_api_examples_run():
+    """docs/extending.md's code blocks, run in order in one namespace: the documented API exists."""
+    text = (REPO / "docs" / "extending.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    namespace: dict = {}
+    registry = dict(PARAMETERIZATIONS)
+    try:
+        for block in blocks:
+            exec(compile(block, "docs/extending.md", "exec"), namespace)  # noqa: S102 - the repository's own docs
+    finally:  # the example registers a parameterisation: other tests see the registry as shipped
+        PARAMETERIZATIONS.clear()
+        PARAMETERIZATIONS.update(registry)
+    assert len(blocks) == 2 and tuple(namespace["logits"].shape) == (8, 10)

@@ -187,7 +187,7 @@ def parameterization(request, monkeypatch) -> str:
     by autograd)."""
     if request.param in PARAMETERIZATIONS:
         return request.param
-    form = Parameterization(lambda w: w * w + 0.1, rotated=True)
+    form = Parameterization(lambda w: w * w + 0.1, rotated=True, raw_for=lambda v: torch.sqrt(v - 0.1))
     monkeypatch.setitem(PARAMETERIZATIONS, request.param, form)
     return request.param
 

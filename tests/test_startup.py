@@ -14,7 +14,8 @@ TORCH_FREE = sorted(
     path.name
     for path in SCRIPTS.glob("*.py")
     if path.stem.startswith(("plot_", "summarize_"))
-    or path.stem in {"claims", "report_pages", "results_page", "runtimes", "teacher_filter"}
+    or path.stem
+    in {"claims", "classification_data", "report_pages", "results_page", "runtimes", "teacher_filter"}
 )
 
 

@@ -215,14 +215,14 @@ def test_tiny_end_to_end_run(workdir):
     assert metrics[1]["stop_below"] == 0.5 * metrics[0]["best_validation_loss"]
     claims = pd.read_csv(results / "claims.csv")
     assert list(claims.columns) == [*CLAIM_COLUMNS, "control"]
-    assert {"1a", "1b", "2", "3", "4", "7", "8", "10", "11", "12"} <= set(claims["figure"])
+    assert {"1a", "1b", "2", "3", "4", "7", "8", "9", "10", "11", "12"} <= set(claims["figure"])
     assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
     assert (claims["holds"] == (claims["verdict"] == "holds")).all()
     assert (results / "claims.md").read_text().count("\n") == len(claims) + 2
     # the negative controls: the same models before training / fitting, every controlled claim, none holds
     controls = pd.read_csv(results / "controls" / "claims.csv")
     assert list(controls.columns) == ["control", *CLAIM_COLUMNS]
-    assert {"1a", "1b", "4-exp", "2", "3", "7-without", "7-with", "8-tanh", "curse", "12"} <= set(
+    assert {"1a", "1b", "4-exp", "2", "3", "7-without", "7-with", "8-tanh", "curse", "9", "12"} <= set(
         controls["claim"]
     )
     assert not controls["holds"].any()
@@ -233,6 +233,7 @@ def test_tiny_end_to_end_run(workdir):
     assert (untrained != trained.set_index(keys)["error_at_zero"]).all()  # other models: before training
     unfitted = control_stability[control_stability["study"] == "lstsq"]  # zero kernels: E_m(0) = E_null
     assert len(unfitted) and np.allclose(unfitted["error_at_zero"], unfitted["null_error"])
+    check_classification_outputs(results)
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
@@ -323,7 +324,7 @@ CHROMIUM_FLAGS = [
 ]
 
 
-PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig10", "fig11", "fig12"]
+PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12"]
 SPECTRAL_FIGURES = ["fig7_spectral", "fig8_spectral"]
 FIGURE_RULES = {
     *PAPER_FIGURES,
@@ -357,6 +358,43 @@ def rule_scripts(workdir) -> dict[str, str]:
         if script:
             scripts[job["rule"]] = script.group(1)
     return scripts
+
+
+def check_classification_outputs(results: Path) -> None:
+    """The classification study of the tiny config (2 parameterisations x 2 seeds, 2 epochs): its tables,
+    Table 1 and the epoch-0 rows that every parameterisation of a seed shares."""
+    history = pd.read_csv(results / "summary" / "classification.csv")
+    assert list(history.columns) == [
+        "dataset",
+        "parameterization",
+        "width",
+        "seed",
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "validation_loss",
+        "validation_accuracy",
+    ]
+    assert len(history) == 2 * 2 * (1 + 2) and set(history["dataset"]) == {"digits_8x8"}
+    start = history[history["epoch"] == 0].pivot(
+        index="seed", columns="parameterization", values="validation_loss"
+    )
+    assert np.allclose(start["direct"], start["softplus"], rtol=1e-12)  # the same initial weights
+    test = pd.read_csv(results / "summary" / "classification_test.csv")
+    assert list(test.columns[:6]) == [
+        "dataset",
+        "parameterization",
+        "width",
+        "seed",
+        "test_loss",
+        "test_accuracy",
+    ]
+    assert len(test) == 4 and test["test_accuracy"].between(0, 1).all() and test["best_epoch"].ge(1).all()
+    table = (results / "summary" / "classification_table.md").read_text()
+    assert table.count("\n") == 2 + 2 and "digits_8x8 | 8 | softplus" in table
+    assert "Table 1" in (results / "report" / "captions" / "fig9.rst").read_text()
+    log = (results / "logs" / "classification" / "softplus" / "width8_seed0.log").read_text()
+    assert log.count("validation loss") == 1 + 2  # one line per epoch, the initialisation included
 
 
 def script_imports(script: Path, source: Path) -> set[str]:

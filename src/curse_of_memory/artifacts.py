@@ -114,8 +114,8 @@ def save_dataset(path: Path, arrays: dict[str, np.ndarray], metadata: dict) -> N
     save_npz(path, {**arrays, "metadata": np.array(json.dumps(metadata, sort_keys=True))})
 
 
-def load_dataset(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a data set written by :func:`save_dataset`: (arrays, metadata)."""
-    arrays = load_npz(path, made_by="make_target")
+def load_dataset(path: Path, made_by: str = "make_target") -> tuple[dict[str, np.ndarray], dict]:
+    """Read a data set written by :func:`save_dataset` (by rule ``made_by``): (arrays, metadata)."""
+    arrays = load_npz(path, made_by=made_by)
     metadata = json.loads(str(arrays.pop("metadata")))
     return arrays, metadata

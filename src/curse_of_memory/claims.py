@@ -417,7 +417,7 @@ def claims_table(claims: list[Claim], tables: dict[str, pd.DataFrame], settings:
 
 
 #: Tables of trained or fitted models: the claims on them have negative controls.
-CONTROLLED_TABLES = {"stability", "crossings", "radius_pairs", "teachers"}
+CONTROLLED_TABLES = {"stability", "crossings", "radius_pairs", "teachers", "classification"}
 
 
 def controlled(claims: list[Claim]) -> list[Claim]:

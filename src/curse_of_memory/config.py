@@ -103,6 +103,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         if config["targets"][target]["kind"] != "linear":
             raise ConfigError(f"invalid config: lstsq.targets: {target!r} is not of kind 'linear'")
 
+    _check_classification(config["classification"])
+
     for index, override in enumerate(config["overrides"]):
         _check_section(
             ["overrides", index, "training"], config["training"], override["training"], schema, "training"
@@ -138,6 +140,26 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
         grid["parameterizations"],
     )
     return config
+
+
+def _check_classification(section: dict) -> None:
+    """The classification study: registered names, a baseline among its parameterisations, an ordered
+    eigenvalue range, a claim epoch within the epochs."""
+    _check_names("classification.activation", [section["activation"]], ACTIVATIONS)
+    _check_names("classification.parameterizations", section["parameterizations"], PARAMETERIZATIONS)
+    _check_names("classification.baseline", [section["baseline"]], section["parameterizations"])
+    if len({PARAMETERIZATIONS[name].rotated for name in section["parameterizations"]}) > 1:
+        raise ConfigError(
+            "invalid config: classification.parameterizations: mixes rotated and diagonal forms, which "
+            "cannot start from the same recurrent matrix"
+        )
+    if section["initial_eigenvalues"]["low"] > section["initial_eigenvalues"]["high"]:
+        raise ConfigError("invalid config: classification.initial_eigenvalues: low exceeds high")
+    if (section["claim_epoch"] or 0) > section["epochs"]:
+        raise ConfigError(
+            f"invalid config: classification.claim_epoch: {section['claim_epoch']} exceeds epochs "
+            f"({section['epochs']}); allowed values: 1..{section['epochs']}"
+        )
 
 
 def _check_target(name: str, target: dict, schema: dict) -> None:

@@ -17,8 +17,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from curse_of_memory.artifacts import atomic_path
+from curse_of_memory.classification_tables import mean_and_error
 from curse_of_memory.decay import exponential_fit, power_law_fit
 from curse_of_memory.dynamics import attractors, tanh_map, vector_field
 from curse_of_memory.stability import error_curve
@@ -461,6 +463,64 @@ def stability_summary_figure(stability: pd.DataFrame, crossings: pd.DataFrame) -
         axes[0, column].set_title(f"study: {study}")
         axes[0, column].legend(fontsize=5, loc="best")
     fig.suptitle("Stability radius, crossing points and E_m(0) against width, every study")
+    fig.tight_layout()
+    return fig
+
+
+#: Figure 9's panels: (column of results/summary/classification.csv, axis label).
+CLASSIFICATION_PANELS = [
+    ("train_loss", "training loss"),
+    ("validation_loss", "validation loss"),
+    ("train_accuracy", "training accuracy"),
+    ("validation_accuracy", "validation accuracy"),
+]
+
+
+def classification_figure(history: pd.DataFrame, baseline: str) -> plt.Figure:
+    """Figure 9: training and validation loss and accuracy per epoch, one line per parameterisation (the
+    unreparameterised ``baseline`` dashed), mean ± standard error over seeds as a band; one row of
+    panels per width. Epoch 0 is the shared initialisation, left out of the loss panels' scale."""
+    columns = [column for column, _ in CLASSIFICATION_PANELS]
+    summary = mean_and_error(history, ["width", "parameterization", "epoch"], columns)
+    widths = sorted(summary["width"].unique())
+    parameterizations = list(dict.fromkeys(history["parameterization"]))
+    palette = dict(
+        zip(parameterizations, sns.color_palette("colorblind", len(parameterizations)), strict=True)
+    )
+    fig, axes = plt.subplots(len(widths), 4, figsize=(12, 2.8 * len(widths)), squeeze=False)
+    for row, width in enumerate(widths):
+        for column, (name, label) in enumerate(CLASSIFICATION_PANELS):
+            ax = axes[row, column]
+            for parameterization in parameterizations:
+                curve = summary[
+                    (summary["width"] == width) & (summary["parameterization"] == parameterization)
+                ]
+                if name.endswith("loss"):
+                    curve = curve[curve["epoch"] > 0]
+                mean, error = curve[name].to_numpy(), curve[f"{name}_se"].fillna(0).to_numpy()
+                style = "--" if parameterization == baseline else "-"
+                ax.plot(
+                    curve["epoch"],
+                    mean,
+                    style,
+                    marker="o",
+                    ms=3,
+                    color=palette[parameterization],
+                    label=parameterization,
+                )
+                ax.fill_between(
+                    curve["epoch"], mean - error, mean + error, color=palette[parameterization], alpha=0.2
+                )
+            if name.endswith("loss"):
+                ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.set_title(f"{label}, m = {width}")
+        axes[row, 0].legend(fontsize=6, loc="best")
+    fig.suptitle(
+        "Figure 9: sequential image classification, by recurrent parameterisation (mean ± s.e. over seeds)"
+    )
     fig.tight_layout()
     return fig
 

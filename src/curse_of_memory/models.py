@@ -10,8 +10,9 @@ parameterisation builds ``Ŵ`` from a raw vector ``w`` (and, when *rotated*, a f
     Ŵ = diag(g(w))            (rotated = False)
     Ŵ = Pᵀ diag(g(w)) P       (rotated = True, P initialised orthogonal by QR and trained freely)
 
-A new parameterisation is one function ``g`` registered with :func:`register_parameterization`
-(optionally with its pullback ``(w, ∂L/∂g) ↦ ∂L/∂w``, which spares the training step an autograd call).
+A new parameterisation is one function ``g`` registered with :func:`register_parameterization`, with its
+inverse (which gives every parameterisation the same initial ``Ŵ`` where a study compares them) and
+optionally its pullback ``(w, ∂L/∂g) ↦ ∂L/∂w``, which spares the training step an autograd call.
 
 The unstable baselines are the authors' (their ``SimpleDiagonalRNN`` and ``SimpleRNN``): ``diagonal``
 and ``vanilla`` train ``g(w) = relu(w)``, so every mode whose ``w`` starts negative (half of them at
@@ -52,7 +53,7 @@ each member evaluated with its own parameters on the shared inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -77,17 +78,20 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.
 
-    ``nonnegative_raw`` marks the projected baselines: ``g`` is the identity and training projects
-    ``w`` onto ``w ≥ 0`` after every step. ``perturbed_as`` names the parameterisation under which the
-    model is perturbed, with ``w`` replaced by ``g(w)`` (the authors' relu baselines: their identity-``g``
-    twins), or None to perturb this one as it is. ``pullback(w, grad)`` is ``g'(w) · grad`` (the
-    vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``), or None to let autograd
-    differentiate ``g``.
+    ``raw_floor`` marks the projected forms: training projects ``w`` onto ``w ≥ raw_floor`` after every
+    step (0 for the projected baselines, whose ``g`` is the identity). ``perturbed_as`` names the
+    parameterisation under which the model is perturbed, with ``w`` replaced by ``g(w)`` (the authors' relu
+    baselines: their identity-``g`` twins), or None to perturb this one as it is. ``pullback(w, grad)`` is
+    ``g'(w) · grad`` (the vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``), or
+    None to let autograd differentiate ``g``. ``raw_for(λ)`` is ``g⁻¹(λ)``: the ``w`` whose ``g(w) = λ``
+    for eigenvalues ``λ`` in ``(0, 2]`` (the range every registered ``g`` reaches), which gives every
+    parameterisation the same initial ``Ŵ`` (:meth:`RNN.set_eigenvalues_`).
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
-    nonnegative_raw: bool = False
+    raw_for: Callable[[Tensor], Tensor]
+    raw_floor: float | None = None
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None
     perturbed_as: str | None = None
 
@@ -99,17 +103,19 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {}
 def register_parameterization(
     name: str,
     *,
+    raw_for: Callable[[Tensor], Tensor],
     rotated: bool = True,
-    nonnegative_raw: bool = False,
+    raw_floor: float | None = None,
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None,
     perturbed_as: str | None = None,
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
-    """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with
-    its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed form."""
+    """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with its
+    inverse ``raw_for = g⁻¹`` and its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed
+    form."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
         PARAMETERIZATIONS[name] = Parameterization(
-            eigenvalue_map, rotated, nonnegative_raw, pullback, perturbed_as
+            eigenvalue_map, rotated, raw_for, raw_floor, pullback, perturbed_as
         )
         return eigenvalue_map
 
@@ -140,17 +146,38 @@ def _relu_pullback(w: Tensor, grad: Tensor) -> Tensor:
     return torch.where(w > 0, grad, 0.0)
 
 
+def _inverse_pullback(w: Tensor, grad: Tensor) -> Tensor:
+    """``d/dw (1/w) = −1/w²``, times ``grad``."""
+    return grad * -(w.reciprocal().square())
+
+
 register_parameterization(
-    "diagonal", rotated=False, pullback=_relu_pullback, perturbed_as="diagonal_projected"
+    "diagonal", rotated=False, raw_for=_identity, pullback=_relu_pullback, perturbed_as="diagonal_projected"
 )(torch.relu)
-register_parameterization("vanilla", pullback=_relu_pullback, perturbed_as="vanilla_projected")(torch.relu)
 register_parameterization(
-    "diagonal_projected", rotated=False, nonnegative_raw=True, pullback=_identity_pullback
+    "vanilla", raw_for=_identity, pullback=_relu_pullback, perturbed_as="vanilla_projected"
+)(torch.relu)
+register_parameterization(
+    "diagonal_projected", rotated=False, raw_for=_identity, raw_floor=0.0, pullback=_identity_pullback
 )(_identity)
-register_parameterization("vanilla_projected", nonnegative_raw=True, pullback=_identity_pullback)(_identity)
+register_parameterization("vanilla_projected", raw_for=_identity, raw_floor=0.0, pullback=_identity_pullback)(
+    _identity
+)
+# "direct" (W = M): no reparameterisation and no constraint, the unstable baseline of Appendix E's image
+# classification; an eigenvalue of Ŵ that training pushes below 0 is an unstable mode.
+register_parameterization("direct", raw_for=_identity, pullback=_identity_pullback)(_identity)
 # eq. 16: g(M) = −log(1 + e^M) and g(M) = −e^M in dh/dt
-register_parameterization("softplus", pullback=_softplus_pullback)(F.softplus)
-register_parameterization("exp", pullback=_exp_pullback)(torch.exp)
+register_parameterization(
+    "softplus", raw_for=lambda v: torch.log(torch.expm1(v)), pullback=_softplus_pullback
+)(F.softplus)
+register_parameterization("exp", raw_for=torch.log, pullback=_exp_pullback)(torch.exp)
+# The authors' "inverse" form (radarFudan/Curse-of-memory, branch A_simplify_rnn_ssm,
+# src/models/recurrent_unified/parameterization.py): the discrete transition 1 − 1/w with w ≥ 0.5, that
+# is g(w) = 1/w in the Euler step's I − dt·Ŵ at dt = 1, held in (0, 2] by projecting w onto w ≥ 0.5 (the
+# authors clamp w in the forward pass instead, which leaves a clamped w without gradient).
+register_parameterization("inverse", raw_for=torch.reciprocal, raw_floor=0.5, pullback=_inverse_pullback)(
+    torch.reciprocal
+)
 
 
 def _best_pullback(w: Tensor, grad: Tensor) -> Tensor:
@@ -158,7 +185,12 @@ def _best_pullback(w: Tensor, grad: Tensor) -> Tensor:
     return grad * (-2.0 * w * best_eigenvalues(w).square())
 
 
-@register_parameterization("best", pullback=_best_pullback)
+def _best_raw(eigenvalues: Tensor) -> Tensor:
+    """``g⁻¹(λ) = √(1/λ − 0.5)`` for ``λ`` in (0, 2] (the non-negative branch)."""
+    return torch.sqrt(eigenvalues.reciprocal() - 0.5)
+
+
+@register_parameterization("best", raw_for=_best_raw, pullback=_best_pullback)
 def best_eigenvalues(w: Tensor) -> Tensor:
     """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
     return 1.0 / (w * w + 0.5)
@@ -259,10 +291,20 @@ class RNN(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> RNN:
-        """Enforce the parameterisation's constraint (``w ≥ 0`` for the baselines); call after a step."""
-        if self.form.nonnegative_raw:
-            self.recurrent_raw.clamp_(min=0.0)
+        """Enforce the parameterisation's constraint (``w ≥ raw_floor``: 0 for the projected baselines, 0.5
+        for inverse); call after a step."""
+        if self.form.raw_floor is not None:
+            self.recurrent_raw.clamp_(min=self.form.raw_floor)
         return self
+
+    @torch.no_grad()
+    def set_eigenvalues_(self, eigenvalues: Tensor) -> RNN:
+        """Set ``w = g⁻¹(eigenvalues)``, so that ``g(w)``, hence ``Ŵ`` with the same ``P``, is the same
+        under every parameterisation (eigenvalues in (0, 2], as :class:`Parameterization` says)."""
+        if not bool(((eigenvalues > 0) & (eigenvalues <= 2)).all()):
+            raise ValueError("eigenvalues must lie in (0, 2], the range every registered g reaches")
+        self.recurrent_raw.copy_(self.form.raw_for(eigenvalues.to(self.recurrent_raw)))
+        return self.project_()
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Outputs ``ŷ_k = cᵀ h_{k+1} + c0`` for inputs (batch, time, 1), by the fastest exact path."""
@@ -329,17 +371,32 @@ class RNN(nn.Module):
         Encoder and decoder act per step on (E, batch, width) slices: no (batch, time, width) tensor
         is ever built, which keeps the backward pass free of large allocations.
         """
+        output_weight, output_bias = recurrence.as_members(self._recurrence_parameters())[3:]
+        outputs = [(hidden * output_weight[:, None]).sum(-1) for hidden in self._reference_states(inputs)]
+        return self._members_out(torch.stack(outputs, dim=-1) + output_bias[:, None, None])
+
+    def final_states(self, inputs: Tensor) -> Tensor:
+        """The last hidden states ``h_T`` (batch, width), or (E, batch, width) for an ensemble, for inputs
+        (batch, time, 1): what a readout of the whole sequence reads (the image classifier). By
+        :func:`recurrence.final_states` where the fast path runs, else :meth:`reference_forward`'s loop."""
+        parameters = self._recurrence_parameters()[:3]
+        if self._stepped_for(inputs):
+            states = recurrence.final_states(inputs, parameters, self.dt, self.activation)
+            return states.reshape(*self._members(), *states.shape[-2:])
+        *_, last = self._reference_states(inputs)
+        return last.reshape(*self._members(), *last.shape[-2:])
+
+    def _reference_states(self, inputs: Tensor) -> Iterator[Tensor]:
+        """The states ``h_1 … h_T`` (E, batch, width) of :meth:`reference_forward`'s loop, one per step."""
         sigma = ACTIVATIONS[self.activation]
         parameters = recurrence.as_members(self._recurrence_parameters())
-        input_weight, input_bias, feedback, output_weight, output_bias = parameters
+        input_weight, input_bias, feedback = parameters[:3]
         hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
-        outputs = []
         for input_step in inputs.transpose(0, 1).unbind(0):  # (batch, 1) per step
             drive = input_step * input_weight[:, None] + input_bias[:, None]
             recurrent = hidden * feedback[:, None] if feedback.dim() == 2 else hidden @ feedback
             hidden = hidden + self.dt * sigma(drive - recurrent)
-            outputs.append((hidden * output_weight[:, None]).sum(-1))
-        return self._members_out(torch.stack(outputs, dim=-1) + output_bias[:, None, None])
+            yield hidden
 
     def _stepped_outputs(self, inputs: Tensor, parameters: list[Tensor]) -> Tensor:
         """:meth:`reference_forward`'s recurrence in three ops per step, for autograd to differentiate where

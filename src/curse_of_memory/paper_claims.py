@@ -314,4 +314,39 @@ def paper_claims(config: dict) -> list[Claim]:
                 ),
             )
         )
+    if config["classification"]["enabled"]:
+        claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
     return claims
+
+
+def claim_epoch(section: dict) -> int:
+    """The epoch at which Figure 9's claim compares validation losses: the configured one, else the last."""
+    return section["claim_epoch"] or section["epochs"]
+
+
+def classification_claim(section: dict, gap: float) -> Claim:
+    """Figure 9: the stable parameterisations' median validation loss (over seeds, widths and forms) lies
+    ``gap`` below the baseline's at :func:`claim_epoch`, on the rows of
+    :func:`curse_of_memory.classification_tables.at_epoch` (a diverged run counts as +∞). Its negative
+    control is epoch 0, where every form has the same weights."""
+    baseline = section["baseline"]
+    stable = [name for name in section["parameterizations"] if name != baseline]
+    return Claim(
+        "9",
+        "9",
+        f"stable reparameterisation reaches a lower validation loss than {baseline} "
+        f"(epoch {claim_epoch(section)})",
+        (
+            Condition(
+                "lower-loss",
+                "validation loss, stable forms minus the baseline (nats)",
+                "classification",
+                "median",
+                "below",
+                -gap,
+                {"parameterization": stable},
+                "validation_loss",
+                baseline={"parameterization": baseline},
+            ),
+        ),
+    )

@@ -160,10 +160,12 @@ def _stepper(parameters: list[Tensor], dt: float, activation: str) -> tuple[Tens
 
 
 @torch.no_grad()
-def stepped_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
+def stepped_outputs(
+    inputs: Tensor, parameters: list[Tensor], dt: float, activation: str, final_states: Tensor | None = None
+) -> Tensor:
     """Outputs (E, B, T) for inputs (B, T, 1) and per-member ``parameters`` (:func:`as_members`), keeping
     one step's state: members and batch rows go in chunks of :data:`CHUNK_ELEMENTS`, which stay in
-    cache through all steps."""
+    cache through all steps. ``final_states`` (E, B, m), when given, receives the last states ``h_T``."""
     output_weight, output_bias = parameters[3:]
     members, width = output_weight.shape
     steps = inputs[..., 0].T.contiguous()  # (T, B)
@@ -183,6 +185,8 @@ def stepped_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activat
             for k in range(length):
                 step(_drives(steps[k, rows_of], input_weight, input_bias, out=drives), hidden, hidden)
                 torch.bmm(hidden, readout, out=outputs[k, chosen, rows_of, None])
+            if final_states is not None:
+                final_states[chosen, rows_of] = hidden
     return outputs.permute(1, 2, 0) + output_bias[:, None, None]
 
 
@@ -244,30 +248,41 @@ def traced_outputs(
 
 
 @torch.no_grad()
-def pullback(trace: Trace, grad_outputs: Tensor) -> list[Tensor]:
+def pullback(
+    trace: Trace, grad_outputs: Tensor | None, grad_final_state: Tensor | None = None
+) -> list[Tensor]:
     """The gradients of [U, b, feedback, c, c0] (per-member shapes, as :func:`as_members`) from the
-    outputs' gradient (E, B, T), by the recursion in the module docstring, block by block of steps
-    backwards; the trace's buffers go back to the pool, so a trace is spent afterwards."""
+    outputs' gradient (E, B, T) (None: the loss reads no output) plus, when given, the last state's
+    ``∂L/∂h_T`` (E, B, m) added to ``δ_T``, by the recursion in the module docstring, block by block of
+    steps backwards; the trace's buffers go back to the pool, so a trace is spent afterwards."""
     input_weight, input_bias, feedback, output_weight, _ = trace.parameters
     subtract_feedback_, transposed = _feedback_operation(
         feedback if feedback.dim() == 2 else feedback.mT.contiguous()
     )
     states, scaled = trace.states, trace.activations
     members, length, batch, width = scaled.shape
-    grad_steps = grad_outputs.transpose(1, 2).contiguous()  # (E, T, B)
+    reads_outputs = grad_outputs is not None
+    if reads_outputs:
+        grad_steps = grad_outputs.transpose(1, 2).contiguous()  # (E, T, B)
+    else:
+        grad_steps = states.new_zeros(members, length, batch)
     derivative_ = STEPPED[trace.activation].scaled_derivative_
     readout = output_weight[:, None, :]
     output_terms = grad_steps[..., None].unbind(1)
     grad_input_weight, grad_input_bias = torch.zeros_like(input_weight), torch.zeros_like(input_bias)
     grad_feedback, grad_output_weight = torch.zeros_like(feedback), torch.zeros_like(output_weight)
     delta = grad_steps[:, -1, :, None] * readout  # δ_T (E, B, m)
+    if grad_final_state is not None:
+        delta += grad_final_state
     gradient = scaled.unbind(1)
     for block in reversed(_blocks(members, length, batch, width)):
         derivative_(scaled[:, block.start : block.stop], trace.dt)
         for k in reversed(block):
             gradient[k].mul_(delta)  # d_k
             if k:
-                subtract_feedback_(delta, gradient[k], transposed).addcmul_(output_terms[k - 1], readout)
+                subtract_feedback_(delta, gradient[k], transposed)
+                if reads_outputs:
+                    delta.addcmul_(output_terms[k - 1], readout)
         flat, before = _flat(scaled, block), _flat(states[:, :-1], block)
         inputs = trace.steps[block.start : block.stop].reshape(1, 1, -1).expand(members, 1, -1)
         grad_input_weight += torch.bmm(inputs, flat)[:, 0]
@@ -276,8 +291,9 @@ def pullback(trace: Trace, grad_outputs: Tensor) -> list[Tensor]:
             grad_feedback -= torch.linalg.vecdot(before, flat, dim=1)
         else:
             grad_feedback.baddbmm_(before.mT, flat, alpha=-1.0)
-        grad_block = grad_steps[:, block.start : block.stop].reshape(members, 1, -1)
-        grad_output_weight += torch.bmm(grad_block, _flat(states[:, 1:], block))[:, 0]
+        if reads_outputs:
+            grad_block = grad_steps[:, block.start : block.stop].reshape(members, 1, -1)
+            grad_output_weight += torch.bmm(grad_block, _flat(states[:, 1:], block))[:, 0]
     _release(trace.states, trace.activations)
     return [grad_input_weight, grad_input_bias, grad_feedback, grad_output_weight, grad_steps.sum((1, 2))]
 
@@ -311,6 +327,48 @@ def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, acti
         return SteppedRecurrence.apply(inputs, dt, activation, *parameters)
     outputs = stepped_outputs(inputs, as_members(parameters), dt, activation)
     return outputs.reshape(*parameters[4].shape[:-1], *outputs.shape[1:], 1)
+
+
+class SteppedFinalState(torch.autograd.Function):
+    """The last states ``h_T`` (E, B, m) of the members' recurrences [U, b, feedback] on shared inputs
+    (B, T, 1), with the hand-derived backward pass (:func:`pullback` from ``∂L/∂h_T``): what a readout of
+    the whole sequence (a classifier) differentiates. The backward pass runs once."""
+
+    @staticmethod
+    def forward(ctx, inputs, dt, activation, *parameters):
+        _, ctx.trace = traced_outputs(inputs, _undecoded(list(parameters)), dt, activation)
+        ctx.shapes = [parameter.shape for parameter in parameters]
+        final = ctx.trace.states[:, -1].clone()  # the trace's buffers return to the pool after backward
+        return final.reshape(*parameters[0].shape[:-1], *final.shape[1:])
+
+    @staticmethod
+    def backward(ctx, grad_final):
+        trace = ctx.trace
+        if trace is None:
+            raise RuntimeError("a first backward pass released the recurrence's saved states")
+        ctx.trace = None
+        members = trace.parameters[0].shape[0]
+        gradients = pullback(trace, None, grad_final.reshape(members, *grad_final.shape[-2:]))[:3]
+        return (None, None, None, *(g.reshape(s) for g, s in zip(gradients, ctx.shapes, strict=True)))
+
+
+def final_states(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
+    """The last states ``h_T`` (…, B, m) for inputs (B, T, 1) and ``parameters`` = [U, b, feedback] as the
+    model holds them; differentiable in the parameters (by :func:`pullback`) when grad mode asks for it."""
+    if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
+        return SteppedFinalState.apply(inputs, dt, activation, *parameters)
+    members = _undecoded(parameters)
+    final = inputs.new_empty(members[0].shape[0], inputs.shape[0], members[0].shape[1])
+    stepped_outputs(inputs, members, dt, activation, final_states=final)
+    return final.reshape(*parameters[0].shape[:-1], *final.shape[1:])
+
+
+def _undecoded(parameters: list[Tensor]) -> list[Tensor]:
+    """[U, b, feedback] as the model holds them, per member (:func:`as_members`), with a zero decoder
+    [c, c0] appended: the recurrence for its states alone."""
+    input_weight = parameters[0]
+    decoder = [torch.zeros_like(input_weight), input_weight.new_zeros(*input_weight.shape[:-1], 1)]
+    return as_members([*parameters, *decoder])
 
 
 def _toeplitz(kernel: Tensor) -> Tensor:

@@ -174,9 +174,11 @@ FIG3_TEACHERS = study_grids(config)[FIG3_STUDY]["targets"] if has_study(FIG3_STU
 
 
 def paper_figures():
-    """The paper's figures this config can build: least-squares (1, 4) and the configured studies (2, 3, 12)."""
+    """The paper's figures this config can build: least-squares (1, 4), the configured studies (2, 3, 12),
+    the classification study (9) and the memory studies (10, 11)."""
     names = ["fig1", "fig4"] if config["lstsq"]["targets"] else []
     names += [f for f in ("fig2", "fig3", "fig12") if has_study(config["figures"][f]["study"])]
+    names += ["fig9"] if config["classification"]["enabled"] else []
     return names + ["fig10", "fig11"]
 
 
@@ -190,3 +192,39 @@ def grid_panels(wildcards):
         for a in config["grid"]["activations"]
         for p in config["grid"]["parameterizations"]
     ]
+
+
+# The classification study (Figure 9, Table 1): one run per (parameterization, width, seed).
+CLASSIFICATION = config["classification"]
+CLASSIFICATION_RUN = "results/classification/{parameterization}/width{width}_seed{seed}"
+CLASSIFICATION_CELLS = (
+    [
+        {"parameterization": parameterization, "width": width, "seed": seed}
+        for parameterization in CLASSIFICATION["parameterizations"]
+        for width in CLASSIFICATION["widths"]
+        for seed in CLASSIFICATION["seeds"]
+    ]
+    if CLASSIFICATION["enabled"]
+    else []
+)
+CLASSIFICATION_RUNS = [CLASSIFICATION_RUN.format(**cell) for cell in CLASSIFICATION_CELLS]
+CLASSIFICATION_SETTINGS = [
+    "activation",
+    "dt",
+    "initial_eigenvalues",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "evaluation_batch_size",
+]
+
+
+def classification_files(wildcards):
+    """The IDX files of dataset `idx` that exist (none for a bundled set), so that replacing one reruns the
+    study; a missing or unset one fails job classification_data with its config key, not the DAG (a dry
+    run of the paper preset works before the files are in place)."""
+    if CLASSIFICATION["dataset"] != "idx":
+        return []
+    paths = [CLASSIFICATION["idx"][key] for key in ("train_images", "train_labels", "test_images", "test_labels")]
+    return [path for path in paths if path and os.path.isfile(path)]

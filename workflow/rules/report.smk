@@ -8,6 +8,10 @@ BENCHMARKS = {
     "perturbation_error": [f"results/benchmarks/perturbation_error/{family}.tsv" for family in FAMILIES],
     "least_squares": ["results/benchmarks/lstsq/least_squares.tsv"] if LSTSQ else [],
     "memory_definitions": ["results/benchmarks/memory_studies/memory_definitions.tsv"],
+    "train_classifier": [
+        "results/benchmarks/classification/{parameterization}/width{width}_seed{seed}.tsv".format(**cell)
+        for cell in CLASSIFICATION_CELLS
+    ],
 }
 # report figure -> the figure labels of its claims (results/claims.csv `figure` column)
 REPORT_FIGURES = {
@@ -35,6 +39,7 @@ rule claims:
         control_stability=["results/controls/summary/stability.csv"] if CONTROLS else [],
         control_crossings=["results/controls/summary/crossings.csv"] if CONTROLS else [],
         control_teachers=TEACHER_TABLES.get("results/controls", []),
+        classification=[rules.summarize_classification.output.history] if CLASSIFICATION["enabled"] else [],
     output:
         table="results/claims.csv",
         markdown="results/claims.md",
@@ -85,6 +90,7 @@ rule report_pages:
         code=script_code("report_pages.py"),
         claims=rules.claims.output.table,
         descriptions="workflow/report/captions.yaml",
+        classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
     output:
         front="results/report/workflow.rst",
         captions=expand("results/report/captions/{name}.rst", name=list(REPORT_FIGURES)),

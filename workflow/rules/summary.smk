@@ -80,3 +80,4 @@ rule summaries:
         rules.summarize_perturbation.output,
         rules.summarize_stability.output,
         rules.summarize_memory.output,
+        rules.summarize_classification.output if CLASSIFICATION["enabled"] else [],

@@ -4,7 +4,8 @@ the negative controls' summaries -> results/controls/claims.csv (beside each cla
 from curse_of_memory.artifacts import atomic_path, load_csv, save_csv
 from curse_of_memory.claims import claims_table, controlled, with_controls
 from curse_of_memory.claims_tables import markdown_table
-from curse_of_memory.paper_claims import paper_claims, radius_pairs
+from curse_of_memory.classification_tables import at_epoch
+from curse_of_memory.paper_claims import claim_epoch, paper_claims, radius_pairs
 from curse_of_memory.runtime import configure_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -34,11 +35,17 @@ tables = {
     "definitions": load_csv(inputs.definitions, made_by="memory_definitions"),
     "nondecaying": load_csv(inputs.nondecaying, made_by="nondecaying_memory").drop_duplicates("model"),
 }
+# Figure 9's runs at the claim's epoch; their control is epoch 0, the weights every form shares
+classification = [load_csv(path, made_by="summarize_classification") for path in inputs.classification]
+for history in classification:
+    tables["classification"] = at_epoch(history, claim_epoch(config["classification"]))
 table = claims_table(claims, tables, settings)
 for path in output.controls:  # with claims.controls.initialization
     control_tables = model_tables(
         inputs.control_stability[0], inputs.control_crossings[0], inputs.control_teachers, "_controls"
     )
+    for history in classification:
+        control_tables["classification"] = at_epoch(history, 0)
     controls = claims_table(controlled(claims), control_tables, settings)
     controls.insert(0, "control", "initialization")
     save_csv(path, controls)

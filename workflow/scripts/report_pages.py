@@ -5,7 +5,8 @@ from pathlib import Path
 import yaml
 
 from curse_of_memory.artifacts import atomic_path, load_csv
-from curse_of_memory.report import caption, front_page
+from curse_of_memory.classification_tables import table_one
+from curse_of_memory.report import caption, front_page, rst_table
 from curse_of_memory.runtime import configure_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -14,7 +15,16 @@ claims = load_csv(snakemake.input.claims, made_by="claims")
 descriptions = yaml.safe_load(Path(snakemake.input.descriptions).read_text())
 with atomic_path(snakemake.output.front) as path:
     path.write_text(front_page(claims, snakemake.config))
+# Table 1 goes under Figure 9's caption
+tables = {}
+for path in snakemake.input.classification_test:
+    test = load_csv(path, made_by="summarize_classification")
+    tables["fig9"] = (
+        "**Table 1.** Test loss and accuracy (mean ± standard error over seeds).\n\n"
+        + rst_table(table_one(test))
+    )
 for (name, labels), output in zip(snakemake.params.figures.items(), snakemake.output.captions, strict=True):
     with atomic_path(output) as path:
-        path.write_text(caption(descriptions[name], claims[claims["figure"].isin(labels)]))
+        text = caption(descriptions[name], claims[claims["figure"].isin(labels)])
+        path.write_text(text + ("\n" + tables[name] if name in tables else ""))
 log.info("%d captions", len(snakemake.output.captions))

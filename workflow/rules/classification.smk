@@ -1,0 +1,81 @@
+# Figure 9 and Table 1 (the paper's Appendix E): digits classified pixel by pixel, one training job per
+# (parameterization, width, seed), every parameterization of a seed started from the same weights.
+
+rule classification_data:
+    input:
+        code=script_code("classification_data.py"),
+        idx=classification_files,
+    output:
+        dataset="results/classification/data.npz",
+    params:
+        dataset=CLASSIFICATION["dataset"],
+        idx=CLASSIFICATION["idx"],
+        sizes=CLASSIFICATION["sizes"],
+        seed=CLASSIFICATION["split_seed"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/classification/data.log",
+    script:
+        "../scripts/classification_data.py"
+
+
+rule train_classifier:
+    input:
+        code=script_code("train_classifier.py"),
+        dataset=rules.classification_data.output.dataset,
+    output:
+        history=f"{CLASSIFICATION_RUN}/history.csv",
+        test=f"{CLASSIFICATION_RUN}/test.json",
+        checkpoint=f"{CLASSIFICATION_RUN}/model.pt",
+    params:
+        settings={key: CLASSIFICATION[key] for key in CLASSIFICATION_SETTINGS},
+        device=config["training"]["device"],
+    threads: training_threads()
+    resources:
+        gpu=1 if uses_gpu() else 0,
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/classification/{parameterization}/width{width}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/classification/{parameterization}/width{width}_seed{seed}.tsv"
+    script:
+        "../scripts/train_classifier.py"
+
+
+rule summarize_classification:
+    input:
+        code=script_code("summarize_classification.py"),
+        dataset=rules.classification_data.output.dataset,
+        histories=[f"{run}/history.csv" for run in CLASSIFICATION_RUNS],
+        tests=[f"{run}/test.json" for run in CLASSIFICATION_RUNS],
+    output:
+        history="results/summary/classification.csv",
+        test="results/summary/classification_test.csv",
+        table="results/summary/classification_table.md",
+    params:
+        cells=CLASSIFICATION_CELLS,
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/summary/classification.log",
+    script:
+        "../scripts/summarize_classification.py"
+
+
+rule fig9:
+    input:
+        code=script_code("plot_classification.py"),
+        history=rules.summarize_classification.output.history,
+        style=FIGURE_STYLE,
+    output:
+        report_figure("fig9", "Figure 9"),
+    params:
+        baseline=CLASSIFICATION["baseline"],
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/figures/fig9.log",
+    script:
+        "../scripts/plot_classification.py"
