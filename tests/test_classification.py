@@ -281,3 +281,21 @@ def test_claim_rows_count_a_run_diverged_by_an_epoch_as_infinitely_bad():
     rows = at_epoch(history, 2).set_index("parameterization")
     assert rows.loc["direct", "validation_loss"] == np.inf and rows.loc["exp", "validation_loss"] == 0.9
     assert list(at_epoch(history, 0)["validation_loss"]) == [2.3, 2.3]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_classifier_trains_on_cuda_as_on_the_cpu():
+    """The GPU path (the reference loop under autograd) gives the CPU path's logits and training history."""
+    splits = {"train": sum_task(64, 0), "validation": sum_task(32, 1)}
+    settings = ClassificationSettings(
+        epochs=2, batch_size=16, learning_rate=0.01, weight_decay=0.0, evaluation_batch_size=32
+    )
+    cpu, cuda = (SequenceClassifier(8, "tanh", "softplus", 2, 0, (0.01, 0.1)) for _ in range(2))
+    cuda = cuda.cuda()
+    inputs = splits["train"][0][:8]
+    torch.testing.assert_close(cuda(inputs.cuda()).cpu(), cpu(inputs), rtol=1e-10, atol=1e-12)
+    on_cuda = {split: (x.cuda(), y.cuda()) for split, (x, y) in splits.items()}
+    cpu_history = train_classifier(cpu, splits, settings, 0)[0]
+    cuda_history = train_classifier(cuda, on_cuda, settings, 0)[0]
+    for cpu_row, cuda_row in zip(cpu_history, cuda_history, strict=True):
+        assert cuda_row["validation_loss"] == pytest.approx(cpu_row["validation_loss"], rel=1e-6)

@@ -116,3 +116,24 @@ def test_norm_table_puts_both_norms_side_by_side():
     claims = pd.DataFrame(columns=COLUMNS)
     assert "## Perturbation norm" in results_page(constructions(), stability(), claims, lstsq, spectral)
     assert "## Perturbation norm" not in results_page(constructions(), stability(), claims, lstsq)
+
+
+def test_figure_9_section_holds_table_1_and_ranks_the_forms_by_test_accuracy():
+    test = pd.DataFrame(
+        {
+            "dataset": "mnist_5k",
+            "parameterization": ["direct", "direct", "softplus", "softplus"],
+            "width": 32,
+            "seed": [0, 1, 0, 1],
+            "test_loss": [2.0, 2.2, 1.0, 1.2],
+            "test_accuracy": [0.2, 0.3, 0.8, 0.9],
+            "best_epoch": 4,
+            "diverged": False,
+        }
+    )
+    lstsq = {"fit": "regression", "perturbed": "all", "widths": [2, 4, 6]}
+    claims = pd.DataFrame(columns=COLUMNS)
+    page = results_page(constructions(), stability(), claims, lstsq, classification_test=test)
+    assert "| mnist_5k | 32 | softplus | 1.1000 ± 0.1000 | 85.00% ± 5.00% | 2 | 0 |" in page
+    assert "m = 32: softplus > direct." in page
+    assert "## Figure 9" not in results_page(constructions(), stability(), claims, lstsq)

@@ -58,8 +58,11 @@ def test_dry_run_of_the_quick_preset(workdir):
     assert counts["perturbation_error_spectral"] == 4 * 3
     assert counts["model_memory"] == 4  # one per study: memory functions take milliseconds per model
     assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
+    assert counts["fit_classifier"] == 5 * 1 * 3  # Figure 9: parameterisations x widths x seeds
     for rule in [
         *FIGURE_RULES,
+        "classification_data",
+        "summarize_classification",
         "least_squares",
         "teacher_filter",
         "memory_definitions",

@@ -7,10 +7,10 @@ pixel then reaches the readout only through the recurrence, whose parameterisati
 compares (a mean over time would let early pixels bypass it). The RNN's scalar decoder ``c, c0`` is
 unused here and frozen.
 
-Same initial weights: for a seed, U, b, P and the readout are drawn alike under every parameterisation
-(each draws from its own generator seeded by the seed), and the eigenvalues ``λ = g(w)`` of ``Ŵ`` are
-drawn once, log-uniformly in ``[low, high]`` (memory time scales ``1/λ`` spread over the sequence's
-length), and set through each form's inverse, ``w = g⁻¹(λ)`` (:meth:`RNN.set_eigenvalues_`).
+Same initial weights: for a seed, U, b, P (the RNN's generator) and the readout (a stream of its own) are
+drawn alike under every parameterisation, and the eigenvalues ``λ = g(w)`` of ``Ŵ`` are drawn once,
+log-uniformly in ``[low, high]`` (memory time scales ``1/λ`` spread over the sequence), and set through
+each form's inverse, ``w = g⁻¹(λ)`` (:meth:`RNN.set_eigenvalues_`).
 """
 
 from __future__ import annotations
@@ -48,16 +48,12 @@ class SequenceClassifier(nn.Module):
         for unused in (self.rnn.output_weight, self.rnn.output_bias):
             unused.requires_grad_(False)
         low, high = initial_eigenvalues
-        draws = np.random.default_rng([seed, 1]).uniform(math.log(low), math.log(high), width)
-        self.rnn.set_eigenvalues_(torch.as_tensor(np.exp(draws), dtype=DTYPE))
-        generator = torch.Generator().manual_seed(seed)
-        bound = 1.0 / math.sqrt(width)  # torch.nn.Linear's default initialisation
-        self.readout_weight = nn.Parameter(
-            (2 * torch.rand(classes, width, generator=generator, dtype=DTYPE) - 1) * bound
-        )
-        self.readout_bias = nn.Parameter(
-            (2 * torch.rand(classes, generator=generator, dtype=DTYPE) - 1) * bound
-        )
+        eigenvalues = np.exp(np.random.default_rng([seed, 1]).uniform(math.log(low), math.log(high), width))
+        self.rnn.set_eigenvalues_(torch.as_tensor(eigenvalues, dtype=DTYPE))
+        # torch.nn.Linear's default initialisation, from a stream of its own (not the RNN's generator's)
+        readout = np.random.default_rng([seed, 2]).uniform(-1.0, 1.0, (classes, width + 1)) / math.sqrt(width)
+        self.readout_weight = nn.Parameter(torch.as_tensor(readout[:, :width], dtype=DTYPE))
+        self.readout_bias = nn.Parameter(torch.as_tensor(readout[:, width], dtype=DTYPE))
 
     def forward(self, inputs: Tensor) -> Tensor:
         return F.linear(self.rnn.final_states(inputs), self.readout_weight, self.readout_bias)

@@ -20,9 +20,9 @@ rule classification_data:
         "../scripts/classification_data.py"
 
 
-rule train_classifier:
+rule fit_classifier:
     input:
-        code=script_code("train_classifier.py"),
+        code=script_code("fit_classifier.py"),
         dataset=rules.classification_data.output.dataset,
     output:
         history=f"{CLASSIFICATION_RUN}/history.csv",
@@ -41,7 +41,7 @@ rule train_classifier:
     benchmark:
         "results/benchmarks/classification/{parameterization}/width{width}_seed{seed}.tsv"
     script:
-        "../scripts/train_classifier.py"
+        "../scripts/fit_classifier.py"
 
 
 rule summarize_classification:

@@ -8,7 +8,7 @@ BENCHMARKS = {
     "perturbation_error": [f"results/benchmarks/perturbation_error/{family}.tsv" for family in FAMILIES],
     "least_squares": ["results/benchmarks/lstsq/least_squares.tsv"] if LSTSQ else [],
     "memory_definitions": ["results/benchmarks/memory_studies/memory_definitions.tsv"],
-    "train_classifier": [
+    "fit_classifier": [
         "results/benchmarks/classification/{parameterization}/width{width}_seed{seed}.tsv".format(**cell)
         for cell in CLASSIFICATION_CELLS
     ],
@@ -126,6 +126,7 @@ rule results_page:
         stability="results/summary/stability.csv",
         claims=rules.claims.output.table,
         spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
+        classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
     output:
         page="results/results.md",
     params:

@@ -14,12 +14,14 @@ if inputs.spectral:  # Figures 7 and 8's families perturbed at spectral norm (fi
     draws = collect_perturbation(inputs.spectral, snakemake.params.spectral_cells)
     null_errors = stability.groupby("target")["null_error"].first().to_dict()
     spectral = stability_table(draws, None, null_errors, snakemake.params.threshold)
+classification = [load_csv(path, made_by="summarize_classification") for path in inputs.classification_test]
 page = results_page(
     load_csv(inputs.constructions, made_by="least_squares"),
     stability,
     load_csv(inputs.claims, made_by="claims"),
     snakemake.params.lstsq,
     spectral,
+    classification[0] if classification else None,
 )
 with atomic_path(snakemake.output.page) as path:
     path.write_text(page)

@@ -19,8 +19,8 @@ dataset = dataset_label(snakemake.config["classification"])
 histories, tests = [], []
 for cell, history_path, test_path in zip(snakemake.params.cells, inputs.histories, inputs.tests, strict=True):
     keys = {"dataset": dataset, **cell}
-    histories.append(load_csv(history_path, made_by="train_classifier").assign(**keys))
-    tests.append({**keys, **load_json(test_path, made_by="train_classifier")})
+    histories.append(load_csv(history_path, made_by="fit_classifier").assign(**keys))
+    tests.append({**keys, **load_json(test_path, made_by="fit_classifier")})
 history = pd.concat(histories, ignore_index=True)[HISTORY_COLUMNS]
 test = pd.DataFrame(tests)[TEST_COLUMNS]
 save_csv(output.history, history)

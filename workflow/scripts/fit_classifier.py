@@ -1,4 +1,4 @@
-"""Rule train_classifier: one RNN classifier (parameterization, width, seed) trained on the pixel
+"""Rule fit_classifier: one RNN classifier (parameterization, width, seed) trained on the pixel
 sequences; history per epoch, test loss and accuracy of the best-validation checkpoint."""
 
 import math
