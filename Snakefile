@@ -23,6 +23,7 @@ include: "workflow/rules/lstsq.smk"
 include: "workflow/rules/memory_studies.smk"
 include: "workflow/rules/classification.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/figure_registry.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 

@@ -126,6 +126,36 @@ def test_one_figure_target_builds_only_its_inputs(workdir):
     assert counts == {"make_target": 1, "train": 6, "perturbation_error": 6, "fig7": 1, "total": 14}
 
 
+NEW_FIGURE = """
+FIGURES.append(
+    Figure(
+        "margin_figure",
+        "plot_stability.py",
+        "Main grid",
+        {"title": "Margins again", "plots": "the stability figure, registered anew", "paper": "none"},
+        {"stability": "results/summary/stability.csv"},
+        {"study": MAIN_STUDY},
+        ("7/8 grid",),
+    )
+)
+"""
+
+
+def test_a_new_figure_is_one_registry_entry(workdir):
+    """One entry appended to the registry gives the figure its rule, its place in `figures` and `all`, and
+    its report caption: nothing else is edited."""
+    registry = workdir / "workflow" / "rules" / "figure_registry.smk"
+    registry.write_text(registry.read_text() + NEW_FIGURE)
+    alone = snakemake(
+        workdir, "margin_figure", "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml"
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert job_counts(alone.stdout)["margin_figure"] == 1
+    every = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
+    assert "results/figures/margin_figure.png" in every.stdout
+    assert "results/report/captions/margin_figure.rst" in every.stdout
+
+
 def test_lint_is_clean(workdir):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr

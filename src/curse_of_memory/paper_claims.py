@@ -243,6 +243,8 @@ def paper_claims(config: dict) -> list[Claim]:
             ),
         )
     )
+    if config["classification"]["enabled"]:
+        claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
     for family in config["memory_definitions"]["families"]:
         claims.append(
             Claim(
@@ -314,8 +316,6 @@ def paper_claims(config: dict) -> list[Claim]:
                 ),
             )
         )
-    if config["classification"]["enabled"]:
-        claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
     return claims
 
 

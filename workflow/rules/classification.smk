@@ -62,20 +62,3 @@ rule summarize_classification:
         "results/logs/summary/classification.log",
     script:
         "../scripts/summarize_classification.py"
-
-
-rule fig9:
-    input:
-        code=script_code("plot_classification.py"),
-        history=rules.summarize_classification.output.history,
-        style=FIGURE_STYLE,
-    output:
-        report_figure("fig9", "Figure 9"),
-    params:
-        baseline=CLASSIFICATION["baseline"],
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/figures/fig9.log",
-    script:
-        "../scripts/plot_classification.py"

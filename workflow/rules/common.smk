@@ -2,6 +2,7 @@
 
 import os
 import re
+from dataclasses import dataclass, field
 
 from snakemake.utils import min_version
 
@@ -228,3 +229,50 @@ def classification_files(wildcards):
         return []
     paths = [CLASSIFICATION["idx"][key] for key in ("train_images", "train_labels", "test_images", "test_labels")]
     return [path for path in paths if path and os.path.isfile(path)]
+
+
+# The figure registry's entries (figure_registry.smk) and the helpers that build them.
+@dataclass(frozen=True)
+class Figure:
+    """Rule ``name`` draws results/figures/<stem>.<fmt> (stem: the name) with workflow/scripts/<script>
+    from the named ``inputs`` (a value may be a function of the wildcards) and ``params``; ``wildcards``
+    lists the values a wildcard of the stem takes. The report shows it under ``category`` with ``caption``
+    (title, plots, paper) and this run's rows of results/claims.csv whose ``figure`` is in ``claims``."""
+
+    name: str
+    script: str
+    category: str
+    caption: dict
+    inputs: dict
+    params: dict = field(default_factory=dict)
+    claims: tuple = ()
+    stem: str = ""
+    wildcards: dict = field(default_factory=dict)
+
+    @property
+    def file_stem(self):
+        return self.stem or self.name
+
+
+def _perturbation_panels(name, panels, columns, title, suffix, norm, caption, claims):
+    """Figures 7 and 8: perturbation-error panels of trained families, at the configured norm or (suffix
+    ``_spectral``) at spectral norm."""
+    return Figure(
+        f"{name}{suffix}",
+        "plot_perturbation.py",
+        f"Figure {name[3:]}",
+        caption,
+        {"draws": cell_paths(f"results/perturbation{suffix}/{CELL}.csv", panel_cells(panels))},
+        {
+            "cells": panel_cells(panels),
+            "panels": panels,
+            "columns": columns,
+            "title": title + (f" ({norm} norm)" if norm else ""),
+        },
+        claims if not suffix else (),
+    )
+
+
+def _study_panels(study):
+    """Figures 2 and 12: the families of a study's first target."""
+    return [p for p in study_panels(study) if p["target"] == study_grids(config)[study]["targets"][0]]

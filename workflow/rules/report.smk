@@ -13,16 +13,22 @@ BENCHMARKS = {
         for cell in CLASSIFICATION_CELLS
     ],
 }
-# report figure -> the figure labels of its claims (results/claims.csv `figure` column)
-REPORT_FIGURES = {
-    **{name: [name[3:]] for name in [*PAPER_FIGURES, "fig7", "fig8"]},
-    **{f"{name}{suffix}": [] for name in MAIN_FIGURES for suffix, _ in perturbation_variants(MAIN_STUDY)[1:]},
-    "fig1": ["1a", "1b"],
-    "stability_summary": [],
-    "stability_vs_width": ["7/8 grid"],
-    "memory_trained": [],
-    "perturbation_grid": ["7/8 grid"],
-}
+# report figure -> its caption and the figure labels of its claims (results/claims.csv `figure` column)
+REPORT_FIGURES = {figure.name: {**figure.caption, "claims": list(figure.claims)} for figure in FIGURES}
+
+
+# every figure of the registry (`snakemake figures`)
+rule figures:
+    input:
+        [
+            path
+            for figure in FIGURES
+            for path in expand(
+                f"results/figures/{figure.file_stem}.{{fmt}}",
+                fmt=config["figures"]["formats"],
+                **figure.wildcards,
+            )
+        ],
 
 
 TEACHER_TABLES = {root: [f"{root}/summary/teachers.csv"] if has_study(FIG3_STUDY) else [] for root in SUMMARY_SETS.values()}
@@ -69,27 +75,10 @@ rule runtimes:
         "../scripts/runtimes.py"
 
 
-rule stability_summary:
-    input:
-        code=script_code("plot_stability_summary.py"),
-        stability="results/summary/stability.csv",
-        crossings="results/summary/crossings.csv",
-        style=FIGURE_STYLE,
-    output:
-        report_figure("stability_summary", "Summary"),
-    conda:
-        "../../envs/curse-of-memory.yaml"
-    log:
-        "results/logs/figures/stability_summary.log",
-    script:
-        "../scripts/plot_stability_summary.py"
-
-
 rule report_pages:
     input:
         code=script_code("report_pages.py"),
         claims=rules.claims.output.table,
-        descriptions="workflow/report/captions.yaml",
         classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
     output:
         front="results/report/workflow.rst",

@@ -75,6 +75,36 @@ rule summarize_memory:
         "../scripts/summarize_memory.py"
 
 
+# Figure 3's teacher filter, and its negative control: which teachers RNNs approximate stably.
+if has_study(FIG3_STUDY):
+
+    for _suffix, _root in SUMMARY_SETS.items():  # the teachers' table, and its negative control
+
+        rule:
+            name:
+                f"teacher_filter{_suffix}"
+            input:
+                code=script_code("teacher_filter.py"),
+                draws=cell_paths(f"{_root}/perturbation/{CELL}.csv", panel_cells(study_panels(FIG3_STUDY))),
+                datasets=expand("results/targets/{target}.npz", target=FIG3_TEACHERS),
+                memory=expand("results/memory/targets/{target}.csv", target=FIG3_TEACHERS),
+            output:
+                table=f"{_root}/summary/teachers.csv",
+            params:
+                cells=panel_cells(study_panels(FIG3_STUDY)),
+                targets=FIG3_TEACHERS,
+                evaluation={t: target_evaluation(t) for t in FIG3_TEACHERS},
+                teacher_parameters={t: config["targets"][t]["parameters"] for t in FIG3_TEACHERS},
+                threshold=config["stability"]["relative_error_threshold"],
+                filter=config["stability"]["teacher_filter"],
+            conda:
+                "../../envs/curse-of-memory.yaml"
+            log:
+                f"results/logs/summary/teachers{_suffix}.log",
+            script:
+                "../scripts/teacher_filter.py"
+
+
 rule summaries:
     input:
         rules.summarize_perturbation.output,
