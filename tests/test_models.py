@@ -207,3 +207,50 @@ def test_invalid_arguments_are_named():
         RNN(4, activation="sigmoid")
     with pytest.raises(ValueError, match="allowed: .*softplus"):
         RNN(4, parameterization="cayley")
+
+
+GRADIENT_OVER_WEIGHT = {  # |g'(w)| / g(w)² in closed form
+    "exp": lambda w: np.exp(-w),
+    "softplus": lambda w: (1 / (1 + np.exp(-w))) / np.log1p(np.exp(w)) ** 2,
+    "best": lambda w: 2 * np.abs(w),
+    "inverse": lambda w: np.ones_like(w),
+    "direct": lambda w: 1 / w**2,
+}
+
+
+@pytest.mark.parametrize("parameterization", sorted(GRADIENT_OVER_WEIGHT))
+def test_gradient_over_weight_has_its_closed_form(parameterization, monkeypatch):
+    model = RNN(6, "tanh", parameterization, seed=1)
+    with torch.no_grad():
+        model.recurrent_raw.copy_(torch.tensor([0.6, 0.8, 1.0, 1.5, 2.0, 3.0]))
+    raw = model.recurrent_raw.detach().numpy()
+    expected = GRADIENT_OVER_WEIGHT[parameterization](raw)
+    assert np.allclose(model.gradient_over_weight().numpy(), expected, rtol=1e-12)
+    statistics = model.gradient_over_weight_statistics()
+    assert statistics["gradient_over_weight"] == pytest.approx(expected.max(), rel=1e-12)
+    assert statistics["gradient_over_weight_median"] == pytest.approx(np.median(expected), rel=1e-12)
+    assert statistics["stability_margin"] == pytest.approx(model.stability_margin().item())
+    # without its registered pullback, autograd's g'(w) gives the same ratio
+    form = PARAMETERIZATIONS[parameterization]
+    monkeypatch.setitem(
+        PARAMETERIZATIONS, parameterization, type(form)(form.eigenvalue_map, form.rotated, form.raw_for)
+    )
+    plain = RNN(6, "tanh", parameterization, seed=1)
+    plain.load_state_dict(model.state_dict())
+    assert np.allclose(plain.gradient_over_weight().numpy(), expected, rtol=1e-12)
+
+
+def test_gradient_over_weight_of_frozen_and_held_modes():
+    """A relu baseline's frozen mode (g = g' = 0) has no ratio and is left out of the statistics; a projected
+    mode held at 0 (g = 0, g' = 1) has an infinite one."""
+    frozen = RNN(3, "tanh", "vanilla")
+    with torch.no_grad():
+        frozen.recurrent_raw.copy_(torch.tensor([-1.0, 0.5, 1.0]))
+    ratios = frozen.gradient_over_weight()
+    assert ratios[0].isnan() and ratios[1:].tolist() == [4.0, 1.0]
+    statistics = frozen.gradient_over_weight_statistics()
+    assert (statistics["gradient_over_weight"], statistics["gradient_over_weight_median"]) == (4.0, 2.5)
+    held = RNN(3, "tanh", "vanilla_projected")
+    with torch.no_grad():
+        held.recurrent_raw.copy_(torch.tensor([0.0, 0.0, 1.0]))
+    assert held.gradient_over_weight_statistics()["gradient_over_weight_median"] == np.inf

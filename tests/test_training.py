@@ -237,7 +237,8 @@ def test_divergence_retries_the_epoch_at_a_lower_learning_rate():
     settings = TrainingSettings(
         batch_size=16, max_epochs=6, learning_rate=1e3, gradient_clip=None, divergence_retries=6
     )
-    result = train(RNN(4, "linear", "exp", seed=0), splits, settings, seed=0)
+    model = RNN(4, "linear", "exp", seed=0)
+    result = train(model, splits, settings, seed=0)
     retries = result.metrics["divergence_retries"]
     assert result.metrics["stop_reason"] == "max_epochs" and len(retries) >= 1
     assert [r["learning_rate"] for r in retries] == pytest.approx(
@@ -245,6 +246,9 @@ def test_divergence_retries_the_epoch_at_a_lower_learning_rate():
     )
     assert [row["epoch"] for row in result.history] == list(range(1, 7))
     assert all(math.isfinite(row["train_loss"]) for row in result.history)
+    # every epoch records the recurrent weights' margin and gradient-over-weight ratios (exp: e^{-w})
+    largest = max(math.exp(-w) for w in model.recurrent_raw.tolist())
+    assert result.history[-1]["gradient_over_weight"] == pytest.approx(largest, rel=1e-12)
 
 
 class SimulatedCrashError(Exception):

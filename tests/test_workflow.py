@@ -226,6 +226,7 @@ def test_tiny_end_to_end_run(workdir):
         "memory_trained",
         "stability_vs_width",
         "stability_summary",
+        "gradient_ratio",
     ]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "seed0.log").read_text()
@@ -267,6 +268,20 @@ def test_tiny_end_to_end_run(workdir):
     unfitted = control_stability[control_stability["study"] == "lstsq"]  # zero kernels: E_m(0) = E_null
     assert len(unfitted) and np.allclose(unfitted["error_at_zero"], unfitted["null_error"])
     check_classification_outputs(results)
+    ratios = pd.read_csv(results / "summary" / "gradient_ratio.csv")
+    assert list(ratios.columns) == [
+        *MODEL_COLUMNS,
+        "epoch",
+        "gradient_over_weight",
+        "gradient_over_weight_median",
+        "stability_margin",
+    ]
+    epochs = sum(len(pd.read_csv(path)) for path in (results / "models").rglob("history.csv"))
+    assert len(ratios) == epochs + 2 * 2 * (1 + 2)  # every trained model's epochs, the classifiers' 0, 1, 2
+    softplus = ratios[ratios["parameterization"] == "softplus"]
+    assert (
+        softplus["gradient_over_weight"].gt(0).all() and np.isfinite(softplus["gradient_over_weight"]).all()
+    )
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
@@ -301,7 +316,12 @@ def check_report_in_a_browser(report, claims):
             ]
             assert rendered == list(claims["claim"])  # the claims table, row for row
             shown = set()
-            categories = ["Main grid", "Summary", *(f"Figure {name[3:]}" for name in PAPER_FIGURES)]
+            categories = [
+                "Main grid",
+                "Summary",
+                "Beyond the paper",
+                *(f"Figure {name[3:]}" for name in PAPER_FIGURES),
+            ]
             for category in categories:
                 for index in range(len(open_category(browser, wait, report, category))):
                     row = open_category(browser, wait, report, category)[index]
@@ -326,6 +346,7 @@ def check_report_in_a_browser(report, claims):
             "memory_trained",
             "stability_vs_width",
             "perturbation_pol",
+            "gradient_ratio",
         ]
     }
     assert shown == expected
@@ -366,6 +387,7 @@ FIGURE_RULES = {
     "memory_figure",
     "stability_figure",
     "stability_summary",
+    "gradient_ratio",
 }
 
 
@@ -387,7 +409,8 @@ def rule_scripts(workdir) -> dict[str, str]:
     scripts = {}
     for record in (workdir / ".snakemake" / "metadata").iterdir():
         job = json.loads(record.read_text())
-        script = re.search(r"scripts/(\w+\.py)", job.get("code") or "")
+        named = " ".join([job.get("code") or "", *(job.get("input") or [])])  # figure rules: an input
+        script = re.search(r"scripts/(\w+\.py)", named)
         if script:
             scripts[job["rule"]] = script.group(1)
     return scripts

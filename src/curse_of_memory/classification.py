@@ -113,7 +113,7 @@ def train_classifier(
     validation_loss, validation_accuracy = evaluate(
         model, validation_x, validation_y, settings.evaluation_batch_size
     )
-    history = [_row(0, train_loss, train_accuracy, validation_loss, validation_accuracy)]
+    history = [_row(model, 0, train_loss, train_accuracy, validation_loss, validation_accuracy)]
     report(history[-1])
     # a checkpoint per trained epoch (the initialisation only when the first epoch already diverges)
     best_state, best_epoch, best_accuracy = copy.deepcopy(model.state_dict()), 0, -math.inf
@@ -138,13 +138,15 @@ def train_classifier(
             correct += int((logits.detach().argmax(-1) == train_y[batch]).sum())
             seen += len(batch)
         if math.isnan(loss_sum):
-            history.append(_row(epoch, math.nan, math.nan, math.nan, math.nan))
+            history.append(_row(model, epoch, math.nan, math.nan, math.nan, math.nan))
             report(history[-1])
             break
         validation_loss, validation_accuracy = evaluate(
             model, validation_x, validation_y, settings.evaluation_batch_size
         )
-        history.append(_row(epoch, loss_sum / seen, correct / seen, validation_loss, validation_accuracy))
+        history.append(
+            _row(model, epoch, loss_sum / seen, correct / seen, validation_loss, validation_accuracy)
+        )
         report(history[-1])
         if validation_accuracy > best_accuracy:
             best_state, best_epoch, best_accuracy = (
@@ -156,12 +158,20 @@ def train_classifier(
 
 
 def _row(
-    epoch: int, train_loss: float, train_accuracy: float, validation_loss: float, validation_accuracy: float
+    model: SequenceClassifier,
+    epoch: int,
+    train_loss: float,
+    train_accuracy: float,
+    validation_loss: float,
+    validation_accuracy: float,
 ) -> dict:
+    """One epoch of the history, with the recurrent weights' stability margin and gradient-over-weight
+    ratios after it."""
     return {
         "epoch": epoch,
         "train_loss": train_loss,
         "train_accuracy": train_accuracy,
         "validation_loss": validation_loss,
         "validation_accuracy": validation_accuracy,
+        **model.rnn.gradient_over_weight_statistics(),
     }

@@ -531,3 +531,37 @@ def save_figure(fig: plt.Figure, paths: Sequence[str | Path]) -> None:
         with atomic_path(path) as temporary:
             fig.savefig(temporary, format=Path(path).suffix.lstrip("."))
     plt.close(fig)
+
+
+def gradient_ratio_figure(ratios: pd.DataFrame) -> plt.Figure:
+    """The gradient-over-weight ratio ``|g'(w)|/g(w)²`` (largest over the modes of Ŵ) along training, one
+    column per study: its median over models per epoch and parameterisation (top), and every epoch of every
+    model against its stability margin (bottom); infinite ratios (modes held at 0) are left out."""
+    finite = ratios[np.isfinite(ratios["gradient_over_weight"]) & np.isfinite(ratios["stability_margin"])]
+    studies = list(dict.fromkeys(ratios["study"]))
+    parameterizations = list(dict.fromkeys(ratios["parameterization"]))
+    palette = dict(
+        zip(parameterizations, sns.color_palette("colorblind", len(parameterizations)), strict=True)
+    )
+    fig, axes = plt.subplots(2, len(studies), figsize=(3.2 * len(studies), 6), squeeze=False)
+    for column, study in enumerate(studies):
+        rows = finite[finite["study"] == study]
+        for parameterization, group in rows.groupby("parameterization", sort=False):
+            medians = group.groupby("epoch")["gradient_over_weight"].median()
+            color = palette[parameterization]
+            axes[0, column].plot(medians.index, medians, "-", color=color, label=parameterization)
+            axes[1, column].scatter(
+                group["stability_margin"], group["gradient_over_weight"], s=3, alpha=0.4, color=color
+            )
+        axes[0, column].set_title(f"study: {study}")
+        axes[0, column].set_xlabel("epoch")
+        axes[1, column].set_xlabel(r"stability margin $\lambda_{\min}(\hat W)$")
+        axes[1, column].set_xscale("symlog", linthresh=1e-3)
+        for row in range(2):
+            axes[row, column].set_yscale("log")
+        axes[0, column].legend(fontsize=5, loc="best")
+    axes[0, 0].set_ylabel("max over modes of |g'(w)| / g(w)$^2$ (median over models)")
+    axes[1, 0].set_ylabel("max over modes of |g'(w)| / g(w)$^2$")
+    fig.suptitle("Gradient-over-weight ratio along training, and against the stability margin")
+    fig.tight_layout()
+    return fig

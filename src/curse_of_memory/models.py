@@ -56,6 +56,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -276,6 +277,32 @@ class RNN(nn.Module):
         if not self.form.rotated:
             return self.eigenvalues().min(dim=-1).values
         return torch.linalg.eigvalsh(self.recurrent_matrix())[..., 0]
+
+    @torch.no_grad()
+    def gradient_over_weight(self) -> Tensor:
+        """The gradient-over-weight ratio ``|g'(w)| / g(w)²`` of each mode of ``Ŵ`` (its eigenvalues are
+        ``g(w)``; StableSSM, arXiv 2311.14495): how far a step on ``w`` moves a mode relative to its squared
+        size. It is ``e^{−w}`` for exp, ``2|w|`` for best, 1 for inverse, ``1/w²`` for direct: unbounded as a
+        mode nears 0 for every form but best and inverse; ``+∞`` for a projected mode held at 0, and NaN
+        (0/0) for the relu baselines' frozen modes, which no gradient moves."""
+        raw = self.recurrent_raw.detach()
+        slope = self._eigenvalue_pullback(torch.ones_like(raw))  # g'(w)
+        return slope.abs() / self.form.eigenvalue_map(raw).square()
+
+    def gradient_over_weight_statistics(self) -> dict[str, float]:
+        """The largest and the median :meth:`gradient_over_weight` over the modes that have one (not NaN;
+        NaN when none has), beside the stability margin: what the training histories record per epoch."""
+        ratios = self.gradient_over_weight()
+        ratios = ratios[~ratios.isnan()]
+        with torch.no_grad():
+            margin = self.stability_margin().item()
+        values = ratios.cpu().numpy()  # numpy's median of two infinite middles is +∞, torch's quantile NaN
+        largest, median = (float(values.max()), float(np.median(values))) if len(values) else (math.nan,) * 2
+        return {
+            "stability_margin": margin,
+            "gradient_over_weight": largest,
+            "gradient_over_weight_median": median,
+        }
 
     @torch.no_grad()
     def perturbation_model(self) -> RNN:

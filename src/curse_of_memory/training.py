@@ -572,7 +572,7 @@ def train(
             "validation_loss": validation_loss,
             "best_validation_loss": progress.best_loss,
             "learning_rate": run.optimizer.learning_rate,
-            "stability_margin": model.stability_margin().item(),
+            **model.gradient_over_weight_statistics(),  # the stability margin and |g'(w)|/g(w)² of the modes
         }
         progress.history.append(row)
         progress.epoch = epoch

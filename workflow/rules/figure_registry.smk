@@ -287,4 +287,19 @@ FIGURES += [
         },
         {"stability": "results/summary/stability.csv", "crossings": "results/summary/crossings.csv"},
     ),
+    Figure(
+        "gradient_ratio",
+        "plot_gradient_ratio.py",
+        "Beyond the paper",
+        {
+            "title": "Gradient-over-weight ratio along training",
+            "plots": "The largest |g'(w)|/g(w)^2 over the modes of W_hat per epoch (median over models, one line "
+            "per parameterisation; one column per study, the classification study's included) and against the "
+            "stability margin (every epoch of every model); modes held at 0 (ratio infinite) are left out.",
+            "paper": "StableSSM (arXiv 2311.14495): a stable reparameterisation bounds how far a step moves an "
+            "eigenvalue relative to its size; best keeps the ratio proportional to |w|, the others let it grow "
+            "as a mode nears the stability boundary.",
+        },
+        {"ratios": "results/summary/gradient_ratio.csv"},
+    ),
 ]

@@ -5,12 +5,14 @@
 
 def figure_rule(figure):
     """The rule of one registry entry; a function, so that its directives (the script's path is evaluated
-    again when the job runs) see this entry, not the loop's last one."""
+    again when the job runs) see this entry, not the loop's last one. Snakemake records the directive's text
+    (the same for every figure), so the script is an input too: editing it reruns exactly its figures."""
 
     rule:
         name:
             figure.name
         input:
+            script=f"workflow/scripts/{figure.script}",  # this rule's record names no script (see above)
             code=script_code(figure.script),
             style=FIGURE_STYLE,
             **figure.inputs,

@@ -75,6 +75,25 @@ rule summarize_memory:
         "../scripts/summarize_memory.py"
 
 
+# The gradient-over-weight ratio |g'(w)|/g(w)² and the stability margin per epoch of every trained model.
+rule summarize_gradient_ratio:
+    input:
+        code=script_code("summarize_gradient_ratio.py"),
+        histories=cell_paths(f"results/models/{CELL}/history.csv"),
+        classification=[f"{run}/history.csv" for run in CLASSIFICATION_RUNS],
+    output:
+        table="results/summary/gradient_ratio.csv",
+    params:
+        cells=grid_cells(),
+        classification_cells=CLASSIFICATION_CELLS,
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/summary/gradient_ratio.log",
+    script:
+        "../scripts/summarize_gradient_ratio.py"
+
+
 # Figure 3's teacher filter, and its negative control: which teachers RNNs approximate stably.
 if has_study(FIG3_STUDY):
 
@@ -111,3 +130,4 @@ rule summaries:
         rules.summarize_stability.output,
         rules.summarize_memory.output,
         rules.summarize_classification.output if CLASSIFICATION["enabled"] else [],
+        rules.summarize_gradient_ratio.output,
