@@ -8,6 +8,7 @@ import pytest
 
 from curse_of_memory.figures import (
     definitions_figure,
+    gradient_ratio_figure,
     memory_figure,
     nondecaying_figure,
     perturbation_figure,
@@ -216,3 +217,24 @@ def test_study_teacher_and_memory_study_figures_render(tmp_path):
     save_figure(nondecaying_figure(np.array([[1.0, 1.0], [-4.0, -3.0]]), nondecaying), [tmp_path / "11.png"])
     for name in ("2", "3", "10", "11"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
+
+
+def test_gradient_ratio_figure_draws_every_study_and_leaves_out_infinite_ratios(tmp_path):
+    """Frozen modes (margins of ±1e-16, ratios NaN) and held ones (ratio ∞) beside ordinary ones."""
+    rows = [
+        {"study": study, "target": "t", "activation": "tanh", "parameterization": p, "width": 8, "seed": 0,
+         "epoch": epoch, "gradient_over_weight": ratio, "gradient_over_weight_median": ratio,
+         "stability_margin": margin}
+        for study, p, ratio, margin in [
+            ("trained", "softplus", 5.0, 0.05), ("trained", "vanilla", np.inf, 0.0),
+            ("teacher_rnn", "vanilla", 30.0, -1e-16), ("classification", "direct", np.nan, -0.2),
+        ]
+        for epoch in range(3)
+    ]  # fmt: skip
+    figure = gradient_ratio_figure(pd.DataFrame(rows))
+    assert [ax.get_title() for ax in figure.axes[:3]] == [
+        f"study: {s}" for s in ("trained", "teacher_rnn", "classification")
+    ]
+    assert figure.axes[4].get_xlim()[0] <= -1e-3 and figure.axes[4].get_xlim()[1] >= 1.0
+    save_figure(figure, [tmp_path / "ratio.png"])
+    assert (tmp_path / "ratio.png").stat().st_size > 10_000

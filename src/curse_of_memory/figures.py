@@ -533,6 +533,10 @@ def save_figure(fig: plt.Figure, paths: Sequence[str | Path]) -> None:
     plt.close(fig)
 
 
+#: The stability margins drawn on a linear scale in Figure gradient_ratio (a symmetric log axis beyond).
+MARGIN_LINEAR_RANGE = 1e-3
+
+
 def gradient_ratio_figure(ratios: pd.DataFrame) -> plt.Figure:
     """The gradient-over-weight ratio ``|g'(w)|/g(w)²`` (largest over the modes of Ŵ) along training, one
     column per study: its median over models per epoch and parameterisation (top), and every epoch of every
@@ -556,12 +560,18 @@ def gradient_ratio_figure(ratios: pd.DataFrame) -> plt.Figure:
         axes[0, column].set_title(f"study: {study}")
         axes[0, column].set_xlabel("epoch")
         axes[1, column].set_xlabel(r"stability margin $\lambda_{\min}(\hat W)$")
-        axes[1, column].set_xscale("symlog", linthresh=1e-3)
+        axes[1, column].set_xscale("symlog", linthresh=MARGIN_LINEAR_RANGE)
+        margins = [0.0, *rows["stability_margin"]]  # at least the linear range: a frozen mode's is ±1e-16
+        axes[1, column].set_xlim(min(-MARGIN_LINEAR_RANGE, *margins), max(1.0, *margins))
         for row in range(2):
             axes[row, column].set_yscale("log")
-        axes[0, column].legend(fontsize=5, loc="best")
-    axes[0, 0].set_ylabel("max over modes of |g'(w)| / g(w)$^2$ (median over models)")
-    axes[1, 0].set_ylabel("max over modes of |g'(w)| / g(w)$^2$")
-    fig.suptitle("Gradient-over-weight ratio along training, and against the stability margin")
+        if len(rows):  # a study whose every ratio is infinite or undefined has nothing to draw
+            axes[0, column].legend(fontsize=5, loc="best")
+    axes[0, 0].set_ylabel("ratio (median over models)")
+    axes[1, 0].set_ylabel("ratio (every epoch, every model)")
+    fig.suptitle(
+        "Gradient-over-weight ratio |g'(w)| / g(w)$^2$ (largest over the modes of $\\hat W$) along training, "
+        "and against the stability margin"
+    )
     fig.tight_layout()
     return fig
