@@ -1,5 +1,6 @@
 """Shared test helpers: the repository root, scratch copies of the workflow, running Snakemake."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -51,8 +52,22 @@ def snakemake_command(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", *arguments]
 
 
+def workflow_environment(workdir: Path) -> dict[str, str]:
+    """The environment of a Snakemake run in ``workdir``: its jobs import the copy's package, not the
+    checkout's (which the editable install points at), so a run sees exactly the code it was copied with."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(workdir / "src"), os.environ.get("PYTHONPATH")])),
+    }
+
+
 def snakemake(workdir: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` and capture its output."""
     return subprocess.run(
-        snakemake_command(*arguments), cwd=workdir, capture_output=True, text=True, timeout=timeout
+        snakemake_command(*arguments),
+        cwd=workdir,
+        env=workflow_environment(workdir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import copy_workflow, snakemake, snakemake_command
+from .conftest import copy_workflow, snakemake, snakemake_command, workflow_environment
 
 pytestmark = [pytest.mark.workflow, pytest.mark.reliability]
 
@@ -54,6 +54,7 @@ def test_a_killed_training_resumes_and_ends_bit_for_bit_like_an_uninterrupted_on
     job = subprocess.Popen(
         snakemake_command(*arguments),
         cwd=killed,
+        env=workflow_environment(killed),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
