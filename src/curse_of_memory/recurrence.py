@@ -298,6 +298,22 @@ def pullback(
     return [grad_input_weight, grad_input_bias, grad_feedback, grad_output_weight, grad_steps.sum((1, 2))]
 
 
+def _spend_trace(ctx) -> Trace:
+    """The forward pass's trace, taken from ``ctx``: :func:`pullback` returns its buffers to the pool, so
+    a second backward pass must fail instead of reading reused memory."""
+    trace = ctx.trace
+    if trace is None:
+        raise RuntimeError("a first backward pass released the recurrence's saved states")
+    ctx.trace = None
+    return trace
+
+
+def _as_held(ctx, gradients: list[Tensor]) -> tuple:
+    """``backward``'s return: no gradient for inputs, dt and activation, then each parameter's gradient in
+    the shape the model holds it."""
+    return (None, None, None, *(g.reshape(s) for g, s in zip(gradients, ctx.shapes, strict=True)))
+
+
 class SteppedRecurrence(torch.autograd.Function):
     """Outputs (…, B, T, 1) of the members' parameter sets on shared inputs (B, T, 1) with the
     hand-derived backward pass (:func:`pullback`); parameters as the model holds them (see
@@ -311,13 +327,10 @@ class SteppedRecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        trace = ctx.trace
-        if trace is None:
-            raise RuntimeError("a first backward pass released the recurrence's saved states")
-        ctx.trace = None
+        trace = _spend_trace(ctx)
         members = trace.parameters[0].shape[0]
         gradients = pullback(trace, grad_outputs.reshape(members, *grad_outputs.shape[-3:-1]))
-        return (None, None, None, *(g.reshape(s) for g, s in zip(gradients, ctx.shapes, strict=True)))
+        return _as_held(ctx, gradients)
 
 
 def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
@@ -343,13 +356,10 @@ class SteppedFinalState(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_final):
-        trace = ctx.trace
-        if trace is None:
-            raise RuntimeError("a first backward pass released the recurrence's saved states")
-        ctx.trace = None
+        trace = _spend_trace(ctx)
         members = trace.parameters[0].shape[0]
         gradients = pullback(trace, None, grad_final.reshape(members, *grad_final.shape[-2:]))[:3]
-        return (None, None, None, *(g.reshape(s) for g, s in zip(gradients, ctx.shapes, strict=True)))
+        return _as_held(ctx, gradients)
 
 
 def final_states(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
