@@ -19,6 +19,7 @@ wildcard_constraints:
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/worst_case.smk"
 include: "workflow/rules/lstsq.smk"
 include: "workflow/rules/memory_studies.smk"
 include: "workflow/rules/classification.smk"

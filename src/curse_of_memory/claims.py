@@ -440,3 +440,33 @@ def with_controls(claims: pd.DataFrame, controls: pd.DataFrame) -> pd.DataFrame:
     table.loc[demoted, "note"] = (table.loc[demoted, "note"] + " holds on a control too").str.strip()
     table["holds"] = table["verdict"] == "holds"
     return table
+
+
+def covered(claims: list[Claim], tables: dict[str, pd.DataFrame]) -> list[Claim]:
+    """The claims whose tables are all in ``tables`` and every selection of which (baselines included)
+    finds rows there: those that a partial set of tables (e.g. the main grid's worst case) can decide."""
+
+    def finds_rows(condition: Condition) -> bool:
+        selections = [condition.select] + ([condition.baseline] if condition.baseline is not None else [])
+        return all(len(select_rows(tables[condition.table], select)) for select in selections)
+
+    return [
+        claim
+        for claim in claims
+        if claim.tables <= set(tables) and all(finds_rows(condition) for condition in claim.conditions)
+    ]
+
+
+#: The columns :func:`with_worst_case` adds.
+WORST_CASE_COLUMNS = ["worst_case_value", "worst_case_ci_low", "worst_case_ci_high", "worst_case_verdict"]
+
+
+def with_worst_case(claims: pd.DataFrame, worst_case: pd.DataFrame, norm: str) -> pd.DataFrame:
+    """``claims`` with each row's value, interval and verdict on the worst-case tables (``worst_case``: the
+    same claims evaluated there, at perturbation norm ``norm``), empty for rows not evaluated there."""
+    found = worst_case.set_index("claim")[["value", "ci_low", "ci_high", "verdict"]]
+    found.columns = WORST_CASE_COLUMNS
+    table = claims.join(found, on="claim")
+    table["worst_case_verdict"] = table["worst_case_verdict"].fillna("")
+    table["worst_case_norm"] = np.where(table["worst_case_verdict"] != "", norm, "")
+    return table

@@ -27,16 +27,40 @@ def _interval(row) -> str:
     return f" [{number(row.ci_low)}, {number(row.ci_high)}]"
 
 
+def _worst_case(row) -> str:
+    """The claim on the worst-case perturbation errors: verdict, value and interval, or empty."""
+    verdict = _text(getattr(row, "worst_case_verdict", ""))
+    if not verdict:
+        return ""
+    interval = (
+        " (no interval)"
+        if math.isnan(row.worst_case_ci_low)
+        else f" [{number(row.worst_case_ci_low)}, {number(row.worst_case_ci_high)}]"
+    )
+    return f"{verdict}: {number(row.worst_case_value)}{interval}"
+
+
 def markdown_table(claims: pd.DataFrame) -> str:
-    """The claims as a Markdown table (numbers to 3 significant digits)."""
-    lines = [
-        "| claim | figure | statement | statistic | value [95% CI] | holds when | verdict | control |",
-        "|---|---|---|---|---|---|---|---|",
+    """The claims as a Markdown table (numbers to 3 significant digits); with a ``worst case`` column when
+    the claims were also evaluated on worst-case perturbation errors."""
+    worst_case = "worst_case_verdict" in claims
+    header = [
+        "claim",
+        "figure",
+        "statement",
+        "statistic",
+        "value [95% CI]",
+        "holds when",
+        "verdict",
+        "control",
     ]
+    header += ["worst case"] if worst_case else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in claims.itertuples():
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
         cells = [row.claim, row.figure, row.statement, row.statistic, f"{number(row.value)}{_interval(row)}"]
         cells += [test, row.verdict, _text(getattr(row, "control", ""))]
+        cells += [_worst_case(row)] if worst_case else []
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -56,7 +80,10 @@ def comparison_table(claims: pd.DataFrame) -> str:
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
         return f"{number(row.value)}{_interval(row)} (needs {test})"
 
-    lines = ["| figure | paper's claim | this run | negative control |", "|---|---|---|---|"]
+    worst_case = "worst_case_verdict" in claims
+    header = ["figure", "paper's claim", "this run", "negative control"]
+    header += ["worst-case perturbations"] if worst_case else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in claims.itertuples():
         if "." in row.claim:
             continue
@@ -67,8 +94,10 @@ def comparison_table(claims: pd.DataFrame) -> str:
             )
         else:
             found = f"**{row.verdict}**: {row.statistic} = {shows(row)}"
-        control = _text(getattr(row, "control", "")) or "not applicable (untrained models)"
-        lines.append(f"| {row.figure} | {row.statement} | {found} | {control} |")
+        cells = [row.figure, row.statement, found]
+        cells += [_text(getattr(row, "control", "")) or "not applicable (untrained models)"]
+        cells += [_worst_case(row) or "not evaluated"] if worst_case else []
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

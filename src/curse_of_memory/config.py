@@ -104,6 +104,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             raise ConfigError(f"invalid config: lstsq.targets: {target!r} is not of kind 'linear'")
 
     _check_classification(config["classification"])
+    _check_worst_case(config["worst_case"], config["perturbation"])
 
     for index, override in enumerate(config["overrides"]):
         _check_section(
@@ -159,6 +160,22 @@ def _check_classification(section: dict) -> None:
         raise ConfigError(
             f"invalid config: classification.claim_epoch: {section['claim_epoch']} exceeds epochs "
             f"({section['epochs']}); allowed values: 1..{section['epochs']}"
+        )
+
+
+def _check_worst_case(section: dict, perturbation: dict) -> None:
+    """The worst-case study: no more starts than the main grid's random draws, an ascent subset within its
+    evaluation set."""
+    if section["starts"] > perturbation["draws"]:
+        raise ConfigError(
+            f"invalid config: worst_case.starts: {section['starts']} exceeds perturbation.draws "
+            f"({perturbation['draws']}); allowed values: 1..{perturbation['draws']}"
+        )
+    if (section["ascent_size"] or 0) > perturbation["evaluation_size"]:
+        raise ConfigError(
+            f"invalid config: worst_case.ascent_size: {section['ascent_size']} exceeds "
+            f"perturbation.evaluation_size ({perturbation['evaluation_size']}); allowed values: "
+            f"1..{perturbation['evaluation_size']} or null"
         )
 
 

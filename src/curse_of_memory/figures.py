@@ -575,3 +575,82 @@ def gradient_ratio_figure(ratios: pd.DataFrame) -> plt.Figure:
     )
     fig.tight_layout()
     return fig
+
+
+def worst_case_figure(
+    worst_case: pd.DataFrame, stability: pd.DataFrame, activation: str, norm: str
+) -> plt.Figure:
+    """Random against worst-case ``E_m(β)`` (results/summary/worst_case.csv) of the main grid's
+    ``activation`` at ``norm``: one panel per target (rows) and parameterisation (columns), one colour per
+    width, the median over seeds of each model's curve (max over draws, running max in β) solid for the
+    random draws and dashed for the worst case; in the last column every model's stability radius from the
+    worst case against the random draws' (``stability``: results/summary/stability_worst_case.csv)."""
+    rows = worst_case[(worst_case["activation"] == activation) & (worst_case["norm"] == norm)]
+    targets = list(dict.fromkeys(rows["target"]))
+    parameterizations = list(dict.fromkeys(rows["parameterization"]))
+    colors = width_colors(rows["width"].unique())
+    betas = np.array(sorted(rows["beta"].unique()))
+    zero_x = _zero_position(betas)
+    fig, axes = plt.subplots(
+        len(targets),
+        len(parameterizations) + 1,
+        figsize=(3.2 * (len(parameterizations) + 1), 2.8 * len(targets)),
+    )
+    axes = np.atleast_2d(axes)
+    for row, target in enumerate(targets):
+        for column, parameterization in enumerate(parameterizations):
+            ax = axes[row, column]
+            family = rows[(rows["target"] == target) & (rows["parameterization"] == parameterization)]
+            curves = {}
+            for (width, _), model in family.groupby(["width", "seed"]):
+                ordered = model.set_index("beta").sort_index()
+                for kind in ("random", "worst_case"):
+                    curves.setdefault((width, kind), []).append(ordered[f"{kind}_error"].cummax())
+            medians = {key: pd.concat(values, axis=1).median(axis=1) for key, values in curves.items()}
+            at_zero = max(float(curve.iloc[0]) for curve in medians.values())
+            infinity_y = at_zero * 10**INFINITY_DECADES
+            for (width, kind), curve in sorted(medians.items()):
+                x = np.where(curve.index.to_numpy() == 0, zero_x, curve.index.to_numpy())
+                ax.plot(
+                    x,
+                    np.minimum(curve.to_numpy(), infinity_y),
+                    "--" if kind == "worst_case" else "-",
+                    color=colors[width],
+                    label=f"m = {width}" if kind == "random" else None,
+                )
+            ax.axhline(infinity_y, color="0.5", lw=0.6, ls="--")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{parameterization}, {target} target", fontsize=8)
+            ax.set_xlabel(r"perturbation $\beta$")
+        axes[row, 0].set_ylabel(r"$E_m(\beta)$: random (solid), worst case (dashed)", fontsize=7)
+        axes[row, 0].legend(fontsize=6, loc="best")
+    radii = stability[(stability["norm"] == norm) & (stability["study"] == "trained")]
+    for row, target in enumerate(targets):
+        ax = axes[row, -1]
+        chosen = radii[radii["target"] == target]
+        shown = chosen[(chosen["stability_radius"] > 0) & (chosen["random_stability_radius"] > 0)]
+        for index, (name, group) in enumerate(shown.groupby("activation", sort=False)):
+            ax.scatter(
+                group["random_stability_radius"],
+                group["stability_radius"],
+                s=8,
+                color=sns.color_palette("colorblind")[index],
+                label=name,
+            )
+        span = betas[betas > 0]
+        ax.plot([span.min(), span.max()], [span.min(), span.max()], color="0.5", lw=0.6)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("radius, random draws")
+        ax.set_ylabel("radius, worst case")
+        ax.set_title(
+            f"{target}: {len(chosen) - len(shown)} of {len(chosen)} models with a zero radius", fontsize=8
+        )
+        if len(shown):
+            ax.legend(fontsize=6, loc="best")
+    fig.suptitle(
+        f"Worst-case against random perturbation errors ({activation} RNNs, {norm} norm; radii: every model)"
+    )
+    fig.tight_layout()
+    return fig

@@ -142,3 +142,27 @@ def teacher_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+#: The worst-case table's columns (results/summary/worst_case.csv).
+WORST_CASE_COLUMNS = [*MODEL_KEYS, "beta", "norm", "random_error", "worst_case_error", "steps"]
+
+
+def worst_case_stability(
+    worst_case: pd.DataFrame, margins: pd.DataFrame | None, null_errors: dict[str, float], threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per norm of ``worst_case`` (rows of :data:`WORST_CASE_COLUMNS`): the stability table of the worst-case
+    curves, with the random draws' radius beside it (``random_stability_radius``), and their crossings; both
+    with a ``norm`` column. The curves are read as :func:`stability_table` reads draws: one draw per β."""
+    stability, crossing = [], []
+    for norm, rows in worst_case.groupby("norm", sort=False):
+        curves = {
+            kind: rows.assign(draw=0, error=rows[f"{kind}_error"])[[*MODEL_KEYS, "beta", "draw", "error"]]
+            for kind in ("random", "worst_case")
+        }
+        table = stability_table(curves["worst_case"], margins, null_errors, threshold)
+        random = stability_table(curves["random"], None, null_errors, threshold)
+        table["random_stability_radius"] = random["stability_radius"].to_numpy()
+        stability.append(table.assign(norm=norm))
+        crossing.append(crossing_table(curves["worst_case"]).assign(norm=norm))
+    return pd.concat(stability, ignore_index=True), pd.concat(crossing, ignore_index=True)

@@ -133,6 +133,30 @@ def perturbation_variants(study):
     return variants
 
 
+# Beyond the paper: the main grid's worst-case perturbation errors, at each norm of `worst_case.norms`.
+WORST_CASE = config["worst_case"]
+WORST_CASE_NORMS = WORST_CASE["norms"] if WORST_CASE["enabled"] else []
+# the norm whose worst case the claims are evaluated on again: the configured one where it was climbed
+WORST_CASE_CLAIM_NORM = next(
+    (norm for norm in WORST_CASE_NORMS if norm == config["perturbation"]["norm"]), WORST_CASE_NORMS[0] if WORST_CASE_NORMS else None
+)
+
+
+def draws_suffix(norm):
+    """The path suffix of the main grid's random draws at ``norm``: none at perturbation.norm, else _<norm>."""
+    return "" if norm == config["perturbation"]["norm"] else f"_{norm}"
+
+
+def draws_variants(study):
+    """(path suffix, norm) of every set of random draws a study's families get: the figures' (see
+    perturbation_variants) and, for the main grid, each worst-case norm's (the ascent's starts)."""
+    variants = perturbation_variants(study)
+    if study == MAIN_STUDY:
+        made = {suffix for suffix, _ in variants}
+        variants += [(draws_suffix(norm), norm) for norm in WORST_CASE_NORMS if draws_suffix(norm) not in made]
+    return variants
+
+
 def family_settings(study, settings_of):
     """A params function: ``settings_of(config, cell)`` for each cell of the family, in training order."""
     return lambda wildcards: [settings_of(config, cell) for cell in family_cells(wildcards, study)]

@@ -1,12 +1,13 @@
 # Stage 3: the perturbation-error draws of every width of a family (one job per family, one rule per
-# trained study; for the main grid with `figures.spectral_norm` a second set at spectral norm beta, in
-# results/perturbation_spectral/; with `claims.controls.initialization` the same draws for the family's
-# models at initialisation, in results/controls/perturbation/) and the memory functions of every trained model of a study (one job per
+# trained study; for the main grid with `figures.spectral_norm`, or a worst-case norm other than the
+# configured one, a second set at that norm in results/perturbation_<norm>/; with
+# `claims.controls.initialization` the same draws for the family's models at initialisation, in
+# results/controls/perturbation/) and the memory functions of every trained model of a study (one job per
 # study); per target, its memory function queried from the functional itself.
 
 for _study in study_grids(config):
 
-    for _suffix, _norm in perturbation_variants(_study):
+    for _suffix, _norm in draws_variants(_study):
 
         rule:
             name:

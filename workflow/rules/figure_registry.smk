@@ -303,3 +303,28 @@ FIGURES += [
         {"ratios": "results/summary/gradient_ratio.csv"},
     ),
 ]
+if WORST_CASE_NORMS:
+    FIGURES.append(
+        Figure(
+            "worst_case",
+            "plot_worst_case.py",
+            "Beyond the paper",
+            {
+                "title": "Worst-case perturbation errors",
+                "plots": f"E_m(beta) of the main grid's RNNs of one activation at {WORST_CASE_CLAIM_NORM} norm beta: "
+                "the random draws' max (solid) against projected gradient ascent from the best draws (dashed), "
+                "median over seeds per width; right, every model's stability radius from the worst case against "
+                "the random draws'. The claims table's worst-case column re-evaluates the main grid's claims on "
+                "these curves.",
+                "paper": "Definition 3.4's E_m(beta) is a sup over the beta-ball; the authors sample it with random "
+                "draws (a lower bound) and name an optimisation-based estimate as open work.",
+            },
+            {
+                "worst_case": rules.summarize_worst_case.output.table,
+                "stability": rules.summarize_worst_case.output.stability,
+            },
+            {"activation": lambda wildcards: wildcards.activation, "norm": WORST_CASE_CLAIM_NORM},
+            stem="worst_case_{activation}",
+            wildcards={"activation": config["grid"]["activations"]},
+        )
+    )

@@ -46,10 +46,14 @@ rule claims:
         control_crossings=["results/controls/summary/crossings.csv"] if CONTROLS else [],
         control_teachers=TEACHER_TABLES.get("results/controls", []),
         classification=[rules.summarize_classification.output.history] if CLASSIFICATION["enabled"] else [],
+        worst_case_stability=[rules.summarize_worst_case.output.stability] if WORST_CASE_NORMS else [],
+        worst_case_crossings=[rules.summarize_worst_case.output.crossings] if WORST_CASE_NORMS else [],
     output:
         table="results/claims.csv",
         markdown="results/claims.md",
         controls=["results/controls/claims.csv"] if CONTROLS else [],
+    params:
+        worst_case_norm=WORST_CASE_CLAIM_NORM,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

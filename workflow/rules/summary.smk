@@ -131,3 +131,4 @@ rule summaries:
         rules.summarize_memory.output,
         rules.summarize_classification.output if CLASSIFICATION["enabled"] else [],
         rules.summarize_gradient_ratio.output,
+        rules.summarize_worst_case.output if WORST_CASE_NORMS else [],

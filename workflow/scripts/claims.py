@@ -1,8 +1,9 @@
-"""Rule claims: every claim of the paper evaluated on the summaries -> results/claims.csv and .md, and on
-the negative controls' summaries -> results/controls/claims.csv (beside each claim in the main table)."""
+"""Rule claims: every claim of the paper evaluated on the summaries -> results/claims.csv and .md, on
+the negative controls' summaries -> results/controls/claims.csv (beside each claim in the main table), and
+the main grid's claims again on its worst-case perturbation errors (a second verdict column)."""
 
 from curse_of_memory.artifacts import atomic_path, load_csv, save_csv
-from curse_of_memory.claims import claims_table, controlled, with_controls
+from curse_of_memory.claims import claims_table, controlled, covered, with_controls, with_worst_case
 from curse_of_memory.claims_tables import markdown_table
 from curse_of_memory.classification_tables import at_epoch
 from curse_of_memory.paper_claims import claim_epoch, paper_claims, radius_pairs
@@ -51,6 +52,22 @@ for path in output.controls:  # with claims.controls.initialization
     save_csv(path, controls)
     log.info("controls:\n%s", controls.to_string())
     table = with_controls(table, controls)
+for stability_path, crossings_path in zip(
+    inputs.worst_case_stability, inputs.worst_case_crossings, strict=True
+):
+    norm = snakemake.params.worst_case_norm  # the configured norm where the worst case was climbed at it
+    worst_tables = {}
+    for name, path in (("stability", stability_path), ("crossings", crossings_path)):
+        rows = load_csv(path, made_by="summarize_worst_case")
+        worst_tables[name] = rows[rows["norm"] == norm].reset_index(drop=True)
+    curse = thresholds["curse_targets"]
+    worst_tables["radius_pairs"] = radius_pairs(
+        worst_tables["stability"], curse["exp"], curse["pol"], thresholds["learned"]
+    )
+    decided = covered(controlled(claims), worst_tables)
+    worst = claims_table(decided, worst_tables, settings)
+    log.info("on the worst case (%s norm):\n%s", norm, worst.to_string())
+    table = with_worst_case(table, worst, norm)
 save_csv(output.table, table)
 with atomic_path(output.markdown) as path:
     path.write_text(markdown_table(table))
