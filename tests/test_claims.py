@@ -12,10 +12,12 @@ from curse_of_memory.claims import (
     Condition,
     claims_table,
     controlled,
+    covered,
     theil_sen_elements,
     trend,
     verdict,
     with_controls,
+    with_worst_case,
 )
 from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
 from curse_of_memory.classification_tables import at_epoch
@@ -436,6 +438,41 @@ def test_a_claim_that_also_holds_on_its_control_is_inconclusive(tables):
     assert table.loc["curse", "verdict"] == "holds"
     assert table.loc["curse", "control"] == "initialization: does not hold"
     assert (table["holds"] == (table["verdict"] == "holds")).all()
+
+
+def test_the_worst_case_column_decides_the_claims_its_tables_cover(tables):
+    """Claims evaluated again on worst-case tables in which the stable family has become unstable (the
+    sup moves its radius left): that claim's worst-case verdict flips, a claim on a family the worst case
+    did not cover gets none, and both Markdown tables show the column."""
+    claims = [stable("stable", "unstable"), cursed("unstable"), stable("other", "unstable")]
+    results = claims_table(claims[:2], tables, SETTINGS)
+    worst_tables = summaries({"stable": False, "unstable": False})
+    decided = covered(claims, worst_tables)
+    assert [claim.conditions[0].select["parameterization"] for claim in decided] == ["stable", "unstable"]
+    worst = claims_table(decided, worst_tables, SETTINGS)
+    table = with_worst_case(results, worst, "max").set_index("claim")
+    assert (
+        table.loc["stable", "verdict"] == "holds"
+        and table.loc["stable", "worst_case_verdict"] == "does not hold"
+    )
+    assert (
+        table.loc["curse", "worst_case_verdict"] == "holds" and table.loc["curse", "worst_case_norm"] == "max"
+    )
+    assert table.loc["stable.radius", "worst_case_value"] < table.loc["stable.radius", "value"]
+    partial = with_worst_case(results, worst[worst["claim"].str.startswith("curse")], "max").set_index(
+        "claim"
+    )
+    assert (
+        partial.loc["stable", "worst_case_verdict"] == "" and partial.loc["stable", "worst_case_norm"] == ""
+    )
+    markdown = markdown_table(table.reset_index())
+    assert "| worst case |" in markdown.splitlines()[0] and "| does not hold: " in markdown
+    comparison = comparison_table(table.reset_index())
+    assert (
+        comparison.splitlines()[0].endswith("| worst-case perturbations |")
+        and "does not hold: " in comparison
+    )
+    assert "worst case" not in markdown_table(results) and "worst-case" not in comparison_table(results)
 
 
 def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(tables):

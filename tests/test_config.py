@@ -25,6 +25,7 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     assert paper["training"]["max_epochs"] == 1000 and paper["training"]["gradient_clip"] == 0.5
     assert paper["training"]["chained_early_stopping"]["enabled"]
     assert paper["perturbation"]["draws"] == 30
+    assert paper["worst_case"]["norms"] == ["max", "spectral"] and paper["worst_case"]["starts"] == 3
     # Figure 9 / Table 1: full MNIST split 55,000 / 5,000 / 10,000, 10 epochs, 3 repeats
     figure9 = paper["classification"]
     assert (figure9["dataset"], figure9["epochs"], len(figure9["seeds"])) == ("idx", 10, 3)
@@ -99,6 +100,18 @@ def test_defaults_fill_missing_keys():
         ),
         (lambda c: c["grid"].update(widths=[-4]), r"grid.widths.0: -4 is less than the minimum"),
         (lambda c: c["grid"].update(widths=[]), r"grid.widths: \[\] should be non-empty"),
+        (
+            lambda c: c["worst_case"].update(starts=11),
+            r"worst_case.starts: 11 exceeds perturbation.draws \(10\); allowed values: 1..10",
+        ),
+        (
+            lambda c: c["worst_case"].update(ascent_size=513),
+            r"worst_case.ascent_size: 513 exceeds perturbation.evaluation_size \(512\)",
+        ),
+        (
+            lambda c: c["worst_case"].update(norms=["frobenius"]),
+            r"worst_case.norms.0: 'frobenius' is not allowed; allowed values: \['max', 'spectral'\]",
+        ),
         (
             lambda c: c["perturbation"]["betas"].update(ratio=0.5),
             r"perturbation.betas.ratio: 0.5 is less than or equal to the minimum of 1",

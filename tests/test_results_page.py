@@ -12,6 +12,7 @@ from curse_of_memory.results_page import (
     norm_table,
     radius_table,
     results_page,
+    worst_case_section,
 )
 
 
@@ -116,6 +117,24 @@ def test_norm_table_puts_both_norms_side_by_side():
     claims = pd.DataFrame(columns=COLUMNS)
     assert "## Perturbation norm" in results_page(constructions(), stability(), claims, lstsq, spectral)
     assert "## Perturbation norm" not in results_page(constructions(), stability(), claims, lstsq)
+
+
+def test_worst_case_section_sets_both_radii_side_by_side_and_counts_collapses():
+    random = stability().rename(columns={"stability_radius": "random_stability_radius"})
+    worst = random.assign(stability_radius=lambda frame: frame["random_stability_radius"] / 4, norm="max")
+    worst.loc[0, "stability_radius"] = 0.0  # seed 0, width 8: the worst case collapses its radius
+    section = worst_case_section(worst)
+    assert "| pol | tanh | softplus | 0.2 / 0.05 | 0.2 / 0.05 | 0.2 / 0.05 |" in section
+    assert (
+        "0.25 times the random draws'\n(median over the 9 models" in section
+        and "1 of them fall to radius 0" in section
+    )
+    lstsq = {"fit": "regression", "perturbed": "all", "widths": [2, 4, 6]}
+    claims = pd.DataFrame(columns=COLUMNS)
+    page = results_page(constructions(), stability(), claims, lstsq, worst_case=worst)
+    assert section in page and "## Worst-case" not in results_page(
+        constructions(), stability(), claims, lstsq
+    )
 
 
 def test_figure_9_section_holds_table_1_and_ranks_the_forms_by_test_accuracy():

@@ -1,5 +1,6 @@
 """Summary tables and figures from synthetic perturbation data with known answers."""
 
+import itertools
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from curse_of_memory.figures import (
     stability_figure,
     study_figure,
     teacher_figure,
+    worst_case_figure,
 )
 from curse_of_memory.stability import beta_grid
 from curse_of_memory.summary import (
@@ -238,3 +240,33 @@ def test_gradient_ratio_figure_draws_every_study_and_leaves_out_infinite_ratios(
     assert figure.axes[4].get_xlim()[0] <= -1e-3 and figure.axes[4].get_xlim()[1] >= 1.0
     save_figure(figure, [tmp_path / "ratio.png"])
     assert (tmp_path / "ratio.png").stat().st_size > 10_000
+
+
+def test_worst_case_figure_overlays_both_curves_per_width_and_compares_the_radii(tmp_path):
+    """Two targets x two parameterisations of one activation (a second activation and norm left out), two
+    widths and two seeds; an infinite worst case sits on the infinity line."""
+    rows = []
+    for target, parameterization, activation, norm, width, seed in itertools.product(
+        ["exp", "pol"], ["vanilla", "softplus"], ["tanh", "relu"], ["max", "spectral"], [8, 16], [0, 1]
+    ):
+        for beta in BETAS:
+            random_error = 1.0 / width + beta**2
+            worst = np.inf if beta == BETAS[-1] and target == "pol" else random_error * (1 + 10 * beta)
+            rows.append({"study": "trained", "target": target, "activation": activation, "parameterization":
+                         parameterization, "width": width, "seed": seed, "beta": beta, "norm": norm,
+                         "random_error": random_error, "worst_case_error": worst, "steps": 3})  # fmt: skip
+    worst_case = pd.DataFrame(rows)
+    radii = worst_case.drop_duplicates(MODEL_KEYS + ["norm"])[[*MODEL_KEYS, "norm"]]
+    radii = radii.assign(
+        random_stability_radius=0.1, stability_radius=np.where(radii["width"] == 8, 0.02, 0.0)
+    )
+    figure = worst_case_figure(worst_case, radii, "tanh", "max")
+    panels = np.array(figure.axes).reshape(2, 3)
+    assert panels[1, 1].get_title() == "softplus, pol target"
+    curves = [line for line in panels[1, 1].get_lines() if len(line.get_xdata()) == len(BETAS)]
+    assert len(curves) == 2 * 2 and sum(line.get_linestyle() == "--" for line in curves) == 2  # per width
+    worst_line = next(line for line in curves if line.get_linestyle() == "--")
+    assert worst_line.get_ydata()[-1] == panels[1, 1].get_lines()[-1].get_ydata()[0]  # inf: on the line
+    assert panels[0, 2].get_title() == "exp: 8 of 16 models with a zero radius"  # both activations, one norm
+    save_figure(figure, [tmp_path / "worst.png"])
+    assert (tmp_path / "worst.png").stat().st_size > 10_000

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from curse_of_memory.claims import COLUMNS as CLAIM_COLUMNS
+from curse_of_memory.claims import WORST_CASE_COLUMNS as WORST_CASE_CLAIM_COLUMNS
 
 from .conftest import snakemake
 
@@ -227,6 +228,7 @@ def test_tiny_end_to_end_run(workdir):
         "stability_vs_width",
         "stability_summary",
         "gradient_ratio",
+        "worst_case_tanh",
     ]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "seed0.log").read_text()
@@ -248,7 +250,7 @@ def test_tiny_end_to_end_run(workdir):
     )
     assert metrics[1]["stop_below"] == 0.5 * metrics[0]["best_validation_loss"]
     claims = pd.read_csv(results / "claims.csv")
-    assert list(claims.columns) == [*CLAIM_COLUMNS, "control"]
+    assert list(claims.columns) == [*CLAIM_COLUMNS, "control", *WORST_CASE_CLAIM_COLUMNS, "worst_case_norm"]
     assert {"1a", "1b", "2", "3", "4", "7", "8", "9", "10", "11", "12"} <= set(claims["figure"])
     assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
     assert (claims["holds"] == (claims["verdict"] == "holds")).all()
@@ -282,6 +284,7 @@ def test_tiny_end_to_end_run(workdir):
     assert (
         softplus["gradient_over_weight"].gt(0).all() and np.isfinite(softplus["gradient_over_weight"]).all()
     )
+    check_worst_case_outputs(results, claims)
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
@@ -347,6 +350,7 @@ def check_report_in_a_browser(report, claims):
             "stability_vs_width",
             "perturbation_pol",
             "gradient_ratio",
+            "worst_case_tanh",
         ]
     }
     assert shown == expected
@@ -388,6 +392,7 @@ FIGURE_RULES = {
     "stability_figure",
     "stability_summary",
     "gradient_ratio",
+    "worst_case",
 }
 
 
@@ -451,6 +456,44 @@ def check_classification_outputs(results: Path) -> None:
     assert "Table 1" in (results / "report" / "captions" / "fig9.rst").read_text()
     log = (results / "logs" / "classification" / "softplus" / "width8_seed0.log").read_text()
     assert log.count("validation loss") == 1 + 2  # one line per epoch, the initialisation included
+
+
+def check_worst_case_outputs(results: Path, claims: pd.DataFrame) -> None:
+    """The worst case of the tiny main grid (2 models, 5 betas, 2 steps): never below the random draws,
+    climbed at every positive beta, the radii read off it, and the main grid's claims decided on it."""
+    worst = pd.read_csv(results / "summary" / "worst_case.csv")
+    assert list(worst.columns) == [
+        *MODEL_COLUMNS,
+        "beta",
+        "norm",
+        "random_error",
+        "worst_case_error",
+        "steps",
+    ]
+    assert len(worst) == 2 * 6 and set(worst["norm"]) == {"max"}
+    assert (worst["worst_case_error"] >= worst["random_error"]).all()
+    assert (worst["steps"] == np.where(worst["beta"] > 0, 2, 0)).all()
+    assert (worst["worst_case_error"] > worst["random_error"]).sum() >= 4  # the ascent found more somewhere
+    random = pd.read_csv(results / "summary" / "perturbation.csv")
+    random = random[random["study"] == "trained"].groupby([*MODEL_COLUMNS, "beta"])["error"].max()
+    assert np.array_equal(
+        worst.set_index([*MODEL_COLUMNS, "beta"])["random_error"].to_numpy(), random.to_numpy()
+    )
+    stability = pd.read_csv(results / "summary" / "stability_worst_case.csv")
+    assert (
+        len(stability) == 2 and (stability["stability_radius"] <= stability["random_stability_radius"]).all()
+    )
+    reference = pd.read_csv(results / "summary" / "stability.csv").set_index(MODEL_COLUMNS)[
+        "stability_radius"
+    ]
+    assert np.allclose(
+        stability.set_index(MODEL_COLUMNS)["random_stability_radius"],
+        reference.loc[stability.set_index(MODEL_COLUMNS).index],
+    )
+    assert len(pd.read_csv(results / "summary" / "crossings_worst_case.csv")) == 1
+    decided = claims[claims["worst_case_verdict"].notna()]
+    assert set(decided["figure"]) == {"7"}  # Figure 8's contrast needs vanilla, absent from the tiny grid
+    assert set(decided["worst_case_norm"]) == {"max"}
 
 
 def script_imports(script: Path, source: Path) -> set[str]:

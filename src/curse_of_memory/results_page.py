@@ -114,6 +114,44 @@ def norm_table(stability: pd.DataFrame, spectral: pd.DataFrame) -> str:
     return width_table(both.apply(lambda r: f"{_number(r.iloc[0])} / {_number(r.iloc[1])}", axis=1))
 
 
+def worst_case_section(stability: pd.DataFrame) -> str:
+    """The worst case's section: per norm, the stability radius from the random draws / from the worst case
+    (``stability``: results/summary/stability_worst_case.csv), median over seeds, per width, and how far
+    the worst case moves the radii overall."""
+    parts = []
+    for norm, rows in stability.groupby("norm", sort=False):
+        keys = [*FAMILY_COLUMNS, "width"]
+        both = pd.concat(
+            [
+                rows.groupby(keys)["random_stability_radius"].median(),
+                rows.groupby(keys)["stability_radius"].median(),
+            ],
+            axis=1,
+        )
+        positive = rows[rows["random_stability_radius"] > 0]
+        ratio = (positive["stability_radius"] / positive["random_stability_radius"]).median()
+        collapsed = int(((rows["stability_radius"] == 0) & (rows["random_stability_radius"] > 0)).sum())
+        parts.append(
+            f"""At {norm} norm β, the worst-case radius is {_number(ratio)} times the random draws'
+(median over the {len(positive)} models with a positive random radius); {collapsed} of them fall to radius 0.
+Radius from the random draws / from the worst case, median over seeds:
+
+{width_table(both.apply(lambda r: f"{_number(r.iloc[0])} / {_number(r.iloc[1])}", axis=1))}"""
+        )
+    return (
+        """## Worst-case perturbation errors (beyond the paper)
+
+E_m(β) is a sup over the β-ball (Definition 3.4); the paper samples it with random draws, a lower bound.
+Projected gradient ascent from the best draws (`results/summary/worst_case.csv`) gives a larger E_m(β), so a
+radius read off it is at most the random draws' one. The claims table's last column decides the main grid's
+claims again on these curves.
+
+"""
+        + "\n".join(parts)
+        + "\n"
+    )
+
+
 def classification_section(test: pd.DataFrame) -> str:
     """Figure 9's section: Table 1 and the parameterisations ranked by mean test accuracy per width."""
     ranking = test.groupby(["width", "parameterization"], sort=False)["test_accuracy"].mean()
@@ -140,10 +178,12 @@ def results_page(
     lstsq: dict,
     spectral: pd.DataFrame | None = None,
     classification_test: pd.DataFrame | None = None,
+    worst_case: pd.DataFrame | None = None,
 ) -> str:
     """The whole page (Markdown) from the run's tables; ``lstsq`` is the run's ``lstsq`` config section,
     ``spectral`` the stability table of the spectral-norm draws of Figures 7 and 8 (if the run made them),
-    ``classification_test`` Figure 9's test results (if the run has the study)."""
+    ``classification_test`` Figure 9's test results and ``worst_case`` the worst-case stability table (if
+    the run has those studies)."""
     falling, total = monotone_errors(stability)
     main = stability[stability["study"] == MAIN_STUDY]
     seeds = main.groupby(["target", "activation", "parameterization", "width"])["seed"].nunique()
@@ -194,6 +234,7 @@ Stability radius (the β at which a perturbed model is as bad as predicting zero
 [min, max]:
 
 {radius_table(stability)}
-{norms}{"" if classification_test is None else classification_section(classification_test)}## Every claim
+{norms}{"" if worst_case is None else worst_case_section(worst_case)}\
+{"" if classification_test is None else classification_section(classification_test)}## Every claim
 
 {comparison_table(claims)}"""

@@ -80,7 +80,13 @@ def _ascend(
         with torch.set_grad_enabled(climbing):
             leaves = {name: value.requires_grad_(climbing) for name, value in delta.items()}
             losses = loss(module, {name: base[name] + leaves[name] for name in base})
-            gradients = torch.autograd.grad(losses.sum(), list(leaves.values())) if climbing else None
+            gradients = (  # zero for a block the error does not depend on
+                torch.autograd.grad(
+                    losses.sum(), list(leaves.values()), allow_unused=True, materialize_grads=True
+                )
+                if climbing
+                else None
+            )
         losses = losses.detach()
         finite = torch.isfinite(losses)
         if gradients is not None:

@@ -120,6 +120,7 @@ rule results_page:
         claims=rules.claims.output.table,
         spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
         classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
+        worst_case=[rules.summarize_worst_case.output.stability] if WORST_CASE_NORMS else [],
     output:
         page="results/results.md",
     params:

@@ -15,6 +15,7 @@ if inputs.spectral:  # Figures 7 and 8's families perturbed at spectral norm (fi
     null_errors = stability.groupby("target")["null_error"].first().to_dict()
     spectral = stability_table(draws, None, null_errors, snakemake.params.threshold)
 classification = [load_csv(path, made_by="summarize_classification") for path in inputs.classification_test]
+worst_case = [load_csv(path, made_by="summarize_worst_case") for path in inputs.worst_case]
 page = results_page(
     load_csv(inputs.constructions, made_by="least_squares"),
     stability,
@@ -22,6 +23,7 @@ page = results_page(
     snakemake.params.lstsq,
     spectral,
     classification[0] if classification else None,
+    worst_case[0] if worst_case else None,
 )
 with atomic_path(snakemake.output.page) as path:
     path.write_text(page)
