@@ -491,6 +491,7 @@ def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(table
         "10",
         "11",
         "12",
+        "lr",
     }
     assert len({c.claim for c in claims}) == len(claims)
     results = claims_table([stable("stable", "unstable")], tables, SETTINGS)

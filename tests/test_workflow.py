@@ -229,6 +229,7 @@ def test_tiny_end_to_end_run(workdir):
         "stability_summary",
         "gradient_ratio",
         "worst_case_tanh",
+        "learning_rate_stability",
     ]:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
     log = (results / "logs" / "train" / "pol" / "tanh" / "softplus" / "seed0.log").read_text()
@@ -285,6 +286,7 @@ def test_tiny_end_to_end_run(workdir):
         softplus["gradient_over_weight"].gt(0).all() and np.isfinite(softplus["gradient_over_weight"]).all()
     )
     check_worst_case_outputs(results, claims)
+    check_learning_rate_outputs(results, claims)
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
@@ -351,6 +353,7 @@ def check_report_in_a_browser(report, claims):
             "perturbation_pol",
             "gradient_ratio",
             "worst_case_tanh",
+            "learning_rate_stability",
         ]
     }
     assert shown == expected
@@ -393,6 +396,7 @@ FIGURE_RULES = {
     "stability_summary",
     "gradient_ratio",
     "worst_case",
+    "learning_rate_stability",
 }
 
 
@@ -494,6 +498,36 @@ def check_worst_case_outputs(results: Path, claims: pd.DataFrame) -> None:
     decided = claims[claims["worst_case_verdict"].notna()]
     assert set(decided["figure"]) == {"7"}  # Figure 8's contrast needs vanilla, absent from the tiny grid
     assert set(decided["worst_case_norm"]) == {"max"}
+
+
+def check_learning_rate_outputs(results: Path, claims: pd.DataFrame) -> None:
+    """The tiny sweep (pol, direct/softplus/best, width 4, seed 0, rates 0.01 and 1, 2 epochs): one row
+    per run with the issue's columns, every form from the same initial model, the largest stable rates,
+    their table, and both claims (inconclusive: one seed)."""
+    sweep = pd.read_csv(results / "summary" / "learning_rate_stability.csv")
+    assert list(sweep.columns[:9]) == [
+        "target",
+        "activation",
+        "parameterization",
+        "width",
+        "learning_rate",
+        "seed",
+        "diverged",
+        "final_validation_loss",
+        "epochs_to_level",
+    ]
+    assert len(sweep) == 3 * 2 and set(sweep["learning_rate"]) == {0.01, 1.0}
+    assert np.allclose(sweep["initial_validation_loss"], sweep["initial_validation_loss"].iloc[0], rtol=1e-12)
+    small = sweep[sweep["learning_rate"] == 0.01]
+    assert (
+        not small["diverged"].any()
+        and (small["final_validation_loss"] < small["initial_validation_loss"]).all()
+    )
+    largest = pd.read_csv(results / "summary" / "largest_stable_learning_rate.csv")
+    assert len(largest) == 3 and largest["largest_stable_learning_rate"].isin([0.01, 1.0]).all()
+    assert (results / "summary" / "largest_stable_learning_rate.md").read_text().count("\n") == 2 + 3
+    rows = claims[claims["figure"] == "lr"].set_index("claim")
+    assert list(rows.index) == ["lr-stable", "lr-best"] and set(rows["verdict"]) == {"inconclusive"}
 
 
 def script_imports(script: Path, source: Path) -> set[str]:

@@ -135,8 +135,9 @@ def _fraction_elements(rows: pd.DataFrame, column: str) -> Elements:
 
 
 def _value_elements(rows: pd.DataFrame, column: str) -> Elements:
-    values = rows[column].to_numpy(dtype=float)
-    return values, values, values
+    """The column's values, between ``{column}_low`` and ``{column}_high`` where the table has those (a
+    value the grid censors, as :func:`_fraction_elements` reads them)."""
+    return _fraction_elements(rows, column)
 
 
 def _widest_to_narrowest_elements(rows: pd.DataFrame, _: str) -> Elements:
@@ -358,9 +359,13 @@ def _smallest(margins) -> float:
     return math.nan if any(math.isnan(margin) for margin in margins) else min(margins)
 
 
+#: Quantities a grid censors (the β grid, the learning-rate grid): ``<name>_low``, ``<name>_high`` bound them.
+CENSORED = ("radius", "crossing", "log10_largest_stable_learning_rate")
+
+
 def _censored_count(rows: pd.DataFrame) -> int:
     count = 0
-    for prefix in ("radius", "crossing"):
+    for prefix in CENSORED:
         if f"{prefix}_low" in rows:
             count += int((rows[f"{prefix}_low"] != rows[f"{prefix}_high"]).sum())
     return count

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from curse_of_memory.models import DTYPE, RNN
+from curse_of_memory.models import DTYPE, RNN, log_uniform_eigenvalues
 from curse_of_memory.training import Adam
 
 
@@ -47,9 +47,7 @@ class SequenceClassifier(nn.Module):
         self.rnn = RNN(width, activation, parameterization, dt=dt, seed=seed)
         for unused in (self.rnn.output_weight, self.rnn.output_bias):
             unused.requires_grad_(False)
-        low, high = initial_eigenvalues
-        eigenvalues = np.exp(np.random.default_rng([seed, 1]).uniform(math.log(low), math.log(high), width))
-        self.rnn.set_eigenvalues_(torch.as_tensor(eigenvalues, dtype=DTYPE))
+        self.rnn.set_eigenvalues_(log_uniform_eigenvalues(width, *initial_eigenvalues, seed))
         # torch.nn.Linear's default initialisation, from a stream of its own (not the RNN's generator's)
         readout = np.random.default_rng([seed, 2]).uniform(-1.0, 1.0, (classes, width + 1)) / math.sqrt(width)
         self.readout_weight = nn.Parameter(torch.as_tensor(readout[:, :width], dtype=DTYPE))

@@ -105,6 +105,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
 
     _check_classification(config["classification"])
     _check_worst_case(config["worst_case"], config["perturbation"])
+    _check_learning_rate_stability(config, schema)
 
     for index, override in enumerate(config["overrides"]):
         _check_section(
@@ -177,6 +178,28 @@ def _check_worst_case(section: dict, perturbation: dict) -> None:
             f"perturbation.evaluation_size ({perturbation['evaluation_size']}); allowed values: "
             f"1..{perturbation['evaluation_size']} or null"
         )
+
+
+def _check_learning_rate_stability(config: dict, schema: dict) -> None:
+    """The learning-rate sweep (its targets, when unset, the main grid's): known targets, registered
+    names, forms that can share one initial ``Ŵ``, a baseline among them, an ordered eigenvalue range, a
+    valid training override."""
+    section = config["learning_rate_stability"]
+    if section["targets"] is None:
+        section["targets"] = list(config["grid"]["targets"])
+    _check_names("learning_rate_stability.targets", section["targets"], config["targets"])
+    _check_names("learning_rate_stability.activation", [section["activation"]], ACTIVATIONS)
+    _check_names("learning_rate_stability.parameterizations", section["parameterizations"], PARAMETERIZATIONS)
+    _check_names("learning_rate_stability.baseline", [section["baseline"]], section["parameterizations"])
+    if len({PARAMETERIZATIONS[name].rotated for name in section["parameterizations"]}) > 1:
+        raise ConfigError(
+            "invalid config: learning_rate_stability.parameterizations: mixes rotated and diagonal forms, "
+            "which cannot start from the same recurrent matrix"
+        )
+    if section["initial_eigenvalues"]["low"] > section["initial_eigenvalues"]["high"]:
+        raise ConfigError("invalid config: learning_rate_stability.initial_eigenvalues: low exceeds high")
+    where = ["learning_rate_stability", "training"]
+    _check_section(where, config["training"], section["training"], schema, "training")
 
 
 def _check_target(name: str, target: dict, schema: dict) -> None:

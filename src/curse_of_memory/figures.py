@@ -654,3 +654,49 @@ def worst_case_figure(
     )
     fig.tight_layout()
     return fig
+
+
+def learning_rate_figure(sweep: pd.DataFrame, baseline: str) -> plt.Figure:
+    """The learning-rate sweep (results/summary/learning_rate_stability.csv), one column per target: the
+    final validation loss against the learning rate (median over seeds and widths, one line per
+    parameterisation, ``baseline`` dashed; a diverged run's loss marked ×, an infinite one on the ∞ line),
+    and the fraction of runs that diverged."""
+    targets = list(dict.fromkeys(sweep["target"]))
+    parameterizations = list(dict.fromkeys(sweep["parameterization"]))
+    palette = dict(
+        zip(parameterizations, sns.color_palette("colorblind", len(parameterizations)), strict=True)
+    )
+    fig, axes = plt.subplots(2, len(targets), figsize=(3.6 * len(targets), 5.6), squeeze=False, sharex=True)
+    for column, target in enumerate(targets):
+        runs = sweep[sweep["target"] == target]
+        finite = runs["final_validation_loss"][np.isfinite(runs["final_validation_loss"])]
+        infinity_y = float(finite.max()) * 10 if len(finite) else 1.0
+        top, bottom = axes[0, column], axes[1, column]
+        for parameterization, group in runs.groupby("parameterization", sort=False):
+            style = dict(color=palette[parameterization], ls="--" if parameterization == baseline else "-")
+            by_rate = group.groupby("learning_rate")
+            losses = np.minimum(by_rate["final_validation_loss"].median(), infinity_y)
+            top.plot(losses.index, losses, marker="o", ms=3, label=parameterization, **style)
+            diverged = group[group["diverged"].astype(bool)]
+            top.scatter(
+                diverged["learning_rate"],
+                np.minimum(diverged["final_validation_loss"], infinity_y),
+                marker="x",
+                s=25,
+                color=palette[parameterization],
+            )
+            fraction = by_rate["diverged"].mean()
+            bottom.plot(fraction.index, fraction, marker="o", ms=3, **style)
+        top.axhline(infinity_y, color="0.5", lw=0.6, ls="--")
+        top.text(runs["learning_rate"].min(), infinity_y, r"$\infty$", ha="right", va="center", fontsize=9)
+        top.set_title(f"{target} target", fontsize=9)
+        top.set_yscale("log")
+        bottom.set_xscale("log")
+        bottom.set_ylim(-0.05, 1.05)
+        bottom.set_xlabel("learning rate")
+    axes[0, 0].set_ylabel("final validation loss (median)")
+    axes[1, 0].set_ylabel("fraction of runs diverged")
+    axes[0, 0].legend(fontsize=6, loc="best")
+    fig.suptitle("Learning-rate stability: every parameterisation from the same initial model (× diverged)")
+    fig.tight_layout()
+    return fig

@@ -75,6 +75,14 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+def log_uniform_eigenvalues(width: int, low: float, high: float, seed: int) -> Tensor:
+    """``width`` eigenvalues drawn log-uniformly in ``[low, high]`` from a stream of their own for ``seed``
+    (memory time scales ``1/λ`` spread between ``1/high`` and ``1/low`` steps): the initial ``Ŵ`` that the
+    studies comparing parameterisations give every form (:meth:`RNN.set_eigenvalues_`)."""
+    values = np.random.default_rng([seed, 1]).uniform(math.log(low), math.log(high), width)
+    return torch.as_tensor(np.exp(values), dtype=DTYPE)
+
+
 @dataclass(frozen=True)
 class Parameterization:
     """How the eigenvalue-like vector ``g(w)`` and the optional rotation ``P`` build ``Ŵ``.

@@ -245,6 +245,8 @@ def paper_claims(config: dict) -> list[Claim]:
     )
     if config["classification"]["enabled"]:
         claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
+    if config["learning_rate_stability"]["enabled"]:
+        claims += learning_rate_claims(config["learning_rate_stability"], thresholds)
     for family in config["memory_definitions"]["families"]:
         claims.append(
             Claim(
@@ -350,3 +352,62 @@ def classification_claim(section: dict, gap: float) -> Claim:
             ),
         ),
     )
+
+
+#: The learning-rate claims' column (:func:`curse_of_memory.learning_rates.largest_stable_learning_rates`).
+LARGEST_RATE = "log10_largest_stable_learning_rate"
+
+
+def learning_rate_claims(section: dict, thresholds: dict) -> list[Claim]:
+    """StableSSM's learning-rate claims on the sweep's largest stable learning rates (log10, censored by the
+    rate grid): the stable forms (neither the baseline nor an unstable baseline) tolerate a larger rate than
+    the baseline, by more than ``learning_rate_gain`` decades (median over seeds, widths, targets, forms);
+    and, where the sweep has it, ``best`` tolerates at least the other stable forms' rate."""
+    baseline = section["baseline"]
+    unstable = {baseline, *thresholds["unstable_parameterizations"]}
+    stable = [name for name in section["parameterizations"] if name not in unstable]
+    if not stable:
+        return []
+    claims = [
+        Claim(
+            "lr-stable",
+            "lr",
+            f"stable reparameterisation trains at larger learning rates than {baseline} without diverging",
+            (
+                Condition(
+                    "larger-rate",
+                    "largest stable learning rate, stable forms minus the baseline (decades)",
+                    "learning_rate",
+                    "median",
+                    "above",
+                    thresholds["learning_rate_gain"],
+                    {"parameterization": stable},
+                    LARGEST_RATE,
+                    baseline={"parameterization": baseline},
+                ),
+            ),
+        )
+    ]
+    others = [name for name in stable if name != "best"]
+    if "best" in stable and others:
+        claims.append(
+            Claim(
+                "lr-best",
+                "lr",
+                "best tolerates the largest learning rate of the stable forms (StableSSM)",
+                (
+                    Condition(
+                        "best-rate",
+                        "largest stable learning rate, best minus the other stable forms (decades)",
+                        "learning_rate",
+                        "median",
+                        "at least",
+                        0.0,
+                        {"parameterization": "best"},
+                        LARGEST_RATE,
+                        baseline={"parameterization": others},
+                    ),
+                ),
+            )
+        )
+    return claims

@@ -152,6 +152,20 @@ claims again on these curves.
     )
 
 
+def learning_rate_section(largest_table: str) -> str:
+    """The learning-rate sweep's section: its generated table of the largest stable learning rates."""
+    return f"""## Learning-rate stability (beyond the paper)
+
+Every parameterisation trained from the same initial model at each learning rate of the grid
+(`results/summary/learning_rate_stability.csv`); a run diverged when a loss was not finite or the validation
+loss rose past `learning_rate_stability.explosion_factor` times its initial value. Largest learning rate
+without divergence, median over seeds [range] ("≥": the grid's largest rate). StableSSM: stable forms train
+at larger rates than direct, best at the largest.
+
+{largest_table}
+"""
+
+
 def classification_section(test: pd.DataFrame) -> str:
     """Figure 9's section: Table 1 and the parameterisations ranked by mean test accuracy per width."""
     ranking = test.groupby(["width", "parameterization"], sort=False)["test_accuracy"].mean()
@@ -179,11 +193,12 @@ def results_page(
     spectral: pd.DataFrame | None = None,
     classification_test: pd.DataFrame | None = None,
     worst_case: pd.DataFrame | None = None,
+    learning_rate_table: str | None = None,
 ) -> str:
     """The whole page (Markdown) from the run's tables; ``lstsq`` is the run's ``lstsq`` config section,
     ``spectral`` the stability table of the spectral-norm draws of Figures 7 and 8 (if the run made them),
-    ``classification_test`` Figure 9's test results and ``worst_case`` the worst-case stability table (if
-    the run has those studies)."""
+    ``classification_test`` Figure 9's test results, ``worst_case`` the worst-case stability table and
+    ``learning_rate_table`` the largest stable learning rates' Markdown (if the run has those studies)."""
     falling, total = monotone_errors(stability)
     main = stability[stability["study"] == MAIN_STUDY]
     seeds = main.groupby(["target", "activation", "parameterization", "width"])["seed"].nunique()
@@ -235,6 +250,7 @@ Stability radius (the β at which a perturbed model is as bad as predicting zero
 
 {radius_table(stability)}
 {norms}{"" if worst_case is None else worst_case_section(worst_case)}\
+{"" if learning_rate_table is None else learning_rate_section(learning_rate_table)}\
 {"" if classification_test is None else classification_section(classification_test)}## Every claim
 
 {comparison_table(claims)}"""

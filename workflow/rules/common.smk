@@ -12,6 +12,7 @@ from curse_of_memory.design import (
     MAIN_STUDY,
     cell_perturbation,
     cell_training,
+    merged,
     study_cells,
     study_grids,
     target_data,

@@ -328,3 +328,25 @@ if WORST_CASE_NORMS:
             wildcards={"activation": config["grid"]["activations"]},
         )
     )
+if LEARNING_RATE["enabled"]:
+    FIGURES.append(
+        Figure(
+            "learning_rate_stability",
+            "plot_learning_rate.py",
+            "Beyond the paper",
+            {
+                "title": "Learning-rate stability",
+                "plots": f"{LEARNING_RATE['activation']} RNNs of width {', '.join(map(str, LEARNING_RATE['widths']))} "
+                "trained on each target at learning rates "
+                f"{', '.join(f'{rate:g}' for rate in LEARNING_RATE['learning_rates'])}, every parameterisation from "
+                "the same initial model: the final validation loss (median over seeds; x a diverged run) and the "
+                f"fraction of runs that diverged ({LEARNING_RATE['baseline']} dashed). The largest stable learning "
+                "rate per parameterisation is results/summary/largest_stable_learning_rate.md.",
+                "paper": "StableSSM (arXiv 2311.14495): stable reparameterisations train at larger learning rates "
+                "than the direct one, and best, whose gradient-over-weight ratio is bounded, at the largest.",
+            },
+            {"sweep": rules.summarize_learning_rate.output.table},
+            {"baseline": LEARNING_RATE["baseline"]},
+            ("lr",),
+        )
+    )

@@ -8,6 +8,17 @@ BENCHMARKS = {
     "perturbation_error": [f"results/benchmarks/perturbation_error/{family}.tsv" for family in FAMILIES],
     "least_squares": ["results/benchmarks/lstsq/least_squares.tsv"] if LSTSQ else [],
     "memory_definitions": ["results/benchmarks/memory_studies/memory_definitions.tsv"],
+    "worst_case": [
+        f"results/benchmarks/worst_case/{norm}/{family}.tsv"
+        for norm in WORST_CASE_NORMS
+        for family in dict.fromkeys(FAMILY.format(**cell) for cell in grid_cells(MAIN_STUDY))
+    ],
+    "learning_rate_sweep": [
+        path.replace("results/learning_rate/", "results/benchmarks/learning_rate/").replace(".csv", ".tsv")
+        for path in LEARNING_RATE_SWEEPS
+    ]
+    if LEARNING_RATE["enabled"]
+    else [],
     "fit_classifier": [
         "results/benchmarks/classification/{parameterization}/width{width}_seed{seed}.tsv".format(**cell)
         for cell in CLASSIFICATION_CELLS
@@ -48,6 +59,7 @@ rule claims:
         classification=[rules.summarize_classification.output.history] if CLASSIFICATION["enabled"] else [],
         worst_case_stability=[rules.summarize_worst_case.output.stability] if WORST_CASE_NORMS else [],
         worst_case_crossings=[rules.summarize_worst_case.output.crossings] if WORST_CASE_NORMS else [],
+        learning_rate=[rules.summarize_learning_rate.output.largest] if LEARNING_RATE["enabled"] else [],
     output:
         table="results/claims.csv",
         markdown="results/claims.md",
@@ -121,6 +133,7 @@ rule results_page:
         spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
         classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
         worst_case=[rules.summarize_worst_case.output.stability] if WORST_CASE_NORMS else [],
+        learning_rate=[rules.summarize_learning_rate.output.markdown] if LEARNING_RATE["enabled"] else [],
     output:
         page="results/results.md",
     params:

@@ -132,3 +132,4 @@ rule summaries:
         rules.summarize_classification.output if CLASSIFICATION["enabled"] else [],
         rules.summarize_gradient_ratio.output,
         rules.summarize_worst_case.output if WORST_CASE_NORMS else [],
+        rules.summarize_learning_rate.output if LEARNING_RATE["enabled"] else [],

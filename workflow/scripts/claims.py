@@ -40,6 +40,8 @@ tables = {
 classification = [load_csv(path, made_by="summarize_classification") for path in inputs.classification]
 for history in classification:
     tables["classification"] = at_epoch(history, claim_epoch(config["classification"]))
+for path in inputs.learning_rate:  # the learning-rate sweep's largest stable rates, per model
+    tables["learning_rate"] = load_csv(path, made_by="summarize_learning_rate")
 table = claims_table(claims, tables, settings)
 for path in output.controls:  # with claims.controls.initialization
     control_tables = model_tables(

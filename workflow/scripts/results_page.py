@@ -1,5 +1,7 @@
 """Rule results_page: the figure-by-figure comparison with the paper (results/results.md)."""
 
+from pathlib import Path
+
 from curse_of_memory.artifacts import atomic_path, load_csv
 from curse_of_memory.results_page import results_page
 from curse_of_memory.runtime import configure_logging
@@ -16,6 +18,7 @@ if inputs.spectral:  # Figures 7 and 8's families perturbed at spectral norm (fi
     spectral = stability_table(draws, None, null_errors, snakemake.params.threshold)
 classification = [load_csv(path, made_by="summarize_classification") for path in inputs.classification_test]
 worst_case = [load_csv(path, made_by="summarize_worst_case") for path in inputs.worst_case]
+learning_rate = [Path(path).read_text() for path in inputs.learning_rate]
 page = results_page(
     load_csv(inputs.constructions, made_by="least_squares"),
     stability,
@@ -24,6 +27,7 @@ page = results_page(
     spectral,
     classification[0] if classification else None,
     worst_case[0] if worst_case else None,
+    learning_rate[0] if learning_rate else None,
 )
 with atomic_path(snakemake.output.page) as path:
     path.write_text(page)
