@@ -60,8 +60,13 @@ def test_dry_run_of_the_quick_preset(workdir):
     assert counts["model_memory"] == 4  # one per study: memory functions take milliseconds per model
     assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
     assert counts["fit_classifier"] == 5 * 1 * 3  # Figure 9: parameterisations x widths x seeds
+    assert counts["worst_case_max"] == 2 * 4 * 3 * 3  # every main-grid family, at the max norm only
+    assert counts["worst_case"] == 4  # its figure, one per activation
+    assert counts["learning_rate_sweep"] == 2 * 6 * 3  # targets x parameterisations x seeds
     for rule in [
-        *FIGURE_RULES,
+        *(FIGURE_RULES - {"worst_case"}),
+        "summarize_worst_case",
+        "summarize_learning_rate",
         "classification_data",
         "summarize_classification",
         "least_squares",
@@ -80,6 +85,11 @@ def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     # (3 seeds each but Figure 3's, whose replicates are its teachers)
     assert counts["train"] == 3 * (18 + 6 + 1) + 10 + 3 * 1
     assert "width64_seed12345/model.pt" in result.stdout  # every width of the authors' m in {8, ..., 64}
+    # the worst case at both norms, from random draws at both norms, for every family of the main grid
+    main = 3 * (18 + 6)
+    assert counts["worst_case_max"] == counts["worst_case_spectral"] == main
+    assert counts["perturbation_error_spectral"] == main
+    assert counts["learning_rate_sweep"] == 2 * 6 * 3
 
 
 def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(workdir):
