@@ -120,10 +120,10 @@ def test_the_learning_rate_claims_hold_fail_and_respect_the_grid():
         "lr-stable": "holds",
         "lr-best": "holds",
     }
-    # a tie on the grid: each rate is only known to lie below the next one, so "at least" cannot be told
-    assert verdicts({"vanilla": 1e-3, "direct": 1e-3, "softplus": 0.1, "exp": 0.1, "best": 0.1})[
-        "lr-best"
-    ] == ("inconclusive")
+    # a tie on the grid: each rate is only known to lie below the next one, so neither can be told larger
+    tie = {"vanilla": 1e-3, "direct": 1e-3, "softplus": 0.1, "exp": 0.1, "best": 0.1}
+    assert verdicts(tie)["lr-best"] == "inconclusive"
+    assert verdicts({**tie, "direct": 0.1, "best": 1.0})["lr-stable"] == "inconclusive"
     assert verdicts({"vanilla": 1.0, "direct": 0.1, "softplus": 1e-3, "exp": 1e-3, "best": 1e-3}) == {
         "lr-stable": "does not hold",
         "lr-best": "inconclusive",

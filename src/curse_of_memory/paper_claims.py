@@ -360,9 +360,12 @@ LARGEST_RATE = "log10_largest_stable_learning_rate"
 
 def learning_rate_claims(section: dict, thresholds: dict) -> list[Claim]:
     """StableSSM's learning-rate claims on the sweep's largest stable learning rates (log10, censored by the
-    rate grid): the stable forms (neither the baseline nor an unstable baseline) tolerate a larger rate than
-    the baseline, by more than ``learning_rate_gain`` decades (median over seeds, widths, targets, forms);
-    and, where the sweep has it, ``best`` tolerates at least the other stable forms' rate."""
+    rate grid: a rate survived is a lower end, the next rate, which diverged, an exclusive upper end). The
+    stable forms (neither the baseline nor an unstable baseline) survive the rate at which the baseline
+    diverged, with ``learning_rate_gain`` decades to spare (0: the lower end of their rate at least the upper
+    end of the baseline's; medians over seeds, widths, targets, forms); and, where the sweep has it,
+    ``best`` survives the rate at which the other stable forms diverged. A tie within one step of the grid,
+    or rates beyond its top, decide neither."""
     baseline = section["baseline"]
     unstable = {baseline, *thresholds["unstable_parameterizations"]}
     stable = [name for name in section["parameterizations"] if name not in unstable]
@@ -379,7 +382,7 @@ def learning_rate_claims(section: dict, thresholds: dict) -> list[Claim]:
                     "largest stable learning rate, stable forms minus the baseline (decades)",
                     "learning_rate",
                     "median",
-                    "above",
+                    "at least",
                     thresholds["learning_rate_gain"],
                     {"parameterization": stable},
                     LARGEST_RATE,
