@@ -98,6 +98,11 @@ def test_largest_stable_rates_carry_the_interval_of_their_grid():
     assert by_form.loc["vanilla", "largest_stable_learning_rate"] == 0.0
     assert by_form.loc["vanilla", [f"{column}_low", f"{column}_high"]].tolist() == [-math.inf, -3.0]
     assert len(largest) == 3 * 3  # one row per model
+    # a rate above the first diverging one that happens not to diverge does not count
+    bumpy = sweep({"direct": 1e-2})
+    bumpy.loc[bumpy["learning_rate"] == 1.0, ["diverged", "final_validation_loss"]] = [False, 1.0]
+    again = largest_stable_learning_rates(bumpy).iloc[0]
+    assert (again["largest_stable_learning_rate"], again[f"{column}_high"]) == (1e-2, -1.0)
     table = largest_stable_table(sweep({"direct": 1e-2, "softplus": 1.0}))
     assert "| direct | 0.01 [0.01, 0.01] |" in table and "| softplus | ≥ 1 [1, 1] |" in table
 

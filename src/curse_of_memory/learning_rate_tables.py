@@ -1,6 +1,7 @@
 """The learning-rate sweep's tables (torch-free: the summary, claims and figure jobs read them): each
-model's largest stable learning rate with the interval its grid allows, and that rate per parameterisation
-as Markdown. The sweep itself is :mod:`curse_of_memory.learning_rates`."""
+model's largest stable learning rate (below the first rate that diverged) with the interval its grid
+allows, and that rate per parameterisation as Markdown. The sweep itself is
+:mod:`curse_of_memory.learning_rates`."""
 
 from __future__ import annotations
 
@@ -26,16 +27,19 @@ COLUMNS = [
 
 def largest_stable_learning_rates(sweep: pd.DataFrame) -> pd.DataFrame:
     """Per (target, activation, parameterization, width, seed) of a sweep table (:data:`COLUMNS`): the
-    largest learning rate at which the model did not diverge (0 when it diverged at every one), and its
-    log10 with the interval the grid allows for it (as the claims read censored values): from that rate
-    to the grid's next one, to ``+inf`` at the grid's largest rate, from ``-inf`` to its smallest rate when
-    every rate diverged."""
+    largest stable learning rate, the largest rate of the grid below the first (smallest) one at which the
+    model diverged (a larger rate that happens not to diverge does not count; 0 when the smallest rate
+    diverged), and its log10 with the interval the grid allows for it (as the claims read censored
+    values): from that rate to the first diverging one, to ``+inf`` when no rate diverged, from ``-inf`` to
+    the smallest rate when that one diverged."""
     keys = ["target", "activation", "parameterization", "width", "seed"]
     rows = []
     for values, runs in sweep.groupby(keys, sort=False):
         rates = sorted(runs["learning_rate"].astype(float).unique())
-        stable = runs.loc[~runs["diverged"].astype(bool), "learning_rate"]
-        largest = float(stable.max()) if len(stable) else 0.0
+        diverging = runs.loc[runs["diverged"].astype(bool), "learning_rate"]
+        first_diverging = float(diverging.min()) if len(diverging) else math.inf
+        below = [rate for rate in rates if rate < first_diverging]
+        largest = below[-1] if below else 0.0
         above = [rate for rate in rates if rate > largest]
         low = math.log10(largest) if largest > 0 else -math.inf
         rows.append(

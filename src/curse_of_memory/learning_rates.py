@@ -7,8 +7,8 @@ and trains at one learning rate with the sweep's settings (the main grid's proto
 overrides, and no divergence retries, which would lower the rate). Divergence is data, not a failure: a
 run *diverged* when a loss is not finite (training then stops cleanly,
 :func:`curse_of_memory.training.train`) or its validation loss exceeds ``explosion_factor`` times its
-value at initialisation. The largest stable learning rate of a model is the largest rate of the grid at
-which it did not diverge (0 when it diverged at every rate; :mod:`curse_of_memory.learning_rate_tables`).
+value at initialisation. The largest stable learning rate of a model is the largest rate of the grid
+below the first one at which it diverged (:mod:`curse_of_memory.learning_rate_tables`).
 """
 
 from __future__ import annotations

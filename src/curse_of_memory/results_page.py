@@ -159,8 +159,8 @@ def learning_rate_section(largest_table: str) -> str:
 Every parameterisation trained from the same initial model at each learning rate of the grid
 (`results/summary/learning_rate_stability.csv`); a run diverged when a loss was not finite or the validation
 loss rose past `learning_rate_stability.explosion_factor` times its initial value. Largest learning rate
-without divergence, median over seeds [range] ("≥": the grid's largest rate). StableSSM: stable forms train
-at larger rates than direct, best at the largest.
+below the first that diverged, median over seeds [range] ("≥": the grid's largest rate). StableSSM: stable
+forms train at larger rates than direct, best at the largest.
 
 {largest_table}
 """
