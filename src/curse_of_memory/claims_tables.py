@@ -21,10 +21,10 @@ def _text(value) -> str:
     return "" if isinstance(value, float) and math.isnan(value) else str(value)
 
 
-def _interval(row) -> str:
-    if math.isnan(row.ci_low):
+def _interval(low: float, high: float) -> str:
+    if math.isnan(low):
         return " (no interval)"
-    return f" [{number(row.ci_low)}, {number(row.ci_high)}]"
+    return f" [{number(low)}, {number(high)}]"
 
 
 def _worst_case(row) -> str:
@@ -32,11 +32,7 @@ def _worst_case(row) -> str:
     verdict = _text(getattr(row, "worst_case_verdict", ""))
     if not verdict:
         return ""
-    interval = (
-        " (no interval)"
-        if math.isnan(row.worst_case_ci_low)
-        else f" [{number(row.worst_case_ci_low)}, {number(row.worst_case_ci_high)}]"
-    )
+    interval = _interval(row.worst_case_ci_low, row.worst_case_ci_high)
     return f"{verdict}: {number(row.worst_case_value)}{interval}"
 
 
@@ -58,7 +54,13 @@ def markdown_table(claims: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in claims.itertuples():
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
-        cells = [row.claim, row.figure, row.statement, row.statistic, f"{number(row.value)}{_interval(row)}"]
+        cells = [
+            row.claim,
+            row.figure,
+            row.statement,
+            row.statistic,
+            f"{number(row.value)}{_interval(row.ci_low, row.ci_high)}",
+        ]
         cells += [test, row.verdict, _text(getattr(row, "control", ""))]
         cells += [_worst_case(row)] if worst_case else []
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
@@ -78,7 +80,7 @@ def comparison_table(claims: pd.DataFrame) -> str:
 
     def shows(row) -> str:
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
-        return f"{number(row.value)}{_interval(row)} (needs {test})"
+        return f"{number(row.value)}{_interval(row.ci_low, row.ci_high)} (needs {test})"
 
     worst_case = "worst_case_verdict" in claims
     header = ["figure", "paper's claim", "this run", "negative control"]

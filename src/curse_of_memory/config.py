@@ -144,19 +144,26 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
+def _check_shared_initial_model(where: str, section: dict) -> None:
+    """A study whose parameterisations start from one model (classification, the learning-rate sweep): a
+    registered activation and forms, a baseline among them, forms that can share a recurrent matrix (all
+    rotated or all diagonal), an ordered eigenvalue range."""
+    _check_names(f"{where}.activation", [section["activation"]], ACTIVATIONS)
+    _check_names(f"{where}.parameterizations", section["parameterizations"], PARAMETERIZATIONS)
+    _check_names(f"{where}.baseline", [section["baseline"]], section["parameterizations"])
+    if len({PARAMETERIZATIONS[name].rotated for name in section["parameterizations"]}) > 1:
+        raise ConfigError(
+            f"invalid config: {where}.parameterizations: mixes rotated and diagonal forms, which cannot "
+            "start from the same recurrent matrix"
+        )
+    if section["initial_eigenvalues"]["low"] > section["initial_eigenvalues"]["high"]:
+        raise ConfigError(f"invalid config: {where}.initial_eigenvalues: low exceeds high")
+
+
 def _check_classification(section: dict) -> None:
     """The classification study: registered names, a baseline among its parameterisations, an ordered
     eigenvalue range, a claim epoch within the epochs."""
-    _check_names("classification.activation", [section["activation"]], ACTIVATIONS)
-    _check_names("classification.parameterizations", section["parameterizations"], PARAMETERIZATIONS)
-    _check_names("classification.baseline", [section["baseline"]], section["parameterizations"])
-    if len({PARAMETERIZATIONS[name].rotated for name in section["parameterizations"]}) > 1:
-        raise ConfigError(
-            "invalid config: classification.parameterizations: mixes rotated and diagonal forms, which "
-            "cannot start from the same recurrent matrix"
-        )
-    if section["initial_eigenvalues"]["low"] > section["initial_eigenvalues"]["high"]:
-        raise ConfigError("invalid config: classification.initial_eigenvalues: low exceeds high")
+    _check_shared_initial_model("classification", section)
     if (section["claim_epoch"] or 0) > section["epochs"]:
         raise ConfigError(
             f"invalid config: classification.claim_epoch: {section['claim_epoch']} exceeds epochs "
@@ -188,16 +195,7 @@ def _check_learning_rate_stability(config: dict, schema: dict) -> None:
     if section["targets"] is None:
         section["targets"] = list(config["grid"]["targets"])
     _check_names("learning_rate_stability.targets", section["targets"], config["targets"])
-    _check_names("learning_rate_stability.activation", [section["activation"]], ACTIVATIONS)
-    _check_names("learning_rate_stability.parameterizations", section["parameterizations"], PARAMETERIZATIONS)
-    _check_names("learning_rate_stability.baseline", [section["baseline"]], section["parameterizations"])
-    if len({PARAMETERIZATIONS[name].rotated for name in section["parameterizations"]}) > 1:
-        raise ConfigError(
-            "invalid config: learning_rate_stability.parameterizations: mixes rotated and diagonal forms, "
-            "which cannot start from the same recurrent matrix"
-        )
-    if section["initial_eigenvalues"]["low"] > section["initial_eigenvalues"]["high"]:
-        raise ConfigError("invalid config: learning_rate_stability.initial_eigenvalues: low exceeds high")
+    _check_shared_initial_model("learning_rate_stability", section)
     where = ["learning_rate_stability", "training"]
     _check_section(where, config["training"], section["training"], schema, "training")
 

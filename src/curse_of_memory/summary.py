@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from curse_of_memory.artifacts import load_csv, load_dataset
+from curse_of_memory.artifacts import load_csv, load_dataset, load_json
 from curse_of_memory.claims import trend
 from curse_of_memory.decay import decays_exponentially, exponential_fit, power_law_fit
 from curse_of_memory.design import FAMILY_KEYS, MODEL_KEYS
@@ -25,6 +25,15 @@ def collect_perturbation(paths: list, cells: list[dict]) -> pd.DataFrame:
         for path, cell in zip(paths, cells, strict=True)
     ]
     return pd.concat(frames, ignore_index=True)[[*MODEL_KEYS, "beta", "draw", "error"]]
+
+
+def trained_margins(metrics_paths: list, cells: list[dict]) -> pd.DataFrame:
+    """The stability margin each trained model's ``metrics.json`` records, with its model keys."""
+    rows = [
+        {**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}
+        for path, cell in zip(metrics_paths, cells, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=[*MODEL_KEYS, "stability_margin"])
 
 
 def null_error(outputs: np.ndarray, weights: np.ndarray) -> float:

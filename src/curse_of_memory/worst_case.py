@@ -70,9 +70,9 @@ def _ascend(
     steps: int,
     step_size: float,
     norm: str,
-) -> tuple[dict[str, Tensor], Tensor]:
+) -> dict[str, Tensor]:
     """The iterate with the largest ``loss`` (per member, start included) of ``steps`` projected ascent
-    steps from ``start``, and that loss (``inf`` for a member that blew up, which then stays put)."""
+    steps from ``start`` (a member whose loss or gradient is not finite stays put)."""
     delta = {name: value.clone() for name, value in start.items()}
     best, best_loss = {name: value.clone() for name, value in start.items()}, None
     for step in range(steps + 1):
@@ -103,7 +103,7 @@ def _ascend(
             value = value.detach()
             moved = value + _member_view(step_size * beta, value) * ascent_direction(gradient, norm)
             delta[name] = torch.where(_member_view(finite, value), project(moved, beta, norm), value)
-    return best, best_loss
+    return best
 
 
 def worst_case_errors(
@@ -139,7 +139,7 @@ def worst_case_errors(
             name: torch.stack([b * directions[d][name] for b, d in chunk]).to(value)
             for name, value in base.items()
         }
-        best, _ = _ascend(model, base, start, beta, ascent_loss, steps, step_size, norm)
+        best = _ascend(model, base, start, beta, ascent_loss, steps, step_size, norm)
         with torch.no_grad():
             errors = evaluation_loss(model, {name: base[name] + best[name] for name in base}).tolist()
         for (b, _), error in zip(chunk, errors, strict=True):

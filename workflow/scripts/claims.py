@@ -16,15 +16,19 @@ thresholds = config["claims"]
 settings = {**thresholds["bootstrap"], "minimum_replicates": thresholds["minimum_replicates"]}
 
 
+def stability_tables(stability, crossings) -> dict:
+    """The stability and crossings tables, and the radius pairs of the curse claim read off them."""
+    curse = thresholds["curse_targets"]
+    pairs = radius_pairs(stability, curse["exp"], curse["pol"], thresholds["learned"])
+    return {"stability": stability, "crossings": crossings, "radius_pairs": pairs}
+
+
 def model_tables(stability_path: str, crossings_path: str, teacher_paths: list, suffix: str) -> dict:
     """The tables of trained and fitted models that the claims read (``suffix``: ``_controls`` or not)."""
-    stability = load_csv(stability_path, made_by=f"summarize_stability{suffix}")
-    curse = thresholds["curse_targets"]
-    tables = {
-        "stability": stability,
-        "crossings": load_csv(crossings_path, made_by=f"summarize_stability{suffix}"),
-        "radius_pairs": radius_pairs(stability, curse["exp"], curse["pol"], thresholds["learned"]),
-    }
+    made_by = f"summarize_stability{suffix}"
+    tables = stability_tables(
+        load_csv(stability_path, made_by=made_by), load_csv(crossings_path, made_by=made_by)
+    )
     for path in teacher_paths:  # only when the config has Figure 3's study
         tables["teachers"] = load_csv(path, made_by=f"teacher_filter{suffix}")
     return tables
@@ -58,14 +62,8 @@ for stability_path, crossings_path in zip(
     inputs.worst_case_stability, inputs.worst_case_crossings, strict=True
 ):
     norm = snakemake.params.worst_case_norm  # the configured norm where the worst case was climbed at it
-    worst_tables = {}
-    for name, path in (("stability", stability_path), ("crossings", crossings_path)):
-        rows = load_csv(path, made_by="summarize_worst_case")
-        worst_tables[name] = rows[rows["norm"] == norm].reset_index(drop=True)
-    curse = thresholds["curse_targets"]
-    worst_tables["radius_pairs"] = radius_pairs(
-        worst_tables["stability"], curse["exp"], curse["pol"], thresholds["learned"]
-    )
+    at_norm = [load_csv(path, made_by="summarize_worst_case") for path in (stability_path, crossings_path)]
+    worst_tables = stability_tables(*(rows[rows["norm"] == norm].reset_index(drop=True) for rows in at_norm))
     decided = covered(controlled(claims), worst_tables)
     worst = claims_table(decided, worst_tables, settings)
     log.info("on the worst case (%s norm):\n%s", norm, worst.to_string())

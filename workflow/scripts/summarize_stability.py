@@ -3,10 +3,10 @@ points (of the trained and fitted models, or of their negative controls)."""
 
 import pandas as pd
 
-from curse_of_memory.artifacts import load_csv, load_json, save_csv
+from curse_of_memory.artifacts import load_csv, save_csv
 from curse_of_memory.design import MODEL_KEYS
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.summary import crossing_table, dataset_null_errors, stability_table
+from curse_of_memory.summary import crossing_table, dataset_null_errors, stability_table, trained_margins
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
@@ -14,11 +14,8 @@ params = snakemake.params
 perturbation = load_csv(snakemake.input.perturbation, made_by="summarize_perturbation")
 
 null_errors = dataset_null_errors(snakemake.input.datasets, params.targets, params.evaluation)
-trained = [
-    {**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}
-    for path, cell in zip(snakemake.input.metrics, params.cells, strict=True)
-]
-margins = [pd.DataFrame(trained)] if trained else []  # the controls' untrained margins are not recorded
+# the controls' untrained margins are not recorded
+margins = [trained_margins(snakemake.input.metrics, params.cells)] if params.cells else []
 for path in snakemake.input.lstsq:  # least-squares fits: margin = smallest rate, E_null = sum |rho|
     fits = load_csv(path, made_by="least_squares")
     null_errors.update(fits.groupby("target")["null_error"].first().to_dict())

@@ -3,10 +3,14 @@ stability radii and crossings read off the worst-case curves (per norm)."""
 
 import pandas as pd
 
-from curse_of_memory.artifacts import load_csv, load_json, save_csv
-from curse_of_memory.design import MODEL_KEYS
+from curse_of_memory.artifacts import load_csv, save_csv
 from curse_of_memory.runtime import configure_logging
-from curse_of_memory.summary import WORST_CASE_COLUMNS, dataset_null_errors, worst_case_stability
+from curse_of_memory.summary import (
+    WORST_CASE_COLUMNS,
+    dataset_null_errors,
+    trained_margins,
+    worst_case_stability,
+)
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
@@ -17,12 +21,7 @@ frames = [
 ]
 table = pd.concat(frames, ignore_index=True)[WORST_CASE_COLUMNS]
 save_csv(snakemake.output.table, table)
-margins = pd.DataFrame(
-    [
-        {**cell, "stability_margin": load_json(path, made_by="train")["stability_margin"]}
-        for path, cell in zip(inputs.metrics, params.model_cells, strict=True)
-    ]
-)[[*MODEL_KEYS, "stability_margin"]]
+margins = trained_margins(inputs.metrics, params.model_cells)
 null_errors = dataset_null_errors(inputs.datasets, params.targets, params.evaluation)
 stability, crossings = worst_case_stability(table, margins, null_errors, params.threshold)
 save_csv(snakemake.output.stability, stability)
