@@ -141,20 +141,20 @@ def _feedback_operation(
     return _subtract_diagonal_product_, matrix[:, :, None] if columns else matrix[:, None]
 
 
-def _drives(
-    steps: Tensor, input_weight: Tensor, input_bias: Tensor, out: Tensor, columns: bool = False
-) -> Tensor:
-    """``U x_k + b`` into ``out`` for inputs ``steps`` (…, B) (one step, or all steps): (E, …, B, m), or
-    (E, …, m, B) with ``columns``."""
-    width = input_weight.shape[1]
-    if columns:
-        shape, inputs = (
-            (input_weight.shape[0],) + (1,) * (out.dim() - 3) + (width, 1),
-            steps[None, ..., None, :],
-        )
-    else:
-        shape, inputs = (input_weight.shape[0],) + (1,) * (out.dim() - 2) + (width,), steps[None, ..., None]
-    return torch.addcmul(input_bias.view(shape), inputs, input_weight.view(shape), out=out)
+def _drives(steps: Tensor, input_weight: Tensor, input_bias: Tensor, out: Tensor) -> Tensor:
+    """``U x_k + b`` into ``out`` (E, …, B, m) for inputs ``steps`` (…, B) (one step, or all steps)."""
+    shape = (input_weight.shape[0],) + (1,) * (out.dim() - 2) + (input_weight.shape[1],)
+    return torch.addcmul(input_bias.view(shape), steps[None, ..., None], input_weight.view(shape), out=out)
+
+
+def _column_drives(step: Tensor, input_weight: Tensor, input_bias: Tensor, out: Tensor) -> Tensor:
+    """``U x_k + b`` into ``out`` (E, m, B) for one step's inputs (B,): a product of (m, 1) by (1, B) per
+    member, which the BLAS writes faster than the broadcast ``addcmul``."""
+    members, width = input_weight.shape
+    inputs = step.view(1, 1, -1).expand(members, 1, -1)
+    return torch.baddbmm(
+        input_bias.view(members, width, 1), input_weight.view(members, width, 1), inputs, out=out
+    )
 
 
 def _stepper(
@@ -196,7 +196,7 @@ def stepped_outputs(
     members, width = output_weight.shape
     steps = inputs[..., 0].T.contiguous()  # (T, B)
     length, batch = steps.shape
-    outputs = inputs.new_empty(members, length, batch)
+    outputs = inputs.new_empty(members, batch, length)
     rows = max(1, CHUNK_ELEMENTS // width)
     member_chunk = max(1, min(members, rows // batch))
     batch_chunk = min(batch, rows)
@@ -209,14 +209,14 @@ def stepped_outputs(
             rows_of = slice(start, start + batch_chunk)
             hidden = inputs.new_zeros(input_weight.shape[0], width, len(range(batch)[rows_of]))
             drives = torch.empty_like(hidden)
-            chunk_outputs = outputs[chosen, :, rows_of]
+            chunk_outputs = hidden.new_empty(length, hidden.shape[0], 1, hidden.shape[2])  # bmm writes rows
             for k in range(length):
-                _drives(steps[k, rows_of], input_weight, input_bias, out=drives, columns=True)
-                step(drives, hidden, hidden)
-                torch.bmm(readout, hidden, out=chunk_outputs[:, k, None])
+                step(_column_drives(steps[k, rows_of], input_weight, input_bias, out=drives), hidden, hidden)
+                torch.bmm(readout, hidden, out=chunk_outputs[k])
+            outputs[chosen, rows_of] = chunk_outputs[:, :, 0].permute(1, 2, 0)
             if final_states is not None:
                 final_states[chosen, rows_of] = hidden.mT
-    return outputs.transpose(1, 2) + output_bias[:, None, None]
+    return outputs + output_bias[:, None, None]
 
 
 @dataclass
