@@ -132,13 +132,14 @@ def _subtract_diagonal_product_(out: Tensor, hidden: Tensor, diagonal: Tensor) -
 
 
 def _feedback_operation(
-    matrix: Tensor, columns: bool = False
+    feedback: Tensor, columns: bool = False, transposed: bool = False
 ) -> tuple[Callable[[Tensor, Tensor, Tensor], Tensor], Tensor]:
-    """The in-place ``out −= hidden M`` (rows of states) or ``out −= M hidden`` (``columns``) for ``M``
-    dense (E, m, m) or diagonal (E, m), and its operand."""
-    if matrix.dim() == 3:
-        return (_subtract_column_product_ if columns else _subtract_row_product_), matrix
-    return _subtract_diagonal_product_, matrix[:, :, None] if columns else matrix[:, None]
+    """The in-place ``out −= hidden M`` (rows of states) or ``out −= M hidden`` (``columns``) with ``M`` the
+    feedback ``Ŵ`` (E, m, m), or ``Ŵᵀ`` when ``transposed``, or its diagonal (E, m); and its operand."""
+    if feedback.dim() == 3:
+        operand = feedback.mT.contiguous() if transposed else feedback
+        return (_subtract_column_product_ if columns else _subtract_row_product_), operand
+    return _subtract_diagonal_product_, feedback[:, :, None] if columns else feedback[:, None]
 
 
 def _drives(steps: Tensor, input_weight: Tensor, input_bias: Tensor, out: Tensor) -> Tensor:
@@ -170,9 +171,8 @@ def _stepper(
         input_weight, input_bias, feedback = (
             gain * tensor for tensor in (input_weight, input_bias, feedback)
         )
-    if columns and feedback.dim() == 3:
-        feedback = feedback.mT.contiguous()  # the columns' Ŵᵀ h
-    apply_, (subtract_feedback_, operand) = form.apply_, _feedback_operation(feedback, columns)
+    # rows: z −= h Ŵ; columns: z −= Ŵᵀ h
+    apply_, (subtract_feedback_, operand) = form.apply_, _feedback_operation(feedback, columns, columns)
 
     def step(drives: Tensor, hidden: Tensor, out: Tensor) -> None:
         apply_(subtract_feedback_(drives, hidden, operand))
@@ -209,7 +209,8 @@ def stepped_outputs(
             rows_of = slice(start, start + batch_chunk)
             hidden = inputs.new_zeros(input_weight.shape[0], width, len(range(batch)[rows_of]))
             drives = torch.empty_like(hidden)
-            chunk_outputs = hidden.new_empty(length, hidden.shape[0], 1, hidden.shape[2])  # bmm writes rows
+            # contiguous per step: bmm into a strided out falls back to a loop over the members
+            chunk_outputs = hidden.new_empty(length, hidden.shape[0], 1, hidden.shape[2])
             for k in range(length):
                 step(_column_drives(steps[k, rows_of], input_weight, input_bias, out=drives), hidden, hidden)
                 torch.bmm(readout, hidden, out=chunk_outputs[k])
@@ -285,9 +286,7 @@ def pullback(
     ``∂L/∂h_T`` (E, B, m) added to ``δ_T``, by the recursion in the module docstring, block by block of
     steps backwards; the trace's buffers go back to the pool, so a trace is spent afterwards."""
     input_weight, input_bias, feedback, output_weight, _ = trace.parameters
-    subtract_feedback_, transposed = _feedback_operation(
-        feedback if feedback.dim() == 2 else feedback.mT.contiguous()
-    )  # δ −= d Ŵᵀ
+    subtract_feedback_, transposed = _feedback_operation(feedback, transposed=True)  # δ −= d Ŵᵀ
     states, scaled = trace.states, trace.activations
     members, length, batch, width = scaled.shape
     reads_outputs = grad_outputs is not None
