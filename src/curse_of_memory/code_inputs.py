@@ -9,6 +9,7 @@ the package's ``__init__.py``, which every import of the package runs.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "curse_of_memory"
@@ -17,6 +18,13 @@ PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 
 def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> set[str]:
     """Names of the modules of ``package`` that the Python file ``path`` imports (any form of import)."""
+    return set(_imported_modules(Path(path), Path(package)))
+
+
+@cache
+def _imported_modules(path: Path, package: Path) -> frozenset[str]:
+    """:func:`imported_modules`, parsed once per file and process: the workflow asks for every module of
+    the package once per script that imports it."""
     modules = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -29,7 +37,7 @@ def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> set[str]:
             parts = name.split(".")
             if parts[0] == PACKAGE and len(parts) > 1 and (package / f"{parts[1]}.py").exists():
                 modules.add(parts[1])
-    return modules
+    return frozenset(modules)
 
 
 def code_files(script: str | Path, package: str | Path = PACKAGE_DIRECTORY) -> list[str]:
