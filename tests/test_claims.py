@@ -8,6 +8,7 @@ import pytest
 
 from curse_of_memory.claims import (
     COLUMNS,
+    STATISTICS,
     Claim,
     Condition,
     claims_table,
@@ -110,6 +111,36 @@ def test_theil_sen_is_decades_per_doubling_and_robust_to_one_outlier():
     assert trend([32, 8, 16], [0.01, 1.0, 0.1]) == pytest.approx(-1.0)  # any row order
     assert trend([8, 16, 32, 64, 128], [1.0, 0.1, 1e3, 1e-3, 1e-4]) == pytest.approx(-1.0)
     assert np.isnan(trend([8], [1.0]))
+
+
+def test_the_pooled_median_of_points_and_of_interval_ends():
+    """Points pool by the median (bit for bit NumPy's linear interpolation between the two middle values
+    of an even count, and np.median's middle value of an odd one), interval ends by the lower and upper
+    medians, NaN left out: on random sizes with ties, infinities of both signs and NaN."""
+    median = STATISTICS["median"].pool
+    generator = np.random.default_rng(0)
+    choices = np.array([-np.inf, np.inf, np.nan, 0.0, 1.0, -2.5, 1e-300, 3.0])
+    for _ in range(2000):
+        size = int(generator.integers(0, 12))
+        values = np.where(
+            generator.random(size) < 0.4, generator.choice(choices, size), generator.normal(size=size)
+        )
+        kept = np.sort(values[~np.isnan(values)])
+        if not len(kept):
+            assert all(np.isnan(median(values, end)) for end in ("point", "low", "high"))
+            continue
+        with np.errstate(invalid="ignore"):
+            point = float(np.quantile(kept, 0.5) if len(kept) % 2 == 0 else np.median(kept))
+        for end, expected in (
+            ("point", point),
+            ("low", float(np.quantile(kept, 0.5, method="lower"))),
+            ("high", float(np.quantile(kept, 0.5, method="higher"))),
+        ):
+            got = median(values.copy(), end)
+            assert got == expected or (np.isnan(got) and np.isnan(expected)), (values, end)
+    assert np.isnan(median(np.array([-np.inf, np.inf]), "point"))  # undefined, never 0
+    assert median(np.array([-2.5, -1.0, np.inf]), "point") == -1.0  # np.quantile says NaN here
+    assert median(np.array([-np.inf, np.inf]), "low") == -np.inf
 
 
 def test_censored_values_bound_the_slopes():

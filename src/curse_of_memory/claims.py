@@ -162,17 +162,20 @@ class Statistic:
     pool: Callable[[np.ndarray, str], float]  # (elements, "point" | "low" | "high") -> value
 
 
-#: The median of the lower ends is their lower median, of the upper ends their upper one: a bound stays a
-#: bound, and ``−∞`` and ``+∞`` are never averaged.
-MEDIAN_METHODS = {"point": "linear", "low": "lower", "high": "higher"}
-
-
 def _median(values: np.ndarray, end: str) -> float:
-    values = values[~np.isnan(values)]
+    """The median of the non-NaN ``values``: for the lower ends of intervals their lower median, for the
+    upper ends their upper one (a bound stays a bound, and ``−∞`` and ``+∞`` are never averaged), for
+    points the middle value, or halfway between the two middle ones (NaN between ``−∞`` and ``+∞``).
+    From one sort: the bootstrap calls this thousands of times per claim, where ``np.quantile`` costs
+    several times more per call (and makes the middle value NaN when its upper neighbour is infinite)."""
+    values = np.sort(values[~np.isnan(values)])
     if not len(values):
         return math.nan
-    with np.errstate(invalid="ignore"):  # a point median between −∞ and +∞ is undefined: NaN
-        return float(np.quantile(values, 0.5, method=MEDIAN_METHODS[end]))
+    lower, upper = values[(len(values) - 1) // 2], values[len(values) // 2]
+    if end != "point":
+        return float(lower if end == "low" else upper)
+    with np.errstate(invalid="ignore"):
+        return float(upper - (upper - lower) * 0.5) if len(values) % 2 == 0 else float(upper)
 
 
 def _mean(values: np.ndarray, _: str) -> float:
