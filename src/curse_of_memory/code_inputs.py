@@ -16,15 +16,10 @@ PACKAGE = "curse_of_memory"
 PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 
 
-def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> set[str]:
-    """Names of the modules of ``package`` that the Python file ``path`` imports (any form of import)."""
-    return set(_imported_modules(Path(path), Path(package)))
-
-
 @cache
-def _imported_modules(path: Path, package: Path) -> frozenset[str]:
-    """:func:`imported_modules`, parsed once per file and process: the workflow asks for every module of
-    the package once per script that imports it."""
+def imported_modules(path: Path, package: Path = PACKAGE_DIRECTORY) -> frozenset[str]:
+    """Names of the modules of ``package`` that the Python file ``path`` imports (any form of import).
+    Parsed once per file and process: building the DAG asks for a module once per script importing it."""
     modules = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -45,7 +40,7 @@ def code_files(script: str | Path, package: str | Path = PACKAGE_DIRECTORY) -> l
     imports and theirs."""
     package = Path(package)
     seen: set[str] = set()
-    pending = imported_modules(Path(script), package)
+    pending = set(imported_modules(Path(script), package))
     if pending:
         pending.add("__init__")
     while pending:
