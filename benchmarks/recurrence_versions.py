@@ -67,20 +67,26 @@ def in_turns(runs: dict[str, Callable[[], Tensor]], turns: int) -> dict[str, lis
     return times
 
 
+def print_in_turns(label: str, runs: dict[str, Callable[[], object]], turns: int) -> float:
+    """Time two runs in turns and print one line: each one's median time and the median over turns of
+    the first one's time over the second's, which this returns."""
+    (first, second), times = runs, in_turns(runs, turns)
+    ratio = statistics.median(a / b for a, b in zip(times[first], times[second], strict=True))
+    print(
+        f"{label}: {first} {statistics.median(times[first]) * 1e3:8.2f} ms, "
+        f"{second} {statistics.median(times[second]) * 1e3:8.2f} ms, {first}/{second} {ratio:.2f}",
+        flush=True,
+    )
+    return ratio
+
+
 def compare(label: str, other: Callable[[], Tensor], this: Callable[[], Tensor], turns: int) -> float:
     """Check that both give the same outputs, time them in turns, print one line; ``other/this``."""
     expected, got = other(), this()
     difference = float((expected - got).abs().max() / expected.abs().max())
     if not difference <= 1e-9:
         raise SystemExit(f"{label}: the versions' outputs differ by {difference:.1e}")
-    times = in_turns({"other": other, "this": this}, turns)
-    ratio = statistics.median(a / b for a, b in zip(times["other"], times["this"], strict=True))
-    print(
-        f"{label}: other {statistics.median(times['other']) * 1e3:8.2f} ms, "
-        f"this {statistics.median(times['this']) * 1e3:8.2f} ms, other/this {ratio:.2f}",
-        flush=True,
-    )
-    return ratio
+    return print_in_turns(label, {"other": other, "this": this}, turns)
 
 
 def main(argv: list[str] | None = None) -> None:

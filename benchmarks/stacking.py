@@ -16,10 +16,9 @@ pass's (above 1: stacking pays).
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
-from recurrence_versions import in_turns
+from recurrence_versions import print_in_turns
 from torch.func import functional_call
 
 from curse_of_memory.loss import temporal_weights, weighted_mse
@@ -76,23 +75,18 @@ def main() -> None:
     capability = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, {capability}, {arguments.threads} thread(s)")
     generator = torch.Generator().manual_seed(0)
+    weights = temporal_weights(LENGTH, 2.0)
     for width in WIDTHS:
         model = RNN(width, "tanh", "softplus", dt=0.5, seed=0)
         for batch in BATCHES:
             inputs = torch.randn(batch, LENGTH, 1, generator=generator, dtype=torch.float64)
             targets = torch.randn(batch, LENGTH, 1, generator=generator, dtype=torch.float64)
-            weights = temporal_weights(LENGTH, 2.0)
             single = single_passes(model, inputs, targets, weights * weights, arguments.members)
             stacked = stacked_pass(model, inputs, targets, weights, arguments.members)
             if not agrees(single, stacked):
                 raise SystemExit(f"width {width}, batch {batch}: the stacked pass's gradients differ")
-            times = in_turns({"single": single, "stacked": stacked}, arguments.turns)
-            ratio = statistics.median(a / b for a, b in zip(times["single"], times["stacked"], strict=True))
-            print(
-                f"width {width:2d}, batch {batch:3d}, {arguments.members} members: "
-                f"single {statistics.median(times['single']) * 1e3:7.1f} ms, "
-                f"stacked {statistics.median(times['stacked']) * 1e3:7.1f} ms, single/stacked {ratio:.2f}"
-            )
+            label = f"width {width:2d}, batch {batch:3d}, {arguments.members} members"
+            print_in_turns(label, {"single": single, "stacked": stacked}, arguments.turns)
 
 
 if __name__ == "__main__":
