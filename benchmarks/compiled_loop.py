@@ -23,7 +23,7 @@ import time
 
 import torch
 from recurrence import per_step_loop, relative_difference
-from recurrence_versions import print_in_turns
+from recurrence_versions import print_in_turns, timing_arguments
 
 from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
@@ -83,13 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the pipeline's jobs: 1)")
     parser.add_argument("--widths", type=int, nargs="+", default=[8, 64])
-    parser.add_argument("--turns", type=int, default=5)
-    arguments = parser.parse_args()
-    torch.set_num_threads(arguments.threads)
-    capability = torch.backends.cpu.get_cpu_capability()
-    print(f"torch {torch.__version__}, {capability}, {arguments.threads} thread(s)")
+    arguments = timing_arguments(parser, None, turns=5)
     generator = torch.Generator().manual_seed(0)
     weights = temporal_weights(LENGTH, 2.0)
     for width in arguments.widths:

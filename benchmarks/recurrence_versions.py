@@ -67,6 +67,20 @@ def in_turns(runs: dict[str, Callable[[], Tensor]], turns: int) -> dict[str, lis
     return times
 
 
+def timing_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None, turns: int
+) -> argparse.Namespace:
+    """Add ``--threads`` and ``--turns`` to ``parser`` and parse ``argv``; then use that many torch threads
+    and print the torch version, threads and kernels that the times below the line are of."""
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (pipeline jobs: 1)")
+    parser.add_argument("--turns", type=int, default=turns, help="timed turns per workload")
+    arguments = parser.parse_args(argv)
+    torch.set_num_threads(arguments.threads)
+    capability = torch.backends.cpu.get_cpu_capability()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {capability} kernels")
+    return arguments
+
+
 def print_in_turns(label: str, runs: dict[str, Callable[[], object]], turns: int) -> float:
     """Time two runs in turns and print one line: each one's median time and the median over turns of
     the first one's time over the second's, which this returns."""
@@ -92,14 +106,9 @@ def compare(label: str, other: Callable[[], Tensor], this: Callable[[], Tensor],
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("other", help="path of the other version of recurrence.py")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (pipeline jobs: 1)")
-    parser.add_argument("--turns", type=int, default=7, help="timed turns per workload")
-    arguments = parser.parse_args(argv)
-    torch.set_num_threads(arguments.threads)
+    arguments = timing_arguments(parser, argv, turns=7)
     other = load_version(arguments.other)
     generator = torch.Generator().manual_seed(0)
-    capability = torch.backends.cpu.get_cpu_capability()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {capability} kernels")
     for width in WIDTHS:
         members = parameters(64, width, True, generator)
         inputs = torch.randn(512, LENGTH, 1, generator=generator, dtype=torch.float64)

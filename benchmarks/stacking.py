@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from recurrence_versions import print_in_turns
+from recurrence_versions import print_in_turns, timing_arguments
 from torch.func import functional_call
 
 from curse_of_memory.loss import temporal_weights, weighted_mse
@@ -67,13 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the pipeline's jobs: 1)")
     parser.add_argument("--members", type=int, default=8, help="models per stack (E)")
-    parser.add_argument("--turns", type=int, default=5)
-    arguments = parser.parse_args()
-    torch.set_num_threads(arguments.threads)
-    capability = torch.backends.cpu.get_cpu_capability()
-    print(f"torch {torch.__version__}, {capability}, {arguments.threads} thread(s)")
+    arguments = timing_arguments(parser, None, turns=5)
     generator = torch.Generator().manual_seed(0)
     weights = temporal_weights(LENGTH, 2.0)
     for width in WIDTHS:
