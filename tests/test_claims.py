@@ -2,12 +2,15 @@
 inconclusive where it should, censored inputs bound it, intervals resample seeds, and no claim holds on
 models that learned nothing (the negative controls)."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from curse_of_memory.claims import (
     COLUMNS,
+    RADIUS_COLUMNS,
     STATISTICS,
     Claim,
     Condition,
@@ -18,6 +21,7 @@ from curse_of_memory.claims import (
     trend,
     verdict,
     with_controls,
+    with_reading,
     with_worst_case,
 )
 from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
@@ -26,9 +30,13 @@ from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
 from curse_of_memory.paper_claims import (
     classification_claim,
+    crossing_pairs,
     curse_claim,
+    main_grid_claims,
+    pair_tables,
     paper_claims,
     radius_pairs,
+    radius_reading,
     stable_claim,
 )
 from curse_of_memory.stability import beta_grid
@@ -42,7 +50,24 @@ FLOORS = np.array([1e-2, 1e-3, 1e-4, 1e-5])
 SETTINGS = {"resamples": 300, "seed": 0, "minimum_replicates": 3}
 
 
-def family_draws(parameterization: str, stable: bool, seed: int, learned: bool = True) -> pd.DataFrame:
+def curve_draws(curves: np.ndarray, parameterization: str, seed: int, **keys) -> pd.DataFrame:
+    """The draw rows of one family whose width ``WIDTHS[i]`` has the curve ``curves[i]`` over ``BETAS``: one
+    draw at β = 0, two above it (the second 5% higher), in the ``study``, ``target`` and ``activation`` of
+    ``keys`` (default: the main grid's, pol, tanh)."""
+    cell = {"study": "trained", "target": "pol", "activation": "tanh", **keys}
+    rows = [
+        {**cell, "parameterization": parameterization, "width": width, "seed": seed, "beta": beta,
+         "draw": draw, "error": error * (1 + 0.05 * draw)}
+        for width, curve in zip(WIDTHS, curves, strict=True)
+        for beta, error in zip(BETAS, curve, strict=True)
+        for draw in range(1 if beta == 0 else 2)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def family_draws(
+    parameterization: str, stable: bool, seed: int, learned: bool = True, **keys
+) -> pd.DataFrame:
     """``E_m(β) = floor_m + c_m β²`` (E_null = 1). Stable: ``c_m`` grows so consecutive curves cross at one
     β (0.01) and the radius stays put. Unstable: ``c_m`` grows 10× per doubling, so crossing points and
     the radius move left. A seed scales the curves by a few percent (replicates differ). Not ``learned``:
@@ -53,25 +78,8 @@ def family_draws(parameterization: str, stable: bool, seed: int, learned: bool =
     else:
         gains = 1e4 * 10.0 ** np.arange(len(WIDTHS))
     scale = 1 + 0.03 * seed
-    rows = []
-    for width, floor, gain in zip(WIDTHS, floors, gains, strict=True):
-        for beta in BETAS:
-            for draw in range(1 if beta == 0 else 2):
-                error = (floor + gain * scale * beta**2) * (1 + 0.05 * draw)
-                rows.append(
-                    {
-                        "study": "trained",
-                        "target": "pol",
-                        "activation": "tanh",
-                        "parameterization": parameterization,
-                        "width": width,
-                        "seed": seed,
-                        "beta": beta,
-                        "draw": draw,
-                        "error": error,
-                    }
-                )
-    return pd.DataFrame(rows)
+    curves = floors[:, None] + gains[:, None] * scale * BETAS[None, :] ** 2
+    return curve_draws(curves, parameterization, seed, **keys)
 
 
 def summaries(families: dict[str, bool], seeds=(0, 1, 2), learned: bool = True) -> dict[str, pd.DataFrame]:
@@ -298,11 +306,189 @@ def test_radius_pairs_compare_targets_cell_by_cell_with_bounds():
             "relative_error_at_zero": [0.1, 0.1, 0.1, 0.6, 0.1, 0.1],
         }
     )
-    pairs = radius_pairs(stability, "exp", "pol", learned=0.5).set_index("parameterization")
+    pairs = radius_pairs(stability, {"exp": "exp", "pol": "pol"}, learned=0.5).set_index("parameterization")
     assert pairs.loc["vanilla", "pol_below_exp"] and pairs.loc["vanilla", "pol_below_exp_low"]
     assert not pairs.loc["softplus", "pol_below_exp"] and not pairs.loc["softplus", "both_learned"]
     # both below the grid: not below for sure, possibly below
     assert not pairs.loc["best", "pol_below_exp_low"] and pairs.loc["best", "pol_below_exp_high"]
+
+
+#: Every censoring case of a crossing (docs/claims.md): its interval from a resolved β, and its point value.
+CROSSING_CASES = {
+    "resolved": (lambda beta: (beta, beta), lambda beta: beta),
+    "before the grid": (lambda beta: (0.0, BETAS[1]), lambda beta: BETAS[1]),
+    "beyond the grid": (lambda beta: (BETAS[-1], np.inf), lambda beta: BETAS[-1]),
+    "no advantage at 0": (lambda beta: (0.0, 0.0), lambda beta: 0.0),
+}
+
+
+def test_crossing_pairs_compare_targets_width_pair_by_width_pair_with_bounds():
+    """crossing_pairs against a direct computation, cell by cell: random crossings of every censoring case
+    and random E_m(0)/E_null, a model missing from the stability table, rows of another study and of a third
+    target left out."""
+    generator = np.random.default_rng(0)
+    names = ["study", "target", "activation", "parameterization", "seed"]
+    crossed, learned = {}, {}  # (family, width_small) -> (low, high, point); (family, width) -> learned
+    for family in itertools.product(
+        ["trained", "nonlinear"],
+        ["exp", "pol", "other"],
+        ["tanh", "relu"],
+        ["vanilla", "softplus"],
+        [0, 1, 2],
+    ):
+        for small in WIDTHS[:-1]:
+            interval, point = CROSSING_CASES[generator.choice(list(CROSSING_CASES))]
+            beta = float(generator.uniform(BETAS[1], BETAS[-1]))
+            crossed[(*family, small)] = (*interval(beta), point(beta))
+        for width in WIDTHS:
+            learned[(*family, width)] = generator.uniform(0, 0.7)
+    del learned[("trained", "exp", "tanh", "vanilla", 0, 8)]  # missing: did not learn
+    crossings = pd.DataFrame(
+        [
+            {**dict(zip(names, key, strict=False)), "width_small": key[-1], "width_large": 2 * key[-1],
+             "crossing_beta": np.nan, "crossing_low": low, "crossing_high": high}
+            for key, (low, high, _) in crossed.items()
+        ]
+    )  # fmt: skip
+    stability = pd.DataFrame(
+        [
+            {**dict(zip(names, key, strict=False)), "width": key[-1], "relative_error_at_zero": relative}
+            for key, relative in learned.items()
+        ]
+    )
+    expected = []
+    for key in crossed:
+        study, target, *cell, small = key
+        if (study, target) != ("trained", "exp"):
+            continue
+        exp_low, exp_high, exp_point = crossed[key]
+        pol_low, pol_high, pol_point = crossed[(study, "pol", *cell, small)]
+        both = all(
+            learned.get((study, name, *cell, width), 1.0) <= 0.5
+            for name in ("exp", "pol")
+            for width in (small, 2 * small)
+        )
+        expected.append(
+            {"activation": cell[0], "parameterization": cell[1], "width_small": small,
+             "width_large": 2 * small, "seed": cell[2], "exp_crossing": exp_point, "pol_crossing": pol_point,
+             "pol_below_exp": pol_point < exp_point, "pol_below_exp_low": pol_high < exp_low,
+             "pol_below_exp_high": pol_low < exp_high, "both_learned": both}
+        )  # fmt: skip
+    expected = pd.DataFrame(expected)
+    keys = ["activation", "parameterization", "width_small", "width_large", "seed"]
+    pairs = crossing_pairs(stability, crossings, {"exp": "exp", "pol": "pol"}, learned=0.5)
+    assert len(pairs) == len(expected) == 2 * 2 * 3 * 3 and set(pairs["study"]) == {"trained"}
+    pd.testing.assert_frame_equal(
+        pairs[expected.columns].sort_values(keys).reset_index(drop=True),
+        expected.sort_values(keys).reset_index(drop=True),
+    )
+    for column in ("pol_below_exp", "pol_below_exp_low", "pol_below_exp_high", "both_learned"):
+        assert 0 < pairs[column].sum() < len(pairs), column  # every flag is tested both ways
+    # certainly below implies below implies possibly below
+    assert (~pairs["pol_below_exp_low"] | pairs["pol_below_exp"]).all()
+    assert (~pairs["pol_below_exp"] | pairs["pol_below_exp_high"]).all()
+
+
+def crossing_family(radii: list[float], crossings: list[float], seed: int) -> np.ndarray:
+    """``E_m(β) = s (floor_m + (β / r_m)^{p_m})`` over ``BETAS`` (E_null = 1, s = 1 + 0.03 seed): each width
+    reaches the zero predictor's error just before its ``radii[i]``, and consecutive widths' curves cross
+    once, at ``crossings[i]`` (``p_{i+1}`` from ``p_i`` so that their power laws meet there)."""
+    powers = [2.0]
+    for index, crossing in enumerate(crossings):
+        powers.append(powers[-1] * np.log(crossing / radii[index]) / np.log(crossing / radii[index + 1]))
+    scaled = (BETAS[None, :] / np.asarray(radii)[:, None]) ** np.asarray(powers)[:, None]
+    return (1 + 0.03 * seed) * (FLOORS[:, None] + scaled)
+
+
+#: Figure 7's families as the authors' curves show them: without reparameterisation the radius grows with m
+#: (0.01 to 0.025) while the curves cross further left (0.2, 0.1, 0.05: −0.3 decades per doubling), above
+#: the zero predictor's error; with it every curve keeps the same shape above a falling floor, so wider stays
+#: below narrower on the whole grid.
+FIG7_RADII, FIG7_CROSSINGS = [0.010, 0.015, 0.020, 0.025], [0.2, 0.1, 0.05]
+
+
+@pytest.fixture(scope="module")
+def figure_7():
+    config = load_config(REPO / "config.yaml")
+    fig7 = config["figures"]["fig7"]
+    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
+    cell = {"target": fig7["target"], "activation": fig7["activation"]}
+    ordered = FLOORS[:, None] + 1e4 * BETAS[None, :] ** 2
+    draws = pd.concat(
+        [
+            frame
+            for seed in (0, 1, 2)
+            for frame in (
+                curve_draws(crossing_family(FIG7_RADII, FIG7_CROSSINGS, seed), without, seed, **cell),
+                curve_draws((1 + 0.03 * seed) * ordered, with_, seed, **cell),
+            )
+        ]
+    )
+    stability, crossings = stability_table(draws, None, {fig7["target"]: 1.0}, 1.0), crossing_table(draws)
+    tables = {
+        "stability": stability,
+        "crossings": crossings,
+        **pair_tables(stability, crossings, config["claims"]),
+    }
+    claims = [claim for claim in paper_claims(config) if claim.figure == "7"]
+    table = with_reading(
+        claims_table(claims, tables, SETTINGS), radius_reading(config, tables, SETTINGS), "radius"
+    )
+    return {"config": config, "tables": tables, "claims": table, "without": without, "with": with_}
+
+
+def test_figure_7_is_decided_on_crossings_that_move_left_while_the_radius_grows(figure_7):
+    stability, crossings = figure_7["tables"]["stability"], figure_7["tables"]["crossings"]
+    unstable = stability[stability["parameterization"] == figure_7["without"]]
+    for _, family in unstable.groupby("seed"):  # as built: the radius grows with m ...
+        assert (np.diff(family.sort_values("width")["stability_radius"]) > 0).all()
+    met = crossings[crossings["parameterization"] == figure_7["without"]]
+    # ... while the crossings, resolved on the grid, move left
+    assert np.allclose(
+        met.sort_values(["seed", "width_small"])["crossing_beta"], FIG7_CROSSINGS * 3, rtol=0.02
+    )
+    assert list(figure_7["claims"].columns) == [*COLUMNS, *RADIUS_COLUMNS]
+    table = figure_7["claims"].set_index("claim")
+    assert table.loc["7-without", "verdict"] == "holds"
+    assert table.loc["7-without.crossings", "value"] == pytest.approx(np.log10(0.5), abs=0.01)
+    assert "crossing" in table.loc["7-without.crossings", "statistic"]
+    # its second reading, the same claim on the radius: the radius grows, so no curse
+    assert table.loc["7-without", "radius_verdict"] == "does not hold"
+    assert table.loc["7-without.crossings", "radius_verdict"] == "does not hold"
+    assert table.loc["7-without.crossings", "radius_value"] > 0.1  # the radius trend, decades per doubling
+    error = table.loc["7-without.error"]  # a condition both readings share reads the same
+    assert (error["radius_value"], error["radius_verdict"]) == (error["value"], error["verdict"])
+    markdown, comparison = markdown_table(figure_7["claims"]), comparison_table(figure_7["claims"])
+    assert "| radius reading |" in markdown.splitlines()[0] and "| does not hold: " in markdown
+    assert comparison.splitlines()[0].endswith("| radius reading (second) |")
+    (row,) = [line for line in comparison.splitlines() if "without reparameterisation" in line]
+    assert "**holds**" in row and row.split(" | ")[-1].startswith("does not hold: ")
+
+
+def test_a_family_that_never_crosses_on_the_grid_is_neither_stable_nor_cursed(figure_7):
+    """A family whose wider curves stay below the narrower ones on the whole grid, with E_m(0) falling: every
+    crossing is censored to [β_max, ∞), so its crossing trend could be anything and Figure 7's stable claim on
+    it is inconclusive (neither does it hold nor fail), as is a curse claim on it."""
+    crossings = figure_7["tables"]["crossings"]
+    ordered = crossings[crossings["parameterization"] == figure_7["with"]]
+    assert len(ordered) == 9 and (ordered["crossing_low"] == BETAS[-1]).all()
+    assert np.isinf(ordered["crossing_high"]).all()
+    table = figure_7["claims"].set_index("claim")
+    assert table.loc["7-with.error", "verdict"] == "holds"
+    kept = table.loc["7-with.crossings"]
+    assert kept["verdict"] == "inconclusive" and (kept["ci_low"], kept["ci_high"]) == (-np.inf, np.inf)
+    assert table.loc["7-with.contrast", "verdict"] == table.loc["7-with", "verdict"] == "inconclusive"
+    assert table.loc["7-with", "censored"] == len(ordered)  # each censored crossing counted once
+    cursed = curse_claim("c", "7", "s", "crossing", {"parameterization": figure_7["with"]}, THRESHOLDS)
+    assert claims_table([cursed], figure_7["tables"], SETTINGS).iloc[-1]["verdict"] == "inconclusive"
+    # on the radius (the same curves reach E_null at one β for every m) it keeps its place, but the
+    # unreparameterised family's grows faster: the second reading says no
+    assert table.loc["7-with.crossings", "radius_verdict"] == "holds"
+    assert (
+        table.loc["7-with.contrast", "radius_verdict"]
+        == table.loc["7-with", "radius_verdict"]
+        == "does not hold"
+    )
 
 
 def test_figure_3_needs_three_survivors():
@@ -408,14 +594,13 @@ def control_tables(config: dict) -> dict[str, pd.DataFrame]:
                         frames.append(draws.assign(study=study, target=target, activation=activation))
     draws = pd.concat(frames, ignore_index=True)
     null = dict.fromkeys(draws["target"].unique(), 1.0)
-    stability = stability_table(draws, None, null, 1.0)
-    curse = config["claims"]["curse_targets"]
+    stability, crossings = stability_table(draws, None, null, 1.0), crossing_table(draws)
     teachers = stability[stability["study"] == "teacher_rnn"].drop_duplicates("target")
     teachers = teachers.assign(survived=False, decays_exponentially=True)
     return {
         "stability": stability,
-        "crossings": crossing_table(draws),
-        "radius_pairs": radius_pairs(stability, curse["exp"], curse["pol"], config["claims"]["learned"]),
+        "crossings": crossings,
+        **pair_tables(stability, crossings, config["claims"]),
         "teachers": teachers,
         "classification": at_epoch(initial_classification(config["classification"]), 0),
     }
@@ -455,9 +640,14 @@ def test_no_paper_claim_holds_on_untrained_controls(preset):
         "9",
         "12",
     }
-    results = claims_table(claims, control_tables(config), {**SETTINGS, "resamples": 100})
+    tables = control_tables(config)
+    results = claims_table(claims, tables, {**SETTINGS, "resamples": 100})
     top = results[~results["claim"].str.contains(".", regex=False)]
     assert len(top) == len(claims) and not top["holds"].any(), top[top["holds"]]
+    assert len(tables["crossing_pairs"]) and not tables["crossing_pairs"]["both_learned"].any()
+    # nor does the second reading of Figures 7, 8 and curse, on the stability radius
+    reading = radius_reading(config, tables, {**SETTINGS, "resamples": 100})
+    assert reading["claim"].str.match(r"(7-|8-|curse)").all() and not reading["holds"].any()
 
 
 def test_a_claim_that_also_holds_on_its_control_is_inconclusive(tables):
@@ -504,6 +694,61 @@ def test_the_worst_case_column_decides_the_claims_its_tables_cover(tables):
         and "does not hold: " in comparison
     )
     assert "worst case" not in markdown_table(results) and "worst-case" not in comparison_table(results)
+
+
+def main_grid_tables(config: dict, stable_softplus: bool) -> dict[str, pd.DataFrame]:
+    """The tables the claims read, for a main grid of Figures 7 and 8's activations: on pol memory vanilla
+    unstable and softplus stable (or, not ``stable_softplus``, unstable too), on exp memory both stable."""
+    figures = config["figures"]
+    activations = [figures["fig7"]["activation"], *figures["fig8"]["activations"]]
+    shapes = {
+        "pol": {"vanilla": False, "softplus": stable_softplus},
+        "exp": {"vanilla": True, "softplus": True},
+    }
+    draws = pd.concat(
+        [
+            family_draws(parameterization, stable, seed, target=target, activation=activation)
+            for target, forms in shapes.items()
+            for activation in activations
+            for parameterization, stable in forms.items()
+            for seed in (0, 1, 2)
+        ]
+    )
+    stability = stability_table(draws, None, {"pol": 1.0, "exp": 1.0}, 1.0)
+    crossings = crossing_table(draws)
+    return {
+        "stability": stability,
+        "crossings": crossings,
+        **pair_tables(stability, crossings, config["claims"]),
+    }
+
+
+def test_the_worst_case_column_decides_figures_7_8_and_curse_on_the_crossings():
+    """The worst-case tables (here: the softplus families become unstable) cover exactly the main grid's
+    claims, 7, 8 and curse, and decide them on the crossings: the stable claims' verdicts flip there."""
+    config = load_config(REPO / "config.yaml")
+    worst_tables = main_grid_tables(config, stable_softplus=False)
+    decided = covered(controlled(paper_claims(config)), worst_tables)
+    expected = [claim.claim for claim in main_grid_claims(config, "crossing")]
+    assert (
+        [claim.claim for claim in decided]
+        == expected
+        == ["7-without", "7-with", "8-hardtanh", "8-tanh", "curse"]
+    )
+    results = claims_table(decided, main_grid_tables(config, stable_softplus=True), SETTINGS)
+    table = with_worst_case(results, claims_table(decided, worst_tables, SETTINGS), "max").set_index("claim")
+    for stable in ("7-with", "8-hardtanh", "8-tanh"):
+        assert (
+            table.loc[stable, "verdict"] == "holds"
+            and table.loc[stable, "worst_case_verdict"] == "does not hold"
+        )
+        crossings = table.loc[f"{stable}.crossings"]
+        assert crossings["worst_case_value"] < crossings["value"] and "crossing" in crossings["statistic"]
+    assert table.loc["7-without", "verdict"] == table.loc["7-without", "worst_case_verdict"] == "holds"
+    # pol's crossings (below 1e-4) left of exp's (0.01) in every vanilla width pair, certainly
+    curse = table.loc["curse"]
+    assert (curse["value"], curse["ci_low"], curse["worst_case_value"]) == (1.0, 1.0, 1.0)
+    assert curse["worst_case_verdict"] == "holds" and "pol_below_exp" in curse["statistic"]
 
 
 def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(tables):

@@ -24,7 +24,10 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     assert (paper["training"]["batch_size"], paper["training"]["learning_rate"]) == (512, 0.01)
     assert paper["training"]["max_epochs"] == 1000 and paper["training"]["gradient_clip"] == 0.5
     assert paper["training"]["chained_early_stopping"]["enabled"]
-    assert paper["perturbation"]["draws"] == 30
+    # the code that drew Figures 7 and 8: 3 draws, the recurrent weight shifted by -beta, the authors' margin
+    for preset in (quick, paper):
+        assert preset["perturbation"]["draws"] == 3 and preset["perturbation"]["recurrent"] == "shift"
+        assert preset["training"]["margin_penalty"]["margin"] == "smallest_positive_mode"
     assert paper["worst_case"]["norms"] == ["max", "spectral"] and paper["worst_case"]["starts"] == 3
     # Figure 9 / Table 1: full MNIST split 55,000 / 5,000 / 10,000, 10 epochs, 3 repeats
     figure9 = paper["classification"]
@@ -38,6 +41,7 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     for preset in (quick, paper):
         chained = preset["training"]["chained_early_stopping"]
         assert (chained["first_threshold"], chained["minimum_epochs"], chained["factor"]) == (100.0, 2, 0.5)
+        assert chained["minimum_steps"] == 500  # the authors' 2 epochs of 250 steps, at every data size
     assert (
         min(
             len(quick["grid"]["seeds"]),
@@ -101,8 +105,8 @@ def test_defaults_fill_missing_keys():
         (lambda c: c["grid"].update(widths=[-4]), r"grid.widths.0: -4 is less than the minimum"),
         (lambda c: c["grid"].update(widths=[]), r"grid.widths: \[\] should be non-empty"),
         (
-            lambda c: c["worst_case"].update(starts=11),
-            r"worst_case.starts: 11 exceeds perturbation.draws \(10\); allowed values: 1..10",
+            lambda c: c["worst_case"].update(starts=4),
+            r"worst_case.starts: 4 exceeds perturbation.draws \(3\); allowed values: 1..3",
         ),
         (
             lambda c: c["worst_case"].update(ascent_size=513),

@@ -101,3 +101,64 @@ def test_spectral_draws_put_every_block_on_the_beta_sphere(parameterization):
             ratio = direction / by_max[name]
             torch.testing.assert_close(ratio, torch.full_like(ratio, ratio.flatten()[0].item()))
     assert "rotation" in spectral[0] or parameterization == "diagonal"
+
+
+def perturbed_parameters(model: RNN, betas: np.ndarray, draws: int, recurrent: str, norm: str = "max"):
+    """Every perturbed member's parameters, as :func:`perturbation_errors` stacks them, in row order."""
+    seen: list[dict[str, torch.Tensor]] = []
+
+    def record(_module, parameters):
+        seen.append({name: value.clone() for name, value in parameters.items()})
+        return torch.zeros(parameters["output_bias"].shape[0], dtype=torch.float64)
+
+    rows = perturbation_errors(model, record, betas, draws, seed=4, norm=norm, recurrent=recurrent)
+    stacked = {name: torch.cat([chunk[name] for chunk in seen]) for name in seen[0]}
+    return rows, stacked
+
+
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+def test_the_shift_moves_every_eigenvalue_of_the_relu_forms_by_exactly_minus_beta(parameterization):
+    """The authors' relu baselines are perturbed as g(w) = w with w ← relu(w): the shift is w − β on every
+    mode in every draw, so each eigenvalue of Ŵ moves by exactly −β (the vanilla form's rotation,
+    orthogonal at initialisation, held fixed to see it), frozen modes to −β, below zero."""
+    model = RNN(6, "tanh", parameterization, seed=3)
+    with torch.no_grad():
+        model.recurrent_raw.copy_(torch.tensor([-0.7, 0.0, 0.2, 0.5, 1.3, -2.0], dtype=torch.float64))
+    twin = model.perturbation_model()
+    betas = np.array([0.0, 0.01, 0.3, 2.0])
+    rows, stacked = perturbed_parameters(twin, betas, draws=3, recurrent="shift")
+    unperturbed = torch.linalg.eigvalsh(model.recurrent_matrix())
+    for row, raw in zip(rows, stacked["recurrent_raw"], strict=True):
+        eigenvalues = torch.linalg.eigvalsh(twin.recurrent_matrix(twin.form.eigenvalue_map(raw)))
+        torch.testing.assert_close(eigenvalues, unperturbed - row["beta"], rtol=0, atol=1e-12)
+    assert (stacked["recurrent_raw"][-1] < 0).all()  # at β = 2 every mode, frozen or not, is unstable
+
+
+def test_the_shift_keeps_softplus_eigenvalues_positive_and_acts_on_the_pre_map_weight():
+    model = RNN(5, "tanh", "softplus", seed=1)
+    betas = np.array([0.0, 0.1, 1.0, 10.0, 100.0])
+    rows, stacked = perturbed_parameters(model.perturbation_model(), betas, draws=2, recurrent="shift")
+    for row, raw in zip(rows, stacked["recurrent_raw"], strict=True):
+        torch.testing.assert_close(raw, model.recurrent_raw.detach() - row["beta"], rtol=0, atol=1e-12)
+        assert (model.form.eigenvalue_map(raw) > 0).all()
+
+
+def test_the_shift_is_the_same_in_every_draw_and_leaves_the_other_tensors_noise_unchanged():
+    """Only the recurrent block differs between the shift and the random draws, and the random draws are
+    the N(0, I) noise normalised per block, from one seeded generator per draw, as before the shift."""
+    model = RNN(4, "tanh", "vanilla", seed=2)
+    shifted = noise_directions(model, 3, seed=7, recurrent="shift")
+    random = noise_directions(model, 3, seed=7, recurrent="random")
+    for draw, (shift, noise) in enumerate(zip(shifted, random, strict=True)):
+        generator = torch.Generator().manual_seed(7 * 1_000_003 + draw)
+        for name, parameter in model.named_parameters():
+            drawn = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+            torch.testing.assert_close(noise[name], drawn / drawn.abs().max(), rtol=0, atol=0)
+            if name != "recurrent_raw":
+                torch.testing.assert_close(shift[name], noise[name], rtol=0, atol=0)
+        torch.testing.assert_close(shift["recurrent_raw"], -torch.ones(4, dtype=torch.float64))
+    spectral = noise_directions(model, 2, seed=7, norm="spectral", recurrent="shift")
+    for direction in spectral:  # the block norm of a vector is its 2-norm: the shift is −1/√m there
+        torch.testing.assert_close(direction["recurrent_raw"], torch.full((4,), -0.5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="allowed"):
+        noise_directions(model, 1, seed=0, recurrent="rotate")

@@ -13,7 +13,7 @@ from torch.func import functional_call
 
 from curse_of_memory import recurrence
 from curse_of_memory.loss import temporal_weights, weighted_mse
-from curse_of_memory.models import ACTIVATIONS, PARAMETERIZATIONS, RNN, Parameterization
+from curse_of_memory.models import ACTIVATIONS, MARGINS, PARAMETERIZATIONS, RNN, Parameterization
 from curse_of_memory.training import TrainingSettings, train
 
 from . import cpu_classes
@@ -196,13 +196,15 @@ def parameterization(request, monkeypatch) -> str:
 
 @pytest.mark.parametrize("activation", NONLINEAR)
 @pytest.mark.parametrize("margin_gradient", [0.7, 0.0])
+@pytest.mark.parametrize("margin", MARGINS)
 def test_the_loss_and_backward_pass_equal_autograd_of_the_reference_loss_and_the_margin(
-    activation, parameterization, margin_gradient
+    activation, parameterization, margin_gradient, margin
 ):
     """The training step's loss and closed-form gradients: the weighted MSE of the reference outputs, and
-    ∂/∂θ of it + margin_gradient · margin by autograd through the reference recurrence and eigvalsh,
-    replacing any earlier, at two steps. The baselines' three ``w`` projected to 0 give a triple smallest
-    eigenvalue: the margin's subgradient is autograd's there too."""
+    ∂/∂θ of it + margin_gradient · margin (either kind) by autograd through the reference recurrence and
+    eigvalsh or the positive modes, replacing any earlier, at two steps. The baselines' three ``w``
+    projected to 0 give a triple smallest eigenvalue: the margin's subgradient is autograd's there too;
+    the relu baselines' negative ``w`` are frozen modes, which the smallest positive mode reads past."""
     model = RNN(7, activation, parameterization, dt=0.5, seed=3)
     with torch.no_grad():
         model.recurrent_raw.add_(0.2)  # keep the baselines' eigenvalues off the projection boundary
@@ -211,14 +213,14 @@ def test_the_loss_and_backward_pass_equal_autograd_of_the_reference_loss_and_the
         parameter.grad = torch.full_like(parameter, 5.0)
     for seed in (6, 7):
         targets = random_inputs(19, 40, seed)
-        loss, backward = model.loss_and_backward(inputs, targets, weights * weights)
+        loss, backward = model.loss_and_backward(inputs, targets, weights * weights, margin)
         margins = []
-        backward(lambda margin, margins=margins: margins.append(margin) or margin_gradient)
+        backward(lambda value, margins=margins: margins.append(value) or margin_gradient)
         reference = weighted_mse(model.reference_forward(inputs), targets, weights)
-        penalty = margin_gradient * model.stability_margin()
+        penalty = margin_gradient * model.margin(margin)
         expected = torch.autograd.grad(reference + penalty, [*model.parameters()])
         assert loss == pytest.approx(reference.item(), rel=1e-12)
-        assert margins == [pytest.approx(model.stability_margin().item(), abs=1e-12)]
+        assert margins == [pytest.approx(model.margin(margin).item(), abs=1e-12)]
         for (name, parameter), reference in zip(model.named_parameters(), expected, strict=True):
             torch.testing.assert_close(parameter.grad, reference, rtol=1e-9, atol=1e-12, msg=name)
             assert parameter.grad.shape == parameter.shape, name

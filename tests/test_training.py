@@ -123,6 +123,29 @@ def test_margin_penalty_slope_is_the_derivative_of_the_penalty(threshold, slope)
     assert margin_penalty_slope(0.25, settings) == expected[1].item() == slope
 
 
+@pytest.mark.parametrize("parameterization", ["diagonal", "vanilla"])
+def test_the_authors_margin_acts_on_a_relu_form_with_frozen_modes_where_the_eigenvalue_margin_does_not(
+    parameterization,
+):
+    """Two frozen modes (w < 0, so g = relu(w) = 0): λ_min(Ŵ) = 0 gives a constant penalty with no
+    gradient on w (but eigvalsh's round-off at a double 0 for the rotated form); the smallest positive
+    mode (0.25) gives ``0.01 · (1 − 0.25)``, its gradient −0.01 on that mode's w alone."""
+    model = RNN(4, "tanh", parameterization, seed=0)
+    with torch.no_grad():
+        model.recurrent_raw.copy_(torch.tensor([0.5, -0.3, 0.25, -1.0], dtype=torch.float64))
+    ours = TrainingSettings(margin_penalty_coefficient=0.01, margin_kind="smallest_eigenvalue")
+    authors = TrainingSettings(margin_penalty_coefficient=0.01, margin_kind="smallest_positive_mode")
+    assert margin_penalty(model, ours).item() == pytest.approx(0.01, abs=1e-12)
+    (still,) = torch.autograd.grad(margin_penalty(model, ours), model.recurrent_raw)
+    torch.testing.assert_close(still, torch.zeros(4, dtype=torch.float64), rtol=0, atol=1e-15)  # round-off
+    assert margin_penalty(model, authors).item() == pytest.approx(0.01 * 0.75)
+    (acting,) = torch.autograd.grad(margin_penalty(model, authors), model.recurrent_raw)
+    torch.testing.assert_close(acting, torch.tensor([0.0, 0.0, -0.01, 0.0], dtype=torch.float64))
+    with torch.no_grad():
+        model.recurrent_raw.fill_(-1.0)  # every mode frozen: no positive mode, no penalty
+    assert model.smallest_positive_mode().item() == math.inf and margin_penalty(model, authors).item() == 0.0
+
+
 def tiny_splits(memory="exp"):
     arrays = make_dataset(LinearFunctional(memory), {"train": 64, "validation": 32, "test": 32}, 20, 1.0, 0)
     return {
@@ -197,6 +220,25 @@ def test_chained_stop_on_a_scripted_validation_loss_sequence(
     reached = losses[epochs - 1] < stop_below and epochs >= minimum_epochs
     assert result.metrics["stop_reason"] == ("reached_stop_level" if reached else "max_epochs")
     assert result.metrics["best_validation_loss"] == min(losses[:epochs])
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "minimum_steps", "epochs"),
+    [(16, 0, 2), (16, 9, 3), (16, 12, 3), (16, 13, 4), (64, 3, 3), (7, 25, 3)],
+)
+def test_the_chained_stop_waits_for_its_minimum_steps(monkeypatch, batch_size, minimum_steps, epochs):
+    """64 training sequences: 4 steps per epoch at batch 16, 1 at 64, 10 at 7 (the last batch short); the
+    first epoch below the level stops only once both 2 epochs and ``minimum_steps`` steps have run."""
+    monkeypatch.setattr(training, "evaluate_loss", lambda *args: 1.0)
+    settings = TrainingSettings(
+        batch_size=batch_size, max_epochs=6, stop_below=100.0, minimum_epochs=2, minimum_steps=minimum_steps
+    )
+    steps = []
+    original = training.training_step
+    monkeypatch.setattr(training, "training_step", lambda *args: steps.append(1) or original(*args))
+    result = train(RNN(4, "linear", "softplus"), tiny_splits(), settings, 0)
+    assert result.metrics["epochs"] == epochs and result.metrics["stop_reason"] == "reached_stop_level"
+    assert len(steps) >= minimum_steps and len(steps) == epochs * -(-64 // batch_size)
 
 
 def test_chained_stop_levels_follow_the_authors_rule():

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from curse_of_memory.claims import COLUMNS as CLAIM_COLUMNS
+from curse_of_memory.claims import RADIUS_COLUMNS as RADIUS_CLAIM_COLUMNS
 from curse_of_memory.claims import WORST_CASE_COLUMNS as WORST_CASE_CLAIM_COLUMNS
 
 from .conftest import snakemake
@@ -53,14 +54,14 @@ def test_dry_run_of_the_quick_preset(workdir):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     # families: the main grid's (3 seeds), Figure 2's (3 seeds), Figure 3's 6 teachers, Figure 12's (3 seeds)
-    assert counts["train"] == 2 * 4 * 3 * 3 + 3 + 6 + 3
+    assert counts["train"] == 2 * 4 * 2 * 3 + 3 + 6 + 3
     assert counts["perturbation_error"] == counts["train"]
     # the spectral-norm draws of Figures 7 and 8's families: 4 panels x 3 seeds
     assert counts["perturbation_error_spectral"] == 4 * 3
     assert counts["model_memory"] == 4  # one per study: memory functions take milliseconds per model
     assert counts["make_target"] == counts["target_memory"] == 2 + 1 + 6 + 1
     assert counts["fit_classifier"] == 5 * 1 * 3  # Figure 9: parameterisations x widths x seeds
-    assert counts["worst_case_max"] == 2 * 4 * 3 * 3  # every main-grid family, at the max norm only
+    assert counts["worst_case_max"] == 2 * 4 * 2 * 3  # every main-grid family, at the max norm only
     assert counts["worst_case"] == 4  # its figure, one per activation
     assert counts["learning_rate_sweep"] == 2 * 6 * 3  # targets x parameterisations x seeds
     for rule in [
@@ -261,7 +262,15 @@ def test_tiny_end_to_end_run(workdir):
     )
     assert metrics[1]["stop_below"] == 0.5 * metrics[0]["best_validation_loss"]
     claims = pd.read_csv(results / "claims.csv")
-    assert list(claims.columns) == [*CLAIM_COLUMNS, "control", *WORST_CASE_CLAIM_COLUMNS, "worst_case_norm"]
+    assert list(claims.columns) == [
+        *CLAIM_COLUMNS,
+        *RADIUS_CLAIM_COLUMNS,
+        "control",
+        *WORST_CASE_CLAIM_COLUMNS,
+        "worst_case_norm",
+    ]
+    main_grid = claims["figure"].isin(["7", "8", "7/8 grid"])  # every row of theirs read on the radius too
+    assert claims["radius_verdict"].notna().eq(main_grid).all() and main_grid.any()
     assert {"1a", "1b", "2", "3", "4", "7", "8", "9", "10", "11", "12"} <= set(claims["figure"])
     assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
     assert (claims["holds"] == (claims["verdict"] == "holds")).all()

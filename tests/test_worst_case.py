@@ -127,14 +127,19 @@ def test_the_ascent_reaches_the_sup_of_a_linear_error(norm):
         assert row["steps"] == steps
 
 
-def test_without_steps_the_worst_case_is_the_random_draws_max_and_a_flat_error_gains_nothing():
+@pytest.mark.parametrize("recurrent", ["random", "shift"])
+def test_without_steps_the_worst_case_is_the_random_draws_max_and_a_flat_error_gains_nothing(recurrent):
+    """Unclimbed, every start is evaluated again: equal to the draws' max only if the directions are drawn
+    again as the draws were (the shift of the recurrent weight included)."""
     model = RNN(6, "tanh", "softplus", seed=3)
     inputs = random(16, 30, 1)
     targets = random(16, 30, 1)
     loss = fixed_set_loss(inputs, targets, temporal_weights(30, 2.0))
     betas = beta_grid(0.01, 3.0, 4)
-    draws = pd.DataFrame(perturbation_errors(model, loss, betas, draws=3, seed=0))
-    unclimbed = worst_case_errors(model, draws, loss, loss, 0, "max", starts=3, steps=0, step_size=0.5)
+    draws = pd.DataFrame(perturbation_errors(model, loss, betas, draws=3, seed=0, recurrent=recurrent))
+    unclimbed = worst_case_errors(
+        model, draws, loss, loss, 0, "max", starts=3, steps=0, step_size=0.5, recurrent=recurrent
+    )
     for row in unclimbed:
         assert row["worst_case_error"] == pytest.approx(row["random_error"], rel=1e-12)
 

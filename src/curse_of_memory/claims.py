@@ -425,7 +425,7 @@ def claims_table(claims: list[Claim], tables: dict[str, pd.DataFrame], settings:
 
 
 #: Tables of trained or fitted models: the claims on them have negative controls.
-CONTROLLED_TABLES = {"stability", "crossings", "radius_pairs", "teachers", "classification"}
+CONTROLLED_TABLES = {"stability", "crossings", "crossing_pairs", "radius_pairs", "teachers", "classification"}
 
 
 def controlled(claims: list[Claim]) -> list[Claim]:
@@ -465,16 +465,36 @@ def covered(claims: list[Claim], tables: dict[str, pd.DataFrame]) -> list[Claim]
     ]
 
 
-#: The columns :func:`with_worst_case` adds.
-WORST_CASE_COLUMNS = ["worst_case_value", "worst_case_ci_low", "worst_case_ci_high", "worst_case_verdict"]
+#: What :func:`with_reading` takes of each row of a claim's other reading.
+READING = ("value", "ci_low", "ci_high", "verdict")
+
+
+def reading_columns(prefix: str) -> list[str]:
+    """The columns :func:`with_reading` adds for the reading ``prefix``: ``{prefix}_value``, ...."""
+    return [f"{prefix}_{column}" for column in READING]
+
+
+#: The columns :func:`with_worst_case` adds (then ``worst_case_norm``).
+WORST_CASE_COLUMNS = reading_columns("worst_case")
+#: The columns of the second reading of Figures 7, 8 and ``curse``, on the stability radius
+#: (:func:`curse_of_memory.paper_claims.radius_reading`).
+RADIUS_COLUMNS = reading_columns("radius")
+
+
+def with_reading(claims: pd.DataFrame, reading: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """``claims`` with each row's value, interval and verdict in ``reading`` (the claims table of the same
+    claims decided another way, its rows named as in ``claims``) as :func:`reading_columns` of ``prefix``,
+    empty for rows ``reading`` lacks."""
+    found = reading.set_index("claim")[list(READING)]
+    found.columns = reading_columns(prefix)
+    table = claims.join(found, on="claim")
+    table[f"{prefix}_verdict"] = table[f"{prefix}_verdict"].fillna("")
+    return table
 
 
 def with_worst_case(claims: pd.DataFrame, worst_case: pd.DataFrame, norm: str) -> pd.DataFrame:
     """``claims`` with each row's value, interval and verdict on the worst-case tables (``worst_case``: the
     same claims evaluated there, at perturbation norm ``norm``), empty for rows not evaluated there."""
-    found = worst_case.set_index("claim")[["value", "ci_low", "ci_high", "verdict"]]
-    found.columns = WORST_CASE_COLUMNS
-    table = claims.join(found, on="claim")
-    table["worst_case_verdict"] = table["worst_case_verdict"].fillna("")
+    table = with_reading(claims, worst_case, "worst_case")
     table["worst_case_norm"] = np.where(table["worst_case_verdict"] != "", norm, "")
     return table

@@ -27,19 +27,37 @@ def _interval(low: float, high: float) -> str:
     return f" [{number(low)}, {number(high)}]"
 
 
-def _worst_case(row) -> str:
-    """The claim on the worst-case perturbation errors: verdict, value and interval, or empty."""
-    verdict = _text(getattr(row, "worst_case_verdict", ""))
+def reading(row, prefix: str = "") -> str:
+    """A claim's verdict, value and interval (``prefix``: of its other reading, ``radius`` or
+    ``worst_case``; empty when the claim was not read that way)."""
+
+    def cell(column: str):
+        return getattr(row, f"{prefix}_{column}" if prefix else column, "")
+
+    verdict = _text(cell("verdict"))
     if not verdict:
         return ""
-    interval = _interval(row.worst_case_ci_low, row.worst_case_ci_high)
-    return f"{verdict}: {number(row.worst_case_value)}{interval}"
+    return f"{verdict}: {number(cell('value'))}{_interval(cell('ci_low'), cell('ci_high'))}"
+
+
+#: The other readings of a claim shown beside its verdict, where the claims table has them: ``prefix →
+#: (its column in markdown_table, in comparison_table, comparison_table's cell for a claim not read so)``.
+READINGS = {
+    "radius": ("radius reading", "radius reading (second)", ""),
+    "worst_case": ("worst case", "worst-case perturbations", "not evaluated"),
+}
+
+
+def _readings(claims: pd.DataFrame) -> list[str]:
+    """The prefixes of :data:`READINGS` that ``claims`` has columns for."""
+    return [prefix for prefix in READINGS if f"{prefix}_verdict" in claims]
 
 
 def markdown_table(claims: pd.DataFrame) -> str:
-    """The claims as a Markdown table (numbers to 3 significant digits); with a ``worst case`` column when
-    the claims were also evaluated on worst-case perturbation errors."""
-    worst_case = "worst_case_verdict" in claims
+    """The claims as a Markdown table (numbers to 3 significant digits); with a ``radius reading`` column
+    when Figures 7, 8 and ``curse`` were read again on the stability radius, and a ``worst case`` column
+    when the claims were also evaluated on worst-case perturbation errors."""
+    readings = _readings(claims)
     header = [
         "claim",
         "figure",
@@ -50,7 +68,7 @@ def markdown_table(claims: pd.DataFrame) -> str:
         "verdict",
         "control",
     ]
-    header += ["worst case"] if worst_case else []
+    header += [READINGS[prefix][0] for prefix in readings]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in claims.itertuples():
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
@@ -62,7 +80,7 @@ def markdown_table(claims: pd.DataFrame) -> str:
             f"{number(row.value)}{_interval(row.ci_low, row.ci_high)}",
         ]
         cells += [test, row.verdict, _text(getattr(row, "control", ""))]
-        cells += [_worst_case(row)] if worst_case else []
+        cells += [reading(row, prefix) for prefix in readings]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -76,15 +94,16 @@ README_MARKERS = (
 
 def comparison_table(claims: pd.DataFrame) -> str:
     """Figure, the paper's claim, what this run shows (a conjunction's conditions each with its verdict),
-    what the negative controls show: one Markdown row per claim."""
+    what the negative controls show, and the claim's other readings (:data:`READINGS`) where the table has
+    them: one Markdown row per claim."""
 
     def shows(row) -> str:
         test = row.test.replace("value ", "").replace("threshold", number(row.threshold))
         return f"{number(row.value)}{_interval(row.ci_low, row.ci_high)} (needs {test})"
 
-    worst_case = "worst_case_verdict" in claims
+    readings = _readings(claims)
     header = ["figure", "paper's claim", "this run", "negative control"]
-    header += ["worst-case perturbations"] if worst_case else []
+    header += [READINGS[prefix][1] for prefix in readings]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in claims.itertuples():
         if "." in row.claim:
@@ -98,7 +117,7 @@ def comparison_table(claims: pd.DataFrame) -> str:
             found = f"**{row.verdict}**: {row.statistic} = {shows(row)}"
         cells = [row.figure, row.statement, found]
         cells += [_text(getattr(row, "control", "")) or "not applicable (untrained models)"]
-        cells += [_worst_case(row) or "not evaluated"] if worst_case else []
+        cells += [reading(row, prefix) or READINGS[prefix][2] for prefix in readings]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

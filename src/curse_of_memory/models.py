@@ -75,6 +75,10 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+#: The margins a stability penalty can read (:meth:`RNN.margin`).
+MARGINS = ("smallest_positive_mode", "smallest_eigenvalue")
+
+
 def log_uniform_eigenvalues(width: int, low: float, high: float, seed: int) -> Tensor:
     """``width`` eigenvalues drawn log-uniformly in ``[low, high]`` from a stream of their own for ``seed``
     (memory time scales ``1/λ`` spread between ``1/high`` and ``1/low`` steps): the initial ``Ŵ`` that the
@@ -286,6 +290,20 @@ class RNN(nn.Module):
             return self.eigenvalues().min(dim=-1).values
         return torch.linalg.eigvalsh(self.recurrent_matrix())[..., 0]
 
+    def smallest_positive_mode(self) -> Tensor:
+        """The smallest positive ``g(w)``, ``+∞`` when no mode is positive: the authors' margin (their
+        ``stability_margin``, the smallest positive ``w`` of their relu forms), which reads past the frozen
+        modes ``g = 0`` that :meth:`stability_margin` stops at, so that its penalty acts on the live ones."""
+        eigenvalues = self.eigenvalues()
+        return torch.where(eigenvalues > 0, eigenvalues, math.inf).min(dim=-1).values
+
+    def margin(self, kind: str) -> Tensor:
+        """The margin a penalty reads: ``smallest_positive_mode`` (:meth:`smallest_positive_mode`) or
+        ``smallest_eigenvalue`` (:meth:`stability_margin`)."""
+        if kind not in MARGINS:
+            raise ValueError(f"unknown margin {kind!r}; allowed: {MARGINS}")
+        return self.smallest_positive_mode() if kind == "smallest_positive_mode" else self.stability_margin()
+
     @torch.no_grad()
     def gradient_over_weight(self) -> Tensor:
         """The gradient-over-weight ratio ``|g'(w)| / g(w)²`` of each mode of ``Ŵ`` (its eigenvalues are
@@ -353,13 +371,13 @@ class RNN(nn.Module):
         return self.reference_forward(inputs)
 
     def loss_and_backward(
-        self, inputs: Tensor, targets: Tensor, squared_weights: Tensor
+        self, inputs: Tensor, targets: Tensor, squared_weights: Tensor, margin: str = "smallest_eigenvalue"
     ) -> tuple[float, Callable[[Callable[[float], float]], None]] | None:
         """The training loss of a single model, ``mean_{n,k} w_k² (ŷ − y)²`` of its outputs for ``inputs``
         (batch, time, 1) against ``targets`` with ``squared_weights`` ``w_k²`` (as
         :func:`curse_of_memory.loss.weighted_mse`), and the backward pass of it plus the stability
-        margin's term: ``backward(margin_gradient)``, with ``margin_gradient`` mapping
-        :meth:`stability_margin` to ``∂L/∂margin``, sets every parameter's ``.grad`` to ``∂L/∂parameter``.
+        margin's term: ``backward(margin_gradient)``, with ``margin_gradient`` mapping the ``margin``
+        (:meth:`margin`) to ``∂L/∂margin``, sets every parameter's ``.grad`` to ``∂L/∂parameter``.
         In closed form (:func:`recurrence.pullback`), without autograd, whose graph of every step costs
         more than the recurrence itself. None for an ensemble, the linear activation (its convolution is
         a few ops for autograd) or where the stepped recurrence does not run.
@@ -367,8 +385,9 @@ class RNN(nn.Module):
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
         ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`recurrence.rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
         ``v vᵀ`` per unit to ``G`` (``v`` its unit eigenvector, the one autograd's ``eigvalsh``
-        differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``. The
-        backward pass runs once."""
+        differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``; the
+        smallest positive mode adds one to ``∂L/∂g`` at the first smallest positive ``g``, rotated or not
+        (nothing when no mode is positive). The backward pass runs once."""
         if self._members() or not self._stepped_for(inputs):  # the linear activation is not stepped
             return None
         with torch.no_grad():
@@ -383,17 +402,26 @@ class RNN(nn.Module):
         def backward(margin_gradient: Callable[[float], float]) -> None:
             gradients = [g[0] for g in recurrence.pullback(trace, grad_outputs[..., 0])]
             grad_feedback = gradients[2]
-            if rotated:
-                margin, slowest = recurrence.smallest_eigenpair(feedback)
-                grad_rotation, grad_eigenvalues = recurrence.rotated_pullback(
-                    self.rotation, eigenvalues, grad_feedback, margin_gradient(margin), slowest
-                )
-                self.rotation.grad = grad_rotation
-            else:
-                values = eigenvalues.tolist()
-                margin = min(values)
+            values = eigenvalues.tolist()
+            if margin == "smallest_positive_mode":
+                positive = [value for value in values if value > 0]
+                slope = margin_gradient(min(positive)) if positive else 0.0
                 grad_eigenvalues = grad_feedback
-                grad_eigenvalues[values.index(margin)] += margin_gradient(margin)
+                if rotated:
+                    zero = eigenvalues.new_zeros(self.width)
+                    self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
+                        self.rotation, eigenvalues, grad_feedback, 0.0, zero
+                    )
+                if slope:
+                    grad_eigenvalues[values.index(min(positive))] += slope
+            elif rotated:
+                smallest, slowest = recurrence.smallest_eigenpair(feedback)
+                self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
+                    self.rotation, eigenvalues, grad_feedback, margin_gradient(smallest), slowest
+                )
+            else:
+                grad_eigenvalues = grad_feedback
+                grad_eigenvalues[values.index(min(values))] += margin_gradient(min(values))
             self.recurrent_raw.grad = self._eigenvalue_pullback(grad_eigenvalues)
             self.input_weight.grad, self.input_bias.grad = gradients[0], gradients[1]
             self.output_weight.grad, self.output_bias.grad = gradients[3], gradients[4].reshape(1)

@@ -1,51 +1,119 @@
 """The paper's claims (docs/paper.md §5) as :class:`~curse_of_memory.claims.Claim` s, with the config's
-thresholds, and the derived table they read besides the summaries (:func:`radius_pairs`).
+thresholds, and the derived tables they read besides the summaries (:func:`pair_tables`).
 
-Stable approximation (Definition 3.5) is a conjunction: ``E_m(0)`` falls as m grows *and* the stability
-radius (or the crossing points) does not shrink. The curse of memory is the other conjunction: ``E_m(0)``
-falls *but* the radius (crossings) shrinks. "Reparameterisation fixes the curse" adds a contrast: the
-reparameterised family's trend minus the unreparameterised family's, on the same target and activation.
-Figure 12's "larger students fail to improve" only means something for students that learned the teacher,
-so it is conjoined with that.
+Stable approximation (Definition 3.5) is a conjunction: ``E_m(0)`` falls as m grows *and* the crossing
+points of consecutive widths (Figure 1a: the stability radius) do not move toward 0. The curse of memory is
+the other conjunction: ``E_m(0)`` falls *but* the crossing points move toward 0. "Reparameterisation fixes
+the curse" adds a contrast: the reparameterised family's trend minus the unreparameterised family's, on the
+same target and activation. The main grid's claims (Figures 7, 8 and ``curse``, :func:`main_grid_claims`)
+are decided on the crossings, the statistic of Definition 3.5, and read again on the stability radius, our
+estimate (:func:`radius_reading`; docs/claims.md, "Why crossings"). Figure 12's "larger students fail to
+improve" only means something for students that learned the teacher, so it is conjoined with that.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 import pandas as pd
 
-from curse_of_memory.claims import Claim, Condition
+from curse_of_memory.claims import Claim, Condition, claims_table, point_values
+from curse_of_memory.design import FAMILY_KEYS, MAIN_STUDY
 
 
-def radius_pairs(stability: pd.DataFrame, exp_target: str, pol_target: str, learned: float) -> pd.DataFrame:
-    """Per (activation, parameterisation, width, seed) of the main study: both targets' radii, whether the
-    pol radius is below the exp radius (point, certainly: ``_low``, possibly: ``_high``, from the radii's
-    grid intervals), and whether both models learned their target (``E_m(0)/E_null ≤ learned``)."""
-    keys = ["activation", "parameterization", "width", "seed"]
-    main = stability[stability["study"] == "trained"]
-    columns = ["stability_radius", "radius_low", "radius_high", "relative_error_at_zero"]
-    exp = main[main["target"] == exp_target].set_index(keys)[columns]
-    pol = main[main["target"] == pol_target].set_index(keys)[columns]
+class Trend(NamedTuple):
+    """What a trend of Definition 3.5 is read on: the table and the threshold key of its condition, the
+    condition's name, its words, and the table of the curse claim's pol-against-exp pairs."""
+
+    table: str
+    threshold: str
+    name: str
+    words: str
+    pairs: str
+
+
+#: ``quantity → Trend`` of the two trends Definition 3.5 is read on.
+TRENDS = {
+    "radius": Trend("stability", "radius_slope", "radius", "the stability radii", "radius_pairs"),
+    "crossing": Trend("crossings", "crossing_slope", "crossings", "the crossing points", "crossing_pairs"),
+}
+
+
+def _pol_against_exp(rows: pd.DataFrame, keys: list[str], quantity: str, targets: dict) -> pd.DataFrame:
+    """The main study's ``rows`` of the exp and the pol target (``targets``: the config's
+    ``claims.curse_targets``) paired on ``keys``: both targets' ``quantity`` (point value), whether pol's
+    lies below exp's (point; certainly, ``_low``: pol's upper end below exp's lower end; possibly,
+    ``_high``: pol's lower end below exp's upper end, from the columns ``{quantity}_low``,
+    ``{quantity}_high``), and whether both targets' models learned (the boolean column ``learned``)."""
+    columns = [quantity, f"{quantity}_low", f"{quantity}_high", "learned"]
+    main = rows[rows["study"] == MAIN_STUDY]
+    exp, pol = (main[main["target"] == targets[name]].set_index(keys)[columns] for name in ("exp", "pol"))
     pairs = exp.merge(pol, left_index=True, right_index=True, suffixes=("_exp", "_pol")).reset_index()
     return pd.DataFrame(
         {
             **{key: pairs[key] for key in keys},
-            "study": "trained",
-            "exp_radius": pairs["stability_radius_exp"],
-            "pol_radius": pairs["stability_radius_pol"],
-            "pol_below_exp": pairs["stability_radius_pol"] < pairs["stability_radius_exp"],
-            "pol_below_exp_low": pairs["radius_high_pol"] < pairs["radius_low_exp"],
-            "pol_below_exp_high": pairs["radius_low_pol"] < pairs["radius_high_exp"],
-            "both_learned": (pairs["relative_error_at_zero_exp"] <= learned)
-            & (pairs["relative_error_at_zero_pol"] <= learned),
+            "study": MAIN_STUDY,
+            f"exp_{quantity}": pairs[f"{quantity}_exp"],
+            f"pol_{quantity}": pairs[f"{quantity}_pol"],
+            "pol_below_exp": pairs[f"{quantity}_pol"] < pairs[f"{quantity}_exp"],
+            "pol_below_exp_low": pairs[f"{quantity}_high_pol"] < pairs[f"{quantity}_low_exp"],
+            "pol_below_exp_high": pairs[f"{quantity}_low_pol"] < pairs[f"{quantity}_high_exp"],
+            "both_learned": pairs["learned_exp"] & pairs["learned_pol"],
         }
     )
 
 
-#: ``quantity → (table, threshold key, condition name, words)`` of the two trends Definition 3.5 reads.
-TRENDS = {
-    "radius": ("stability", "radius_slope", "radius", "the stability radius"),
-    "crossing": ("crossings", "crossing_slope", "crossings", "the crossing points"),
-}
+def radius_pairs(stability: pd.DataFrame, targets: dict, learned: float) -> pd.DataFrame:
+    """Per (activation, parameterisation, width, seed) of the main study: both targets' stability radii,
+    whether pol's is below exp's (point, certainly: ``_low``, possibly: ``_high``, from the radii's grid
+    intervals), and whether both models learned their target (``E_m(0)/E_null ≤ learned``). The curse
+    claim's radius reading."""
+    rows = stability.assign(
+        radius=stability["stability_radius"], learned=stability["relative_error_at_zero"] <= learned
+    )
+    return _pol_against_exp(rows, ["activation", "parameterization", "width", "seed"], "radius", targets)
+
+
+def _widths_learned(crossings: pd.DataFrame, stability: pd.DataFrame, learned: float) -> np.ndarray:
+    """Whether both models of each crossing row, of width ``width_small`` and ``width_large``, learned
+    their target (``E_m(0)/E_null ≤ learned`` in ``stability``; a model missing there did not)."""
+    relative = stability.set_index([*FAMILY_KEYS, "width"])["relative_error_at_zero"]
+    return np.logical_and.reduce(
+        [
+            relative.reindex(pd.MultiIndex.from_frame(crossings[[*FAMILY_KEYS, width]])).to_numpy() <= learned
+            for width in ("width_small", "width_large")
+        ]
+    )
+
+
+def crossing_pairs(
+    stability: pd.DataFrame, crossings: pd.DataFrame, targets: dict, learned: float
+) -> pd.DataFrame:
+    """Per (activation, parameterisation, consecutive widths, seed) of the main study: both targets'
+    crossing β of the width pair (point values as :func:`~curse_of_memory.claims.point_values` gives them),
+    whether pol's lies left of exp's (point; certainly, ``_low``: pol's ``crossing_high`` below exp's
+    ``crossing_low``; possibly, ``_high``: pol's ``crossing_low`` below exp's ``crossing_high``), and
+    whether both targets' models at both widths learned their target (``E_m(0)/E_null ≤ learned``, from
+    ``stability``). The curse claim's table."""
+    rows = crossings.assign(
+        crossing=point_values(crossings["crossing_low"], crossings["crossing_high"]),
+        learned=_widths_learned(crossings, stability, learned),
+    )
+    keys = ["activation", "parameterization", "width_small", "width_large", "seed"]
+    return _pol_against_exp(rows, keys, "crossing", targets)
+
+
+def pair_tables(
+    stability: pd.DataFrame, crossings: pd.DataFrame, thresholds: dict
+) -> dict[str, pd.DataFrame]:
+    """The curse claim's tables read off a stability and a crossings table (``thresholds``: the config's
+    ``claims``): ``crossing_pairs``, its verdict's, and ``radius_pairs``, its radius reading's."""
+    targets, learned = thresholds["curse_targets"], thresholds["learned"]
+    return {
+        "crossing_pairs": crossing_pairs(stability, crossings, targets, learned),
+        "radius_pairs": radius_pairs(stability, targets, learned),
+    }
 
 
 def _error_falls(select: dict, thresholds: dict) -> Condition:
@@ -63,17 +131,19 @@ def _error_falls(select: dict, thresholds: dict) -> Condition:
 def _kept(quantity: str, select: dict, thresholds: dict, shrinks: bool = False) -> Condition:
     """The radius (``quantity = radius``) or the crossing points (``crossing``) keep their place, or with
     ``shrinks`` move left."""
-    table, threshold, name, words = TRENDS[quantity]
-    statement = f"{words} {'shrink' if shrinks else 'do not shrink'} as m grows"
+    trend = TRENDS[quantity]
+    statement = f"{trend.words} {'shrink' if shrinks else 'do not shrink'} as m grows"
     side = "below" if shrinks else "at least"
-    return Condition(name, statement, table, f"{quantity}_trend", side, thresholds[threshold], select)
+    return Condition(
+        trend.name, statement, trend.table, f"{quantity}_trend", side, thresholds[trend.threshold], select
+    )
 
 
 def _contrast(quantity: str, select: dict, baseline: dict, thresholds: dict) -> Condition:
     return Condition(
         "contrast",
         f"its {quantity} trend is above the unreparameterised family's ({baseline['parameterization']})",
-        TRENDS[quantity][0],
+        TRENDS[quantity].table,
         f"{quantity}_trend",
         "above",
         thresholds["contrast"],
@@ -91,7 +161,7 @@ def stable_claim(
     thresholds: dict,
     baseline: dict | None = None,
 ) -> Claim:
-    """Definition 3.5's stable approximation: ``E_m(0)`` falls and the radius (crossings) does not shrink,
+    """Definition 3.5's stable approximation: ``E_m(0)`` falls and the crossings (radius) do not shrink,
     and with a ``baseline`` family the trend is above the baseline's."""
     conditions = (_error_falls(select, thresholds), _kept(quantity, select, thresholds))
     if baseline is not None:
@@ -102,7 +172,7 @@ def stable_claim(
 def curse_claim(
     claim: str, figure: str, statement: str, quantity: str, select: dict, thresholds: dict
 ) -> Claim:
-    """The curse of memory: ``E_m(0)`` falls but the radius (crossings) shrinks."""
+    """The curse of memory: ``E_m(0)`` falls but the crossings (radius) shrink."""
     conditions = (_error_falls(select, thresholds), _kept(quantity, select, thresholds, shrinks=True))
     return Claim(claim, figure, statement, conditions)
 
@@ -185,64 +255,7 @@ def paper_claims(config: dict) -> list[Claim]:
                 unit="target",
             )
         )
-    fig7, fig8 = figures["fig7"], figures["fig8"]
-    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
-    main = {"study": "trained", "target": fig7["target"], "activation": fig7["activation"]}
-    claims += [
-        curse_claim(
-            "7-without",
-            "7",
-            f"{fig7['activation']} RNN without reparameterisation ({without}): E_m(0) falls but the radius "
-            "shrinks as m grows",
-            "radius",
-            {**main, "parameterization": without},
-            thresholds,
-        ),
-        stable_claim(
-            "7-with",
-            "7",
-            f"{fig7['activation']} RNN with {with_} reparameterisation approximates stably, unlike {without}",
-            "radius",
-            {**main, "parameterization": with_},
-            thresholds,
-            {**main, "parameterization": without},
-        ),
-    ]
-    for activation in fig8["activations"]:
-        cell = {"study": "trained", "target": fig8["target"], "activation": activation}
-        baseline = thresholds["baseline_parameterization"]
-        claims.append(
-            stable_claim(
-                f"8-{activation}",
-                "8",
-                f"{activation} RNN with {fig8['parameterization']} reparameterisation approximates pol "
-                f"memory stably, unlike {baseline}",
-                "radius",
-                {**cell, "parameterization": fig8["parameterization"]},
-                thresholds,
-                {**cell, "parameterization": baseline},
-            )
-        )
-    claims.append(
-        Claim(
-            "curse",
-            "7/8 grid",
-            "without reparameterisation the pol target's radius is below the exp target's (models that "
-            "learned both)",
-            (
-                Condition(
-                    "curse",
-                    "pol radius below exp radius",
-                    "radius_pairs",
-                    "fraction",
-                    "at least",
-                    thresholds["curse_fraction"],
-                    {"parameterization": thresholds["unstable_parameterizations"], "both_learned": True},
-                    "pol_below_exp",
-                ),
-            ),
-        )
-    )
+    claims += main_grid_claims(config, "crossing")
     if config["classification"]["enabled"]:
         claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
     if config["learning_rate_stability"]["enabled"]:
@@ -319,6 +332,82 @@ def paper_claims(config: dict) -> list[Claim]:
             )
         )
     return claims
+
+
+def main_grid_claims(config: dict, quantity: str) -> list[Claim]:
+    """Figures 7 and 8 and the curse of memory on the main grid, read on ``quantity``: ``crossing`` (the
+    crossing points of consecutive widths, Definition 3.5's statistic: their verdicts) or ``radius`` (the
+    stability radius: their second reading, :func:`radius_reading`). Both readings build the same claims
+    condition for condition."""
+    thresholds, fig7, fig8 = config["claims"], config["figures"]["fig7"], config["figures"]["fig8"]
+    trend = TRENDS[quantity]
+    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
+    main = {"study": MAIN_STUDY, "target": fig7["target"], "activation": fig7["activation"]}
+    claims = [
+        curse_claim(
+            "7-without",
+            "7",
+            f"{fig7['activation']} RNN without reparameterisation ({without}): E_m(0) falls but "
+            f"{trend.words} move toward 0 as m grows",
+            quantity,
+            {**main, "parameterization": without},
+            thresholds,
+        ),
+        stable_claim(
+            "7-with",
+            "7",
+            f"{fig7['activation']} RNN with {with_} reparameterisation approximates stably, unlike {without}",
+            quantity,
+            {**main, "parameterization": with_},
+            thresholds,
+            {**main, "parameterization": without},
+        ),
+    ]
+    baseline = thresholds["baseline_parameterization"]
+    for activation in fig8["activations"]:
+        cell = {"study": MAIN_STUDY, "target": fig8["target"], "activation": activation}
+        claims.append(
+            stable_claim(
+                f"8-{activation}",
+                "8",
+                f"{activation} RNN with {fig8['parameterization']} reparameterisation approximates pol "
+                f"memory stably, unlike {baseline}",
+                quantity,
+                {**cell, "parameterization": fig8["parameterization"]},
+                thresholds,
+                {**cell, "parameterization": baseline},
+            )
+        )
+    curse = Condition(
+        "curse",
+        f"pol {trend.name} below exp {trend.name}",
+        trend.pairs,
+        "fraction",
+        "at least",
+        thresholds["curse_fraction"],
+        {"parameterization": thresholds["unstable_parameterizations"], "both_learned": True},
+        "pol_below_exp",
+    )
+    statement = (
+        f"without reparameterisation {trend.words} of pol memory lie left of exp memory's (models that "
+        "learned both)"
+    )
+    return [*claims, Claim("curse", "7/8 grid", statement, (curse,))]
+
+
+def radius_reading(config: dict, tables: dict[str, pd.DataFrame], settings: dict) -> pd.DataFrame:
+    """The second reading of Figures 7, 8 and ``curse``: the claims table of the same claims built on the
+    stability radius (:func:`main_grid_claims`), each row named as the row of the crossing claims it reads
+    again (``7-with.radius`` as ``7-with.crossings``), for :func:`~curse_of_memory.claims.with_reading`
+    (``settings``: see :func:`curse_of_memory.claims.evaluate`)."""
+    readings, claims = main_grid_claims(config, "radius"), main_grid_claims(config, "crossing")
+    names = {
+        f"{reading.claim}.{again.name}": f"{claim.claim}.{condition.name}"
+        for claim, reading in zip(claims, readings, strict=True)
+        for condition, again in zip(claim.conditions, reading.conditions, strict=True)
+    }
+    table = claims_table(readings, tables, settings)
+    return table.assign(claim=table["claim"].map(lambda name: names.get(name, name)))
 
 
 def claim_epoch(section: dict) -> int:

@@ -9,6 +9,14 @@ estimated by the max over ``draws`` random directions; draw ``d`` uses the same 
 β = 0 is evaluated once. Perturbations act on the raw parameters: the pre-map ``w`` for the
 reparameterised forms, and for diagonal/vanilla ``w`` itself (no projection at evaluation, so
 eigenvalues can cross zero).
+
+**The recurrent weight** (``recurrent``). ``shift``, what the code that drew the paper's Figures 7 and 8
+did: the raw recurrent vector ``w`` moves along ``−1``, the same in every draw, normalised like every
+block: at max norm β (the authors') by exactly ``−β`` on every mode, so every mode moves toward
+instability by β: ``g(w) − β`` for the relu baselines, perturbed as ``g(w) = w``, and ``g(w − β)`` for a
+reparameterised form (``softplus(w − β)`` stays positive); at spectral norm (the vector's 2-norm) by
+``−β/√m``. ``random``: the same noise as every other tensor. Either way the other tensors' noise is the
+same, drawn in the same order.
 """
 
 from __future__ import annotations
@@ -36,16 +44,33 @@ def block_norm(tensor: Tensor, norm: str) -> Tensor:
     return torch.linalg.vector_norm(tensor)
 
 
-def noise_directions(model: nn.Module, draws: int, seed: int, norm: str = "max") -> list[dict[str, Tensor]]:
+#: The raw recurrent parameter ``w`` of :class:`curse_of_memory.models.RNN`, which ``recurrent`` acts on.
+RECURRENT = "recurrent_raw"
+
+#: How the recurrent weight is perturbed (see the module docstring).
+RECURRENT_PERTURBATIONS = ("shift", "random")
+
+
+def noise_directions(
+    model: nn.Module, draws: int, seed: int, norm: str = "max", recurrent: str = "random"
+) -> list[dict[str, Tensor]]:
     """Per draw, per parameter tensor: ``n/‖n‖`` with ``n ~ N(0, I)`` from a seeded generator, ``‖·‖``
-    the :func:`block_norm` ``norm`` (so each tensor moves by exactly β in that norm)."""
+    the :func:`block_norm` ``norm`` (so each tensor moves by exactly β in that norm); with ``recurrent =
+    "shift"``, ``−1`` normalised the same way on :data:`RECURRENT` instead (its noise still drawn, so the
+    other tensors' noise is the same under both)."""
+    if recurrent not in RECURRENT_PERTURBATIONS:
+        raise ValueError(f"unknown recurrent perturbation {recurrent!r}; allowed: {RECURRENT_PERTURBATIONS}")
     directions = []
     for draw in range(draws):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + draw)
         direction = {}
         for name, parameter in model.named_parameters():
             noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
-            direction[name] = (noise / block_norm(noise, norm)).to(parameter.device)
+            if recurrent == "shift" and name == RECURRENT:
+                shift = -torch.ones_like(noise)
+                direction[name] = (shift / block_norm(shift, norm)).to(parameter.device)
+            else:
+                direction[name] = (noise / block_norm(noise, norm)).to(parameter.device)
         directions.append(direction)
     return directions
 
@@ -59,17 +84,18 @@ def perturbation_errors(
     seed: int,
     members_per_forward: int = 64,
     norm: str = "max",
+    recurrent: str = "random",
 ) -> list[dict]:
     """Rows ``{beta, draw, error}`` for every β and draw; a non-finite error is recorded as ``inf``.
 
     The perturbed models are evaluated as ensembles: up to ``members_per_forward`` (β, draw) pairs
     stacked along a leading dimension of every parameter, one forward pass each (the model must
     accept stacked parameters, as :class:`curse_of_memory.models.RNN` does). ``loss(module,
-    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`); ``norm`` scales the
-    directions (:func:`noise_directions`).
+    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`); ``norm`` and ``recurrent``
+    make the directions (:func:`noise_directions`).
     """
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
-    directions = noise_directions(model, draws, seed, norm)
+    directions = noise_directions(model, draws, seed, norm, recurrent)
     by_draw = {name: torch.stack([direction[name] for direction in directions]) for name in base}
     pairs = [(float(beta), draw) for beta in betas for draw in range(1 if beta == 0 else draws)]
     rows = []

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from curse_of_memory.claims_tables import comparison_table
+from curse_of_memory.claims import point_values
+from curse_of_memory.claims_tables import comparison_table, reading
 from curse_of_memory.classification_tables import markdown, table_one
 from curse_of_memory.design import MAIN_STUDY
 
@@ -77,12 +78,17 @@ def monotone_errors(stability: pd.DataFrame) -> tuple[int, int]:
 FAMILY_COLUMNS = ["target", "activation", "parameterization"]
 
 
-def width_table(cells: pd.Series) -> str:
+def width_table(cells: pd.Series, widths: dict | None = None) -> str:
     """A Markdown table of text ``cells`` indexed by (target, activation, parameterization, width): one row
-    per family, one column per width."""
+    per family, one column per width (headed ``m = widths[width]`` where ``widths`` names them)."""
     grid = cells.unstack("width").fillna("—")
+    names = widths or {}
     lines = [
-        "| " + " | ".join(FAMILY_COLUMNS) + " | " + " | ".join(f"m = {w}" for w in grid.columns) + " |",
+        "| "
+        + " | ".join(FAMILY_COLUMNS)
+        + " | "
+        + " | ".join(f"m = {names.get(w, w)}" for w in grid.columns)
+        + " |",
         "|---|---|---|" + "---|" * len(grid.columns),
     ]
     rows = zip(grid.index, grid.to_numpy(), strict=True)
@@ -100,6 +106,44 @@ def radius_table(stability: pd.DataFrame) -> str:
     return width_table(cells)
 
 
+def fit_table(stability: pd.DataFrame) -> str:
+    """The main grid's fits: ``E_m(0)/E_null`` at every width, median over seeds [min, max], one row per
+    cell, and a last row with the median over the cells' medians."""
+    main = stability[stability["study"] == MAIN_STUDY]
+    relative = main.groupby([*FAMILY_COLUMNS, "width"])["relative_error_at_zero"]
+    cells = pd.concat([relative.median(), relative.min(), relative.max()], axis=1).apply(
+        lambda r: f"{_number(r.iloc[0])} [{_number(r.iloc[1])}, {_number(r.iloc[2])}]", axis=1
+    )
+    overall = relative.median().groupby("width").median()
+    last = "| median over cells | | | " + " | ".join(_number(value) for value in overall) + " |"
+    return width_table(cells) + last + "\n"
+
+
+def crossing_table(crossings: pd.DataFrame) -> str:
+    """The main grid's crossing points of consecutive widths, median over seeds [min, max] of the point
+    values (a crossing beyond the grid counts as the grid's last β, and the cell says how many seeds'
+    were), one row per cell, one column per width pair."""
+    main = crossings[crossings["study"] == MAIN_STUDY].assign(
+        width=lambda rows: rows["width_small"],
+        point=lambda rows: point_values(rows["crossing_low"], rows["crossing_high"]),
+        beyond=lambda rows: np.isinf(rows["crossing_high"]),
+    )
+    grouped = main.groupby([*FAMILY_COLUMNS, "width"])
+    cells = pd.concat(
+        [grouped["point"].median(), grouped["point"].min(), grouped["point"].max(), grouped["beyond"].sum()],
+        axis=1,
+    ).apply(
+        lambda r: (
+            f"{_number(r.iloc[0])} [{_number(r.iloc[1])}, {_number(r.iloc[2])}]"
+            + (f", {int(r.iloc[3])} beyond" if r.iloc[3] else "")
+        ),
+        axis=1,
+    )
+    labels = main["width_small"].astype(str) + "/" + main["width_large"].astype(str)
+    pairs = dict(zip(main["width_small"], labels, strict=True))
+    return width_table(cells, pairs)
+
+
 def norm_table(stability: pd.DataFrame, spectral: pd.DataFrame) -> str:
     """Figures 7 and 8's families: the stability radius at the configured norm and at spectral norm β
     (``spectral``: the stability table of the spectral-norm draws), median over seeds, per width."""
@@ -112,6 +156,34 @@ def norm_table(stability: pd.DataFrame, spectral: pd.DataFrame) -> str:
         axis=1,
     ).dropna()
     return width_table(both.apply(lambda r: f"{_number(r.iloc[0])} / {_number(r.iloc[1])}", axis=1))
+
+
+def radius_reading_section(claims: pd.DataFrame) -> str:
+    """Figures 7, 8 and the curse claim: each claim's verdict on the crossing points beside its second
+    reading on the stability radius (the claims' own rows of ``claims`` with a ``radius_verdict``); empty
+    when the claims table has no radius reading."""
+    if "radius_verdict" not in claims:
+        return ""
+    own_rows = ~claims["claim"].str.contains(".", regex=False)
+    read = claims[claims["radius_verdict"].fillna("").ne("") & own_rows]
+    lines = [
+        "| claim | statement | on the crossing points (the verdict) | on the radius (second reading) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row.claim} | {row.statement} | {reading(row)} | {reading(row, 'radius')} |"
+        for row in read.itertuples()
+    ]
+    return (
+        """Figures 7 and 8 and the curse claim are decided on the crossing points of consecutive widths, the
+statistic of Definition 3.5 (stable: wider models stay better under perturbation on a ball β ≤ β₀, so the
+crossings stay put; unstable: the crossings move toward 0 as m grows). The stability radius above is ours,
+not the paper's; the same claims built on it are their second reading (docs/claims.md, "Why crossings"):
+
+"""
+        + "\n".join(lines)
+        + "\n\n"
+    )
 
 
 def worst_case_section(stability: pd.DataFrame) -> str:
@@ -188,6 +260,7 @@ Parameterisations by mean test accuracy in this run: {orders}.
 def results_page(
     constructions: pd.DataFrame,
     stability: pd.DataFrame,
+    crossings: pd.DataFrame,
     claims: pd.DataFrame,
     lstsq: dict,
     spectral: pd.DataFrame | None = None,
@@ -195,7 +268,8 @@ def results_page(
     worst_case: pd.DataFrame | None = None,
     learning_rate_table: str | None = None,
 ) -> str:
-    """The whole page (Markdown) from the run's tables; ``lstsq`` is the run's ``lstsq`` config section,
+    """The whole page (Markdown) from the run's tables (``crossings``: results/summary/crossings.csv);
+    ``lstsq`` is the run's ``lstsq`` config section,
     ``spectral`` the stability table of the spectral-norm draws of Figures 7 and 8 (if the run made them),
     ``classification_test`` Figure 9's test results, ``worst_case`` the worst-case stability table and
     ``learning_rate_table`` the largest stable learning rates' Markdown (if the run has those studies)."""
@@ -245,11 +319,21 @@ Figure 1a under the default construction, E_m(0) falls with m: **{fig1a_verdict}
 - E_m(0) non-increasing in m in {falling} of {total} consecutive-width pairs ({share}; the chained early
   stopping's aim).
 
+The fits, `E_m(0) / E_null` (the unperturbed test error over the zero predictor's), median over seeds
+[min, max]; the authors' fits at their scale (128,000 sequences) sit near 0.02 at m = 8 and 0.001 at
+m = 64 (tanh RNN on pol, read off their figure):
+
+{fit_table(stability)}
+Crossing points of consecutive widths (the β where the wider model's `E_m(β)` reaches the narrower one's;
+"beyond": never on the grid, counted at its last β; 0: the wider model is not better even unperturbed),
+median over seeds [min, max]: what Figures 7 and 8 and the curse claim are decided on.
+
+{crossing_table(crossings)}
 Stability radius (the β at which a perturbed model is as bad as predicting zero), median over seeds
 [min, max]:
 
 {radius_table(stability)}
-{norms}{"" if worst_case is None else worst_case_section(worst_case)}\
+{radius_reading_section(claims)}{norms}{"" if worst_case is None else worst_case_section(worst_case)}\
 {"" if learning_rate_table is None else learning_rate_section(learning_rate_table)}\
 {"" if classification_test is None else classification_section(classification_test)}## Every claim
 

@@ -1,7 +1,8 @@
 """Training one RNN on one target with the authors' protocol (docs/paper.md §4), all of it configurable.
 
 Loss: the temporally weighted MSE of :mod:`curse_of_memory.loss`, plus the stability penalty
-``coefficient · relu(threshold − margin)`` where margin is the smallest eigenvalue of ``Ŵ``. Optimiser
+``coefficient · relu(threshold − margin)`` where margin is the smallest positive mode ``g(w)`` (the
+authors') or the smallest eigenvalue of ``Ŵ`` (:meth:`curse_of_memory.models.RNN.margin`). Optimiser
 AdamW (or Adam), ReduceLROnPlateau's rule on the validation loss, gradient norm clipping, the projection of
 constrained parameters after every step, the checkpoint at the best validation loss.
 
@@ -15,9 +16,10 @@ in the metrics); after that the run stops with ``stop_reason = 'diverged'`` and 
 finite checkpoint, never a NaN model. Stopping: ``max_epochs``, a patience on
 the validation loss, and the authors' chained criterion (their ``lf_all.sh`` with Lightning's
 ``EarlyStopping(stopping_threshold)`` and ``min_epochs = 2``): once at least ``minimum_epochs`` epochs
-have run, stop at the first epoch whose validation loss is below ``stop_below`` — 100 for the first
-width, which so stops after its minimum epochs, and half the previous width's best validation loss for
-every wider one (:func:`chained_stop_level`).
+and ``minimum_steps`` optimiser steps have run, stop at the first epoch whose validation loss is below
+``stop_below`` — 100 for the first width, which so stops after its minimum, and half the previous
+width's best validation loss for every wider one (:func:`chained_stop_level`). The authors' 2 epochs of
+128,000 sequences in batches of 512 are 500 steps; ``minimum_steps`` gives a smaller data set as many.
 """
 
 from __future__ import annotations
@@ -61,9 +63,11 @@ class TrainingSettings:
     loss_weight_power: float = 2.0
     margin_penalty_coefficient: float = 0.01
     margin_penalty_threshold: float = 1.0
+    margin_kind: str = "smallest_positive_mode"
     evaluation_batch_size: int = 4096
     stop_below: float | None = None
     minimum_epochs: int = 0
+    minimum_steps: int = 0
     checkpoint_every: int = 5
     divergence_retries: int = 2
     divergence_lr_factor: float = 0.1
@@ -87,8 +91,10 @@ class TrainingSettings:
             loss_weight_power=section["loss_weight_power"],
             margin_penalty_coefficient=section["margin_penalty"]["coefficient"],
             margin_penalty_threshold=section["margin_penalty"]["threshold"],
+            margin_kind=section["margin_penalty"]["margin"],
             stop_below=stop_below,
             minimum_epochs=chained["minimum_epochs"] if stop_below is not None else 0,
+            minimum_steps=chained["minimum_steps"] if stop_below is not None else 0,
             checkpoint_every=section["checkpoint_every"],
             divergence_retries=section["divergence"]["retries"],
             divergence_lr_factor=section["divergence"]["learning_rate_factor"],
@@ -110,7 +116,7 @@ def margin_penalty(model: RNN, settings: TrainingSettings) -> Tensor:
     """``coefficient · relu(threshold − margin)``: pushes the slowest mode away from instability."""
     if settings.margin_penalty_coefficient == 0:
         return torch.zeros((), dtype=torch.float64)
-    gap = settings.margin_penalty_threshold - model.stability_margin()
+    gap = settings.margin_penalty_threshold - model.margin(settings.margin_kind)
     return settings.margin_penalty_coefficient * torch.relu(gap)
 
 
@@ -187,11 +193,12 @@ _CAPTURED: weakref.WeakKeyDictionary[RNN, dict[tuple, CapturedLossGradient]] = w
 
 
 def captured_loss_and_backward(
-    model: RNN, inputs: Tensor, targets: Tensor, squared_weights: Tensor
+    model: RNN, inputs: Tensor, targets: Tensor, squared_weights: Tensor, margin_kind: str
 ) -> tuple[float, Callable[[Callable[[float], float]], None]] | None:
     """:meth:`RNN.loss_and_backward`'s contract on CUDA, by a :class:`CapturedLossGradient` replay: the loss
-    and ``backward(margin_gradient)``, which sets the gradients and adds the stability margin's term by
-    autograd (its eigenvalue decomposition does not fit in a graph: it waits on the CPU). None off CUDA."""
+    and ``backward(margin_gradient)``, which sets the gradients and adds the term of the margin
+    ``margin_kind`` by autograd (an eigenvalue decomposition does not fit in a graph: it waits on the
+    CPU). None off CUDA."""
     if not inputs.is_cuda:
         return None
     captured = _CAPTURED.setdefault(model, {})
@@ -205,7 +212,7 @@ def captured_loss_and_backward(
         for parameter, gradient in zip(step.parameters, gradients, strict=True):
             parameter.grad = gradient
         with torch.enable_grad():
-            margin = model.stability_margin()
+            margin = model.margin(margin_kind)
         slope = margin_gradient(margin.item())
         if slope:
             sources = [model.recurrent_raw, *([model.rotation] if model.form.rotated else [])]
@@ -258,9 +265,9 @@ def loss_and_backward(
     activation without a hand-derived derivative, or ``forward`` given) autograd."""
     if forward is None:
         squared_weights = weights * weights
-        closed_form = model.loss_and_backward(inputs, targets, squared_weights) or captured_loss_and_backward(
-            model, inputs, targets, squared_weights
-        )
+        closed_form = model.loss_and_backward(
+            inputs, targets, squared_weights, settings.margin_kind
+        ) or captured_loss_and_backward(model, inputs, targets, squared_weights, settings.margin_kind)
         if closed_form is not None:
             return closed_form
     loss = weighted_mse((forward or model)(inputs), targets, weights)
@@ -522,6 +529,8 @@ def train(
     train_inputs, train_targets = splits["train"]
     validation_inputs, validation_targets = splits["validation"]
     weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(train_inputs.device)
+    steps_per_epoch = -(-train_inputs.shape[0] // settings.batch_size)
+    minimum_epochs = max(settings.minimum_epochs, -(-settings.minimum_steps // steps_per_epoch))
     run = _Run(model, settings, seed)
     fingerprint = run_fingerprint(model, settings, seed, train_targets)
     numerical = numerical_path(model, train_inputs.device)
@@ -593,7 +602,7 @@ def train(
             )
         if (
             settings.stop_below is not None
-            and epoch >= settings.minimum_epochs
+            and epoch >= minimum_epochs
             and validation_loss < settings.stop_below
         ):
             stop_reason = "reached_stop_level"

@@ -117,13 +117,15 @@ def worst_case_errors(
     steps: int,
     step_size: float,
     members_per_pass: int = 64,
+    recurrent: str = "random",
 ) -> list[dict]:
     """Rows ``{beta, random_error, worst_case_error, steps}`` per β of ``random_draws`` (the rows ``beta,
     draw, error`` that :func:`curse_of_memory.perturbation.perturbation_errors` gave for this ``model``,
-    ``seed`` and ``norm``, whose directions are drawn again here): the random draws' max and the worst
-    case of projected ascent (see the module docstring) from its ``starts`` best draws at that β."""
+    ``seed``, ``norm`` and ``recurrent``, whose directions are drawn again here): the random draws' max
+    and the worst case of projected ascent (see the module docstring) from its ``starts`` best draws at
+    that β."""
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
-    directions = noise_directions(model, int(random_draws["draw"].max()) + 1, seed, norm)
+    directions = noise_directions(model, int(random_draws["draw"].max()) + 1, seed, norm, recurrent)
     random_error = random_draws.groupby("beta")["error"].max()
     # the starts: per positive β with a finite random error, its best draws, largest error first
     ranked = random_draws[(random_draws["beta"] > 0) & np.isfinite(random_draws["error"])]

@@ -267,7 +267,8 @@ FIGURES += [
             "plots": "Stability radius and smallest eigenvalue of W_hat against width, per activation, "
             "parameterisation and target.",
             "paper": "The authors' notebooks: exp targets keep a stability margin near 0.6, pol targets drive it "
-            'toward 0; the claim row "curse" compares the two targets\' radii cell by cell.',
+            'toward 0; the claim row "curse" compares the two targets\' crossing points width pair by width '
+            "pair (its second reading: their radii).",
         },
         {"stability": "results/summary/stability.csv"},
         {"study": MAIN_STUDY},

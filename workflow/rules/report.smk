@@ -129,6 +129,7 @@ rule results_page:
         code=script_code("results_page.py"),
         constructions=rules.least_squares.output.constructions,
         stability="results/summary/stability.csv",
+        crossings="results/summary/crossings.csv",
         claims=rules.claims.output.table,
         spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
         classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],

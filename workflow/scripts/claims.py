@@ -1,12 +1,21 @@
-"""Rule claims: every claim of the paper evaluated on the summaries -> results/claims.csv and .md, on
-the negative controls' summaries -> results/controls/claims.csv (beside each claim in the main table), and
-the main grid's claims again on its worst-case perturbation errors (a second verdict column)."""
+"""Rule claims: every claim of the paper evaluated on the summaries -> results/claims.csv and .md, with
+Figures 7, 8 and the curse claim read again on the stability radius (their second reading, beside the
+verdict on the crossing points); on the negative controls' summaries -> results/controls/claims.csv (beside
+each claim in the main table); and the main grid's claims again on its worst-case perturbation errors (a
+second verdict column)."""
 
 from curse_of_memory.artifacts import atomic_path, load_csv, save_csv
-from curse_of_memory.claims import claims_table, controlled, covered, with_controls, with_worst_case
+from curse_of_memory.claims import (
+    claims_table,
+    controlled,
+    covered,
+    with_controls,
+    with_reading,
+    with_worst_case,
+)
 from curse_of_memory.claims_tables import markdown_table
 from curse_of_memory.classification_tables import at_epoch
-from curse_of_memory.paper_claims import claim_epoch, paper_claims, radius_pairs
+from curse_of_memory.paper_claims import claim_epoch, pair_tables, paper_claims, radius_reading
 from curse_of_memory.runtime import configure_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
@@ -17,10 +26,8 @@ settings = {**thresholds["bootstrap"], "minimum_replicates": thresholds["minimum
 
 
 def stability_tables(stability, crossings) -> dict:
-    """The stability and crossings tables, and the radius pairs of the curse claim read off them."""
-    curse = thresholds["curse_targets"]
-    pairs = radius_pairs(stability, curse["exp"], curse["pol"], thresholds["learned"])
-    return {"stability": stability, "crossings": crossings, "radius_pairs": pairs}
+    """The stability and crossings tables, and the curse claim's crossing and radius pairs read off them."""
+    return {"stability": stability, "crossings": crossings, **pair_tables(stability, crossings, thresholds)}
 
 
 def model_tables(stability_path: str, crossings_path: str, teacher_paths: list, suffix: str) -> dict:
@@ -47,6 +54,7 @@ for history in classification:
 for path in inputs.learning_rate:  # the learning-rate sweep's largest stable rates, per model
     tables["learning_rate"] = load_csv(path, made_by="summarize_learning_rate")
 table = claims_table(claims, tables, settings)
+table = with_reading(table, radius_reading(config, tables, settings), "radius")  # 7, 8, curse on the radius
 for path in output.controls:  # with claims.controls.initialization
     control_tables = model_tables(
         inputs.control_stability[0], inputs.control_crossings[0], inputs.control_teachers, "_controls"

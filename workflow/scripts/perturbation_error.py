@@ -30,6 +30,7 @@ def draws_table(model: RNN, settings: dict, loss, members: int) -> pd.DataFrame:
         settings["seed"],
         members,
         settings["norm"],
+        settings["recurrent"],
     )
     return pd.DataFrame(rows)
 

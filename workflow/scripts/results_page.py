@@ -22,6 +22,7 @@ learning_rate = [Path(path).read_text() for path in inputs.learning_rate]
 page = results_page(
     load_csv(inputs.constructions, made_by="least_squares"),
     stability,
+    load_csv(inputs.crossings, made_by="summarize_stability"),
     load_csv(inputs.claims, made_by="claims"),
     snakemake.params.lstsq,
     spectral,

@@ -34,8 +34,10 @@ for index, (width, config) in enumerate(zip(snakemake.params.widths, snakemake.p
     log.info("training %s on %s (%d threads)", model.hyperparameters(), device, torch.get_num_threads())
     if stop_below is not None:
         log.info(
-            "chained early stopping: after %d epochs, stop once the validation loss is below %.4e",
+            "chained early stopping: after %d epochs and %d steps, stop once the validation loss is below "
+            "%.4e",
             settings.minimum_epochs,
+            settings.minimum_steps,
             stop_below,
         )
     # Not a declared output: it survives a killed job, so the rerun resumes (see training.py); removed

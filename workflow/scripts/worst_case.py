@@ -49,6 +49,7 @@ for checkpoint, draws, output, loss_weight_power in models:
             settings["steps"],
             settings["step_size"],
             members,
+            perturbation["recurrent"],  # the draws' recurrent directions, drawn again
         )
     )
     save_csv(output, table.assign(norm=params.norm))
