@@ -402,26 +402,23 @@ class RNN(nn.Module):
         def backward(margin_gradient: Callable[[float], float]) -> None:
             gradients = [g[0] for g in recurrence.pullback(trace, grad_outputs[..., 0])]
             grad_feedback = gradients[2]
-            values = eigenvalues.tolist()
-            if margin == "smallest_positive_mode":
-                positive = [value for value in values if value > 0]
-                slope = margin_gradient(min(positive)) if positive else 0.0
-                grad_eigenvalues = grad_feedback
-                if rotated:
-                    zero = eigenvalues.new_zeros(self.width)
-                    self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
-                        self.rotation, eigenvalues, grad_feedback, 0.0, zero
-                    )
-                if slope:
-                    grad_eigenvalues[values.index(min(positive))] += slope
-            elif rotated:
+            if rotated and margin == "smallest_eigenvalue":  # λ_min(Ŵ): through its eigenvector
                 smallest, slowest = recurrence.smallest_eigenpair(feedback)
                 self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
                     self.rotation, eigenvalues, grad_feedback, margin_gradient(smallest), slowest
                 )
-            else:
+            else:  # a mode g_i itself: λ_min of a diagonal Ŵ, or the smallest positive mode
                 grad_eigenvalues = grad_feedback
-                grad_eigenvalues[values.index(min(values))] += margin_gradient(min(values))
+                if rotated:
+                    self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
+                        self.rotation, eigenvalues, grad_feedback
+                    )
+                values = eigenvalues.tolist()
+                read = (
+                    [value for value in values if value > 0] if margin == "smallest_positive_mode" else values
+                )
+                if read:
+                    grad_eigenvalues[values.index(min(read))] += margin_gradient(min(read))
             self.recurrent_raw.grad = self._eigenvalue_pullback(grad_eigenvalues)
             self.input_weight.grad, self.input_bias.grad = gradients[0], gradients[1]
             self.output_weight.grad, self.output_bias.grad = gradients[3], gradients[4].reshape(1)

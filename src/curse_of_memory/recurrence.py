@@ -430,14 +430,19 @@ def smallest_eigenpair(matrix: Tensor) -> tuple[float, Tensor]:
 
 
 def rotated_pullback(
-    rotation: Tensor, eigenvalues: Tensor, grad_feedback: Tensor, slope: float, vector: Tensor
+    rotation: Tensor,
+    eigenvalues: Tensor,
+    grad_feedback: Tensor,
+    slope: float = 0.0,
+    vector: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Through ``Ŵ = Pᵀ diag(g) P``, from ``∂L/∂Ŵ = G + slope · v vᵀ`` (``grad_feedback`` G (m, m),
-    ``v`` = ``vector``): ``∂L/∂P = diag(g) P (G + Gᵀ + 2 slope v vᵀ)`` and
-    ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²``."""
-    symmetric = torch.addr(grad_feedback + grad_feedback.mT, vector, vector, alpha=2 * slope)
-    projected = rotation @ vector
-    grad_eigenvalues = torch.linalg.vecdot(rotation @ grad_feedback, rotation).addcmul_(
-        projected, projected, value=slope
-    )
+    ``v`` = ``vector``; without a ``vector``, ``G`` alone): ``∂L/∂P = diag(g) P (G + Gᵀ + 2 slope v vᵀ)``
+    and ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²``."""
+    symmetric = grad_feedback + grad_feedback.mT
+    grad_eigenvalues = torch.linalg.vecdot(rotation @ grad_feedback, rotation)
+    if vector is not None:
+        symmetric.addr_(vector, vector, alpha=2 * slope)
+        projected = rotation @ vector
+        grad_eigenvalues.addcmul_(projected, projected, value=slope)
     return (eigenvalues[:, None] * rotation) @ symmetric, grad_eigenvalues
