@@ -53,6 +53,23 @@ def test_presets_are_valid_and_the_paper_preset_has_the_authors_settings():
     assert tiny["grid"]["widths"] == [4, 8]
 
 
+def test_the_figures_7_8_preset_trains_as_the_paper_preset_and_leaves_the_other_studies_out():
+    """presets/paper-figures78.yaml over the paper preset: its cells train exactly as the paper preset's
+    same cells, and a study set to null is gone (merging alone cannot delete it)."""
+    paper = load_config(REPO / "config.yaml", REPO / "presets" / "paper.yaml")
+    figures78 = load_config(
+        REPO / "config.yaml", REPO / "presets" / "paper.yaml", REPO / "presets" / "paper-figures78.yaml"
+    )
+    assert figures78["studies"] == {} and paper["studies"]
+    assert figures78["data"] == paper["data"] and figures78["perturbation"] == paper["perturbation"]
+    cells = study_cells(figures78)
+    assert {c["activation"] for c in cells} == {"relu", "hardtanh", "tanh"} and len(
+        cells
+    ) == 2 * 3 * 2 * 4 * 3
+    for cell in cells:
+        assert cell_training(figures78, cell) == cell_training(paper, cell)
+
+
 def test_defaults_fill_missing_keys():
     figure = {"target": "exp", "activation": "relu", "activations": ["tanh"]}
     config = validate_config(

@@ -3,13 +3,14 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import RNN
 from curse_of_memory.perturbation import fixed_set_loss, noise_directions, perturbation_errors
-from curse_of_memory.stability import beta_grid
+from curse_of_memory.stability import beta_grid, error_curve
 
 
 def test_beta_grid_is_the_authors_grid():
@@ -69,6 +70,41 @@ def test_overflowing_perturbed_model_records_inf_without_crashing():
     rows = perturbation_errors(model, fixed_set_loss(inputs, targets, weights), np.array([0.0, 1e8]), 2, 0)
     assert math.isfinite(rows[0]["error"])
     assert all(r["error"] == math.inf for r in rows[1:])
+
+
+def test_pairs_beyond_an_infinite_error_are_skipped_and_no_curve_changes():
+    """Once a β's error is infinite, larger β are recorded as inf unevaluated: every evaluated error is the
+    model's with the noise added by hand, the curve E_m(β) (max over draws, running max) is the one every
+    pair evaluated gives, and fewer perturbed models are run."""
+    model, inputs, targets, weights = make_problem("linear", "diagonal")
+    model = model.perturbation_model()
+    betas, draws = beta_grid(1e-2, 10.0, 12), 2  # 1e-2 ... 1e9: overflows from about 1e6 on
+    evaluated_members = []
+
+    def counting_loss(module, parameters):
+        evaluated_members.append(parameters["output_bias"].shape[0])
+        return fixed_set_loss(inputs, targets, weights)(module, parameters)
+
+    rows = pd.DataFrame(perturbation_errors(model, counting_loss, betas, draws, 0, members_per_forward=3))
+    directions = noise_directions(model, draws, seed=0)
+    base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+
+    def by_hand(beta, draw):
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                parameter.copy_(base[name] + beta * directions[draw][name])
+            error = float(weighted_mse(model(inputs), targets, weights))
+        return error if math.isfinite(error) else math.inf
+
+    every = rows.assign(error=[by_hand(b, d) for b, d in zip(rows["beta"], rows["draw"], strict=True)])
+    evaluated = rows[rows["evaluated"]]
+    by_hand_errors = every.loc[evaluated.index, "error"].tolist()
+    assert evaluated["error"].tolist() == pytest.approx(by_hand_errors, rel=1e-12)
+    assert not rows["evaluated"].all() and np.isinf(rows.loc[~rows["evaluated"], "error"]).all()
+    assert np.isinf(evaluated["error"]).any()  # the skip follows an evaluated blow-up
+    pd.testing.assert_series_equal(error_curve(rows), error_curve(every))
+    assert math.isfinite(error_curve(every).iloc[4]) and math.isinf(error_curve(every).iloc[-1])
+    assert sum(evaluated_members) == len(evaluated) < len(rows)
 
 
 @pytest.mark.parametrize("activation", ["linear", "tanh"])
@@ -162,3 +198,20 @@ def test_the_shift_is_the_same_in_every_draw_and_leaves_the_other_tensors_noise_
         torch.testing.assert_close(direction["recurrent_raw"], torch.full((4,), -0.5, dtype=torch.float64))
     with pytest.raises(ValueError, match="allowed"):
         noise_directions(model, 1, seed=0, recurrent="rotate")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu"])
+def test_perturbation_errors_on_cuda_equal_the_cpu_errors(activation):
+    """The rule's CUDA path (model, data and weights on the device): the same rows as on the CPU."""
+    model, inputs, targets, weights = make_problem(activation, "vanilla")
+    model = model.perturbation_model()
+    betas = beta_grid(1e-2, 4.0, 8)
+    on_cpu = fixed_set_loss(inputs, targets, weights)
+    cpu = perturbation_errors(model, on_cpu, betas, 3, 0, 5, recurrent="shift")
+    on_cuda = fixed_set_loss(inputs.cuda(), targets.cuda(), weights.cuda())
+    cuda = perturbation_errors(model.cuda(), on_cuda, betas, 3, 0, 5, recurrent="shift")
+    assert [(r["beta"], r["draw"], r["evaluated"]) for r in cuda] == [
+        (r["beta"], r["draw"], r["evaluated"]) for r in cpu
+    ]
+    assert [r["error"] for r in cuda] == pytest.approx([r["error"] for r in cpu], rel=1e-9)

@@ -78,7 +78,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     """Fill defaults into ``config`` in place, validate it, and return it."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     # a layered config file leaves a study out by setting it to null (merging cannot delete a key)
-    config["studies"] = {name: grid for name, grid in (config.get("studies") or {}).items() if grid is not None}
+    studies = config.get("studies") or {}
+    config["studies"] = {name: grid for name, grid in studies.items() if grid is not None}
     validator_class = _with_defaults(jsonschema.Draft7Validator)
     errors = sorted(validator_class(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:

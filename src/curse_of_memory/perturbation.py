@@ -6,7 +6,11 @@ noise ``β · n/‖n‖_∞`` with ``n ~ N(0, I)``, so each tensor moves by exac
 error of the perturbed model is its test loss (the training loss's weighted MSE). The sup is
 estimated by the max over ``draws`` random directions; draw ``d`` uses the same direction at every β
 (the authors reseed per draw), so each draw traces the error along one ray in weight space.
-β = 0 is evaluated once. Perturbations act on the raw parameters: the pre-map ``w`` for the
+β = 0 is evaluated once. Pairs are evaluated in increasing β, and once a β's error is infinite for some
+draw, the larger β are not evaluated: ``E_m(β)`` is a running max over β (:func:`curse_of_memory.stability.
+error_curve`), infinite there whatever they give, so they are recorded as ``inf`` with ``evaluated``
+false, and every curve, radius and crossing is the same as with every pair evaluated. Perturbations act
+on the raw parameters: the pre-map ``w`` for the
 reparameterised forms, and for diagonal/vanilla ``w`` itself (no projection at evaluation, so
 eigenvalues can cross zero).
 
@@ -86,30 +90,36 @@ def perturbation_errors(
     norm: str = "max",
     recurrent: str = "random",
 ) -> list[dict]:
-    """Rows ``{beta, draw, error}`` for every β and draw; a non-finite error is recorded as ``inf``.
+    """Rows ``{beta, draw, error, evaluated}`` for every β (increasing) and draw; a non-finite error is
+    recorded as ``inf``, and so is every pair beyond the first β with an infinite error (``evaluated``
+    false: the running max ``E_m(β)`` is infinite there whatever it gives; module docstring).
 
     The perturbed models are evaluated as ensembles: up to ``members_per_forward`` (β, draw) pairs
     stacked along a leading dimension of every parameter, one forward pass each (the model must
-    accept stacked parameters, as :class:`curse_of_memory.models.RNN` does). ``loss(module,
-    parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`); ``norm`` and ``recurrent``
-    make the directions (:func:`noise_directions`).
+    accept stacked parameters, as :class:`curse_of_memory.models.RNN` does), on the model's device.
+    ``loss(module, parameters)`` returns one error per member (e.g. :func:`fixed_set_loss`); ``norm`` and
+    ``recurrent`` make the directions (:func:`noise_directions`).
     """
     base = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     directions = noise_directions(model, draws, seed, norm, recurrent)
     by_draw = {name: torch.stack([direction[name] for direction in directions]) for name in base}
-    pairs = [(float(beta), draw) for beta in betas for draw in range(1 if beta == 0 else draws)]
-    rows = []
+    pairs = [(float(beta), draw) for beta in np.sort(betas) for draw in range(1 if beta == 0 else draws)]
+    rows: list[dict] = []
     for start in range(0, len(pairs), members_per_forward):
         chunk = pairs[start : start + members_per_forward]
+        if any(math.isinf(row["error"]) for row in rows):  # E_m(β) is infinite from an earlier β on
+            rows += [{"beta": b, "draw": d, "error": math.inf, "evaluated": False} for b, d in chunk]
+            continue
         scales = torch.tensor([beta for beta, _ in chunk], dtype=torch.float64)
-        chosen = torch.tensor([draw for _, draw in chunk])
+        chosen = torch.tensor([draw for _, draw in chunk], device=next(iter(base.values())).device)
         stacked = {  # base + β · direction per member, as two elementwise ops over the whole chunk
             name: base[name] + scales.to(value).view(-1, *[1] * base[name].dim()) * value[chosen]
             for name, value in by_draw.items()
         }
         errors = loss(model, stacked).tolist()
         for (beta, draw), error in zip(chunk, errors, strict=True):
-            rows.append({"beta": beta, "draw": draw, "error": error if math.isfinite(error) else math.inf})
+            finite = error if math.isfinite(error) else math.inf
+            rows.append({"beta": beta, "draw": draw, "error": finite, "evaluated": True})
     return rows
 
 

@@ -33,7 +33,10 @@ for _study in study_grids(config):
                 loss_weight_power=family_settings(
                     _study, lambda config, cell: cell_training(config, cell)["loss_weight_power"]
                 ),
-            threads: 1
+                device=config["training"]["device"],  # CUDA where the job has it, as rule train_<study>
+            threads: training_threads()
+            resources:
+                gpu=1 if uses_gpu() else 0,
             conda:
                 "../../envs/curse-of-memory.yaml"
             log:

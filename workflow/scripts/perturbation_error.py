@@ -13,7 +13,7 @@ from curse_of_memory.stability import beta_grid
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 log = configure_logging(snakemake.log[0])
-configure_torch(snakemake.threads)
+device = configure_torch(snakemake.threads, snakemake.params.device)  # training.device, as train_<study>
 arrays, _ = load_dataset(snakemake.input.dataset)
 wildcards, params = snakemake.wildcards, snakemake.params
 
@@ -23,7 +23,7 @@ def draws_table(model: RNN, settings: dict, loss, members: int) -> pd.DataFrame:
     # the authors' relu baselines are perturbed as in their perturb.py: w <- relu(w), then g(w) = w
     betas = beta_grid(**settings["betas"])
     rows = perturbation_errors(
-        model.perturbation_model(),
+        model.perturbation_model().to(device),
         loss,
         betas,
         settings["draws"],
@@ -47,9 +47,11 @@ for index, (width, checkpoint, draws, settings, loss_weight_power) in enumerate(
     # the test set's loss, shared by the trained model and its control
     size = settings["evaluation_size"]
     inputs, targets = (
-        torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64)[..., None] for kind in "xy"
+        torch.as_tensor(arrays[f"{kind}_test"][:size], dtype=torch.float64, device=device)[..., None]
+        for kind in "xy"
     )
-    loss = fixed_set_loss(inputs, targets, temporal_weights(inputs.shape[1], loss_weight_power))
+    weights = temporal_weights(inputs.shape[1], loss_weight_power).to(device)
+    loss = fixed_set_loss(inputs, targets, weights)
     # Perturbed models per ensemble forward: at most 2**24 output values (128 MB of float64) at a time.
     members = max(1, min(64, 2**24 // inputs[..., 0].numel()))
     trained = model_from_payload(load_torch(checkpoint, made_by="train"))
