@@ -40,3 +40,11 @@ rule all:
         rules.figures.input,
         rules.report_inputs.input,
     default_target: True
+
+
+# Targets that only gather files run no code: they need no resources and never go to a cluster.
+localrules:
+    all,
+    figures,
+    summaries,
+    report_inputs,

@@ -61,7 +61,7 @@ def test_tiny_run_on_slurm_equals_the_local_run(tmp_path, slurm_cluster):
     assert len(submissions) == 1, on_slurm.stderr[-4000:]  # the family of both cells ran as one Slurm job
     for job_id, _ in submissions:
         assert list((cluster / ".snakemake" / "slurm_logs" / "rule_train_trained").rglob(f"{job_id}.log"))
-    assert re.search(r"submitted with SLURM jobid \d+ \(log: \S*/group_evaluate_models", on_slurm.stderr)
+    assert re.search(r"submitted with SLURM jobid \d+ \(log: \S*/group_perturbation_errors", on_slurm.stderr)
 
     assert snakemake(local, "--cores", "2", *tiny).returncode == 0
     for path in artifacts:

@@ -326,6 +326,29 @@ def test_resume_from_a_checkpoint_ends_bit_for_bit_like_an_uninterrupted_run(tmp
 
 
 @pytest.mark.reliability
+@pytest.mark.parametrize(
+    "stop", [{"stop_below": 1e9, "minimum_epochs": 2}, {"early_stopping_patience": 1, "learning_rate": 10.0}]
+)
+def test_a_run_resumed_after_it_stopped_trains_no_further_epoch(tmp_path, monkeypatch, stop):
+    """A family job killed after a width stopped retrains that width from its resume file: it must stop
+    at the same epoch (the chained stop level of the next width depends on it), not train one more."""
+    splits = tiny_splits("pol")
+    settings = TrainingSettings(batch_size=16, max_epochs=9, checkpoint_every=5, **stop)
+    resume = tmp_path / "resume.pt"
+    uninterrupted = train(RNN(4, "tanh", "vanilla", seed=3), splits, settings, seed=3, resume_path=resume)
+    assert uninterrupted.metrics["stop_reason"] != "max_epochs" and uninterrupted.metrics["epochs"] < 5
+
+    def no_epoch(*args):
+        raise AssertionError("a stopped run trained another epoch")
+
+    monkeypatch.setattr(training, "evaluate_loss", no_epoch)
+    resumed = train(RNN(4, "tanh", "vanilla", seed=3), splits, settings, seed=3, resume_path=resume)
+    assert resumed.history == uninterrupted.history and resumed.metrics == uninterrupted.metrics
+    for name, tensor in uninterrupted.best_state.items():
+        assert torch.equal(tensor, resumed.best_state[name]), name
+
+
+@pytest.mark.reliability
 def test_a_resume_on_another_numerical_path_says_so_and_continues_from_the_checkpoint(tmp_path, caplog):
     """The metrics name the run's numerical path; a resume file written on another one (here: another
     instruction set) is resumed from its checkpoint epoch (here the last), with the change in the log and

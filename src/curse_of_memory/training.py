@@ -514,6 +514,24 @@ def _load_resume(path: Path | None, fingerprint: str, numerical: dict) -> dict |
     return saved["snapshot"]
 
 
+def _stop_reason(settings: TrainingSettings, progress: _Progress, minimum_epochs: int) -> str | None:
+    """Why training stops after the last epoch of ``progress`` (None: it goes on). Read off the history,
+    so that a run resumed from the checkpoint of the epoch it stopped at stops there again."""
+    if not progress.history:
+        return None
+    validation_loss = progress.history[-1]["validation_loss"]
+    if (
+        settings.stop_below is not None
+        and progress.epoch >= minimum_epochs
+        and validation_loss < settings.stop_below
+    ):
+        return "reached_stop_level"
+    patience = settings.early_stopping_patience
+    if patience is not None and progress.epoch - progress.best_epoch >= patience:
+        return "early_stopping"
+    return None
+
+
 def train(
     model: RNN,
     splits: dict[str, tuple[Tensor, Tensor]],
@@ -539,8 +557,8 @@ def train(
         run.restore(resumed)
         LOGGER.info("resumed from %s after epoch %d", resume_path, run.progress.epoch)
     last_good = run.snapshot()
-    stop_reason = "max_epochs"
-    while run.progress.epoch < settings.max_epochs:
+    stop_reason = _stop_reason(settings, run.progress, minimum_epochs)
+    while stop_reason is None and run.progress.epoch < settings.max_epochs:
         epoch = run.progress.epoch + 1
         started = time.perf_counter()
         train_loss = run.epoch(train_inputs, train_targets, weights)
@@ -596,27 +614,18 @@ def train(
             time.perf_counter() - started,
         )
         last_good = run.snapshot()
-        if resume_path is not None and epoch % settings.checkpoint_every == 0:
+        stop_reason = _stop_reason(settings, progress, minimum_epochs)
+        # the stopping epoch is checkpointed too: a family job killed later resumes past this width at once
+        if resume_path is not None and (stop_reason is not None or epoch % settings.checkpoint_every == 0):
             save_torch(
                 resume_path, {"fingerprint": fingerprint, "numerical_path": numerical, "snapshot": last_good}
             )
-        if (
-            settings.stop_below is not None
-            and epoch >= minimum_epochs
-            and validation_loss < settings.stop_below
-        ):
-            stop_reason = "reached_stop_level"
-            break
-        patience = settings.early_stopping_patience
-        if patience is not None and epoch - progress.best_epoch >= patience:
-            stop_reason = "early_stopping"
-            break
     progress = run.progress
     metrics = {
         "best_epoch": progress.best_epoch,
         "best_validation_loss": progress.best_loss,
         "epochs": len(progress.history),
-        "stop_reason": stop_reason,
+        "stop_reason": stop_reason or "max_epochs",
         "divergence_retries": progress.retries,
         "numerical_path": numerical,
         "numerical_path_changes": progress.path_changes,

@@ -12,6 +12,9 @@ rule classification_data:
         idx=CLASSIFICATION["idx"],
         sizes=CLASSIFICATION["sizes"],
         seed=CLASSIFICATION["split_seed"],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -33,7 +36,7 @@ rule fit_classifier:
         device=config["training"]["device"],
     threads: training_threads()
     resources:
-        gpu=1 if uses_gpu() else 0,
+        **torch_job_request(classifier_estimate),
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -56,6 +59,9 @@ rule summarize_classification:
         table="results/summary/classification_table.md",
     params:
         cells=CLASSIFICATION_CELLS,
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

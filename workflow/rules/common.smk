@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from snakemake.utils import min_version
 
+from curse_of_memory import job_resources
 from curse_of_memory.code_inputs import PACKAGE, code_files
 from curse_of_memory.config import validate_config
 from curse_of_memory.design import (
@@ -77,9 +78,38 @@ def training_threads():
 
 
 def uses_gpu():
-    """Training jobs request ``gpu=1`` when they may train on CUDA (``cuda``, or ``auto`` as in the paper
-    preset); a CPU-only cluster runs the paper preset with ``--config 'training={device: cpu}'``."""
+    """Torch jobs (training, perturbation errors, classifiers, learning-rate sweeps) request ``gpu=1`` when
+    they may run on CUDA (``cuda``, or ``auto`` as in the paper preset); a CPU-only cluster runs the paper
+    preset with ``--config 'training={device: cpu}'``."""
     return config["training"]["device"] in ("cuda", "auto")
+
+
+def job_request(estimate, gpu=False):
+    """A rule's resources from ``estimate(wildcards) -> (seconds, float64 values held)``, bounded by
+    job_resources: the walltime grows with each retry up to `cluster.max_runtime` (a job killed at its
+    limit resumes from its checkpoint); a GPU job goes to `cluster.gpu_partition` when one is named."""
+    cap = config["cluster"]["max_runtime"] or float("inf")
+
+    def runtime(wildcards, attempt):
+        return min(cap, attempt * job_resources.request(*estimate(wildcards))["runtime"])
+
+    resources = {
+        "runtime": runtime,
+        "mem_mb": lambda wildcards: job_resources.request(*estimate(wildcards))["mem_mb"],
+        "gpu": int(gpu),
+    }
+    if gpu and config["cluster"]["gpu_partition"]:
+        resources["slurm_partition"] = config["cluster"]["gpu_partition"]
+    return resources
+
+
+def torch_job_request(estimate):
+    """job_request for a job that runs torch on `training.device` (a GPU when uses_gpu())."""
+    return job_request(estimate, gpu=uses_gpu())
+
+
+#: Summaries, figures, claims, memory functions, least squares: one thread, minutes, a few GB at most.
+LIGHT_JOB = job_resources.LIGHT_JOB
 
 
 def study_grid(target):
@@ -254,6 +284,100 @@ def classification_files(wildcards):
         return []
     paths = [CLASSIFICATION["idx"][key] for key in ("train_images", "train_labels", "test_images", "test_labels")]
     return [path for path in paths if path and os.path.isfile(path)]
+
+
+# What each heavy job costs, for its resources (job_resources bounds every estimate from measurements).
+def dataset_values(target):
+    """The float64 values of a target's dataset (every split, inputs and outputs, the longer length)."""
+    data = target_data(config, target)
+    length = max(data["sequence_length"], data["test_sequence_length"] or 0)
+    return job_resources.split_values(data["sizes"], length)
+
+
+def training_estimate(study):
+    """(seconds, values) of one family's training job: every width to its epoch limit."""
+
+    def estimate(wildcards):
+        cells = family_cells(wildcards, study)
+        data = target_data(config, wildcards.target)
+        seconds = job_resources.training_seconds(
+            [cell["width"] for cell in cells],
+            [cell_training(config, cell)["max_epochs"] for cell in cells],
+            data["sizes"],
+            data["sequence_length"],
+        )
+        return seconds, dataset_values(wildcards.target)
+
+    return estimate
+
+
+def perturbed_members(settings):
+    """The perturbed models one trained model is evaluated as: every (beta, draw) pair, and itself."""
+    betas = settings["betas"]
+    return betas["count"] * settings["draws"] + int(betas["include_zero"]) + 1
+
+
+def evaluation_length(target):
+    data = target_data(config, target)
+    return data["test_sequence_length"] or data["sequence_length"]
+
+
+def perturbation_estimate(study, controls):
+    """(seconds, values) of one family's perturbation-error job, twice over with the controls."""
+
+    def estimate(wildcards):
+        settings = cell_perturbation(config, family_cells(wildcards, study)[0])
+        seconds = job_resources.perturbation_seconds(
+            family_widths(study),
+            perturbed_members(settings),
+            settings["evaluation_size"],
+            evaluation_length(wildcards.target),
+        )
+        return seconds * (2 if controls else 1), dataset_values(wildcards.target)
+
+    return estimate
+
+
+def worst_case_estimate(wildcards):
+    """(seconds, values) of one main-grid family's worst-case job at one norm (its ascent traces at most
+    job_resources.ASCENT_TRACED_VALUES state values at a time)."""
+    settings = cell_perturbation(config, family_cells(wildcards, MAIN_STUDY)[0])
+    seconds = job_resources.worst_case_seconds(
+        family_widths(MAIN_STUDY),
+        settings["betas"]["count"],
+        WORST_CASE,
+        settings["evaluation_size"],
+        evaluation_length(wildcards.target),
+    )
+    traced = job_resources.BACKWARD_FACTOR * job_resources.ASCENT_TRACED_VALUES
+    return seconds, dataset_values(wildcards.target) + traced
+
+
+def classifier_estimate(wildcards):
+    """(seconds, values) of one classifier: its epochs over every image of the configured dataset."""
+    images, pixels = job_resources.CLASSIFICATION_IMAGES[CLASSIFICATION["dataset"]]
+    sizes = {"all": images}
+    seconds = job_resources.classifier_seconds(int(wildcards.width), CLASSIFICATION["epochs"], sizes, pixels)
+    return seconds, images * pixels
+
+
+def learning_rate_estimate(wildcards):
+    """(seconds, values) of one learning-rate sweep: every width at every rate."""
+    section = config["learning_rate_stability"]
+    data = target_data(config, wildcards.target)
+    seconds = job_resources.learning_rate_seconds(
+        section["widths"],
+        len(section["learning_rates"]),
+        merged(config["training"], section["training"])["max_epochs"],
+        data["sizes"],
+        data["sequence_length"],
+    )
+    return seconds, dataset_values(wildcards.target)
+
+
+def target_estimate(wildcards):
+    """(seconds, values) of making a target's dataset: light work, memory for its arrays."""
+    return 0.0, dataset_values(wildcards.target)
 
 
 # The figure registry's entries (figure_registry.smk) and the helpers that build them.

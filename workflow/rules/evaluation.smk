@@ -36,7 +36,7 @@ for _study in study_grids(config):
                 device=config["training"]["device"],  # CUDA where the job has it, as rule train_<study>
             threads: training_threads()
             resources:
-                gpu=1 if uses_gpu() else 0,
+                **torch_job_request(perturbation_estimate(_study, controls=bool(CONTROLS and not _suffix))),
             conda:
                 "../../envs/curse-of-memory.yaml"
             log:
@@ -59,6 +59,8 @@ for _study in study_grids(config):
         params:
             memory=config["memory"],
         threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
@@ -75,6 +77,9 @@ rule target_memory:
         memory="results/memory/targets/{target}.csv",
     params:
         memory=config["memory"],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

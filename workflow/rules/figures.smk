@@ -20,6 +20,9 @@ def figure_rule(figure):
             report_figure(figure.file_stem, figure.category, figure.name),
         params:
             **figure.params,
+        threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:

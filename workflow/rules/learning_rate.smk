@@ -24,7 +24,7 @@ if LEARNING_RATE["enabled"]:
             dt=lambda wildcards: target_data(config, wildcards.target)["dt"],
         threads: training_threads()
         resources:
-            gpu=1 if uses_gpu() else 0,
+            **torch_job_request(learning_rate_estimate),
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
@@ -43,6 +43,9 @@ if LEARNING_RATE["enabled"]:
             table="results/summary/learning_rate_stability.csv",
             largest="results/summary/largest_stable_learning_rate.csv",
             markdown="results/summary/largest_stable_learning_rate.md",
+        threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:

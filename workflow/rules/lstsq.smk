@@ -15,6 +15,9 @@ rule least_squares:
     params:
         lstsq=config["lstsq"],
         targets={t: config["targets"][t] for t in config["lstsq"]["targets"]},
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

@@ -11,6 +11,8 @@ rule memory_definitions:
         settings=config["memory_definitions"],
         memory=config["memory"],
     threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -30,6 +32,8 @@ rule nondecaying_memory:
         settings=config["nondecaying_memory"],
         memory=config["memory"],
     threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

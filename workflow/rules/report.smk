@@ -66,6 +66,9 @@ rule claims:
         controls=["results/controls/claims.csv"] if CONTROLS else [],
     params:
         worst_case_norm=WORST_CASE_CLAIM_NORM,
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -83,6 +86,9 @@ rule runtimes:
         table=report("results/benchmarks/runtimes.csv", caption="../report/runtimes.rst", category="Runtimes"),
     params:
         rules=[rule for rule, paths in BENCHMARKS.items() if paths],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -101,6 +107,9 @@ rule report_pages:
         captions=expand("results/report/captions/{name}.rst", name=list(REPORT_FIGURES)),
     params:
         figures=REPORT_FIGURES,
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -141,6 +150,9 @@ rule results_page:
         lstsq=config["lstsq"],
         spectral_cells=SPECTRAL_CELLS,
         threshold=config["stability"]["relative_error_threshold"],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

@@ -21,6 +21,9 @@ for _suffix, _root in SUMMARY_SETS.items():
             table=f"{_root}/summary/perturbation.csv",
         params:
             cells=grid_cells(),
+        threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
@@ -47,6 +50,9 @@ for _suffix, _root in SUMMARY_SETS.items():
             # each target's zero-predictor error uses its own study's evaluation set and loss
             evaluation={t: target_evaluation(t) for t in trained_targets()},
             threshold=config["stability"]["relative_error_threshold"],
+        threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
@@ -67,6 +73,9 @@ rule summarize_memory:
         subjects=cell_paths(CELL),
         targets=trained_targets(),
         target_studies=[target_study(config, t) for t in trained_targets()],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -86,6 +95,9 @@ rule summarize_gradient_ratio:
     params:
         cells=grid_cells(),
         classification_cells=CLASSIFICATION_CELLS,
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     conda:
         "../../envs/curse-of-memory.yaml"
     log:
@@ -116,6 +128,9 @@ if has_study(FIG3_STUDY):
                 teacher_parameters={t: config["targets"][t]["parameters"] for t in FIG3_TEACHERS},
                 threshold=config["stability"]["relative_error_threshold"],
                 filter=config["stability"]["teacher_filter"],
+            threads: 1
+            resources:
+                **LIGHT_JOB,
             conda:
                 "../../envs/curse-of-memory.yaml"
             log:

@@ -9,6 +9,9 @@ rule make_target:
     params:
         target=lambda wildcards: config["targets"][wildcards.target],
         data=lambda wildcards: target_data(config, wildcards.target),
+    threads: 1
+    resources:
+        **job_request(target_estimate),
     conda:
         "../../envs/curse-of-memory.yaml"
     log:

@@ -22,7 +22,7 @@ for _study in study_grids(config):
             dt=lambda wildcards: target_data(config, wildcards.target)["dt"],  # the target's own time step
         threads: training_threads()
         resources:
-            gpu=1 if uses_gpu() else 0,
+            **torch_job_request(training_estimate(_study)),
         conda:
             "../../envs/curse-of-memory.yaml"
         log:

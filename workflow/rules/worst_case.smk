@@ -23,7 +23,10 @@ for _norm in WORST_CASE_NORMS:
                 MAIN_STUDY, lambda config, cell: cell_training(config, cell)["loss_weight_power"]
             ),
             worst_case=WORST_CASE,
-        threads: 1
+            traced_values=job_resources.ASCENT_TRACED_VALUES,
+        threads: training_threads()
+        resources:
+            **job_request(worst_case_estimate),
         conda:
             "../../envs/curse-of-memory.yaml"
         log:
@@ -56,6 +59,9 @@ if WORST_CASE_NORMS:
             targets=config["grid"]["targets"],
             evaluation={t: target_evaluation(t) for t in config["grid"]["targets"]},
             threshold=config["stability"]["relative_error_threshold"],
+        threads: 1
+        resources:
+            **LIGHT_JOB,
         conda:
             "../../envs/curse-of-memory.yaml"
         log:

@@ -35,8 +35,8 @@ models = zip(
 for checkpoint, draws, output, loss_weight_power in models:
     weights = temporal_weights(inputs.shape[1], loss_weight_power)
     model = model_from_payload(load_torch(checkpoint, made_by="train"))
-    # Perturbed models per ascent pass: at most 2**25 state values (256 MB of float64) traced at a time.
-    members = max(1, min(64, 2**25 // (len(chosen) * inputs.shape[1] * model.width)))
+    # Perturbed models per ascent pass: at most params.traced_values state values traced at a time.
+    members = max(1, min(64, params.traced_values // (len(chosen) * inputs.shape[1] * model.width)))
     table = pd.DataFrame(
         worst_case_errors(
             model.perturbation_model(),  # perturbed as the random draws were (the relu baselines: g(w) = w)
