@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from curse_of_memory import classification
 from curse_of_memory.classification import (
     ClassificationSettings,
     SequenceClassifier,
@@ -226,6 +227,51 @@ def test_training_learns_a_memory_task_and_keeps_its_best_epoch():
     assert best_epoch == 1 + accuracies.index(max(accuracies))
     model.load_state_dict(best_state)
     assert evaluate(model, *splits["validation"], 64)[1] == max(accuracies)
+
+
+class SimulatedCrashError(RuntimeError):
+    pass
+
+
+@pytest.mark.reliability
+def test_a_classifier_killed_mid_run_resumes_to_the_uninterrupted_result_bit_for_bit(tmp_path, monkeypatch):
+    splits = {"train": sum_task(128, 0), "validation": sum_task(64, 1)}
+    uninterrupted = train_classifier(
+        SequenceClassifier(6, "tanh", "softplus", 2, 0, (0.01, 0.1)), splits, SETTINGS, 0
+    )
+    resume = tmp_path / "resume.pt"
+    real_evaluate, calls = classification.evaluate, {"count": 0}
+
+    def crash_in_epoch_four(*args):  # evaluations: the initialisation's two, then one per epoch
+        calls["count"] += 1
+        if calls["count"] == 6:
+            raise SimulatedCrashError
+        return real_evaluate(*args)
+
+    monkeypatch.setattr(classification, "evaluate", crash_in_epoch_four)
+    with pytest.raises(SimulatedCrashError):
+        train_classifier(
+            SequenceClassifier(6, "tanh", "softplus", 2, 0, (0.01, 0.1)),
+            splits,
+            SETTINGS,
+            0,
+            resume_path=resume,
+        )
+    monkeypatch.setattr(classification, "evaluate", real_evaluate)
+    rows = []
+    resumed = train_classifier(
+        SequenceClassifier(6, "tanh", "softplus", 2, 0, (0.01, 0.1)), splits, SETTINGS, 0, rows.append, resume
+    )
+    assert resumed[0] == uninterrupted[0] == rows and resumed[2] == uninterrupted[2]
+    for name, tensor in uninterrupted[1].items():
+        assert torch.equal(tensor, resumed[1][name]), name
+    # another start (initial eigenvalues) is another run: its resume file is not read
+    other = train_classifier(
+        SequenceClassifier(6, "tanh", "softplus", 2, 0, (0.02, 0.2)), splits, SETTINGS, 0, resume_path=resume
+    )
+    assert [row["epoch"] for row in other[0]] == list(range(SETTINGS.epochs + 1)) and other[
+        0
+    ] != uninterrupted[0]
 
 
 def test_a_diverging_run_ends_cleanly_with_a_nan_row_and_the_weights_before():

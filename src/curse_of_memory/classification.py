@@ -16,9 +16,11 @@ each form's inverse, ``w = g⁻¹(λ)`` (:meth:`RNN.set_eigenvalues_`).
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,7 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from curse_of_memory.models import DTYPE, RNN, log_uniform_eigenvalues
-from curse_of_memory.training import Adam
+from curse_of_memory.training import Adam, fingerprint, load_resume, numerical_path, save_resume
+
+LOGGER = logging.getLogger(__name__)
 
 
 class SequenceClassifier(nn.Module):
@@ -95,6 +99,7 @@ def train_classifier(
     settings: ClassificationSettings,
     seed: int,
     report: Callable[[dict], None] = lambda row: None,
+    resume_path: Path | None = None,
 ) -> tuple[list[dict], dict[str, Tensor], int]:
     """AdamW on the mean cross-entropy of shuffled minibatches for ``settings.epochs`` epochs, its rate
     annealed by a cosine over the epochs (``lr (1 + cos(π e / epochs)) / 2`` in epoch e + 1, as
@@ -103,19 +108,35 @@ def train_classifier(
     split evaluated), every later epoch the running means over its minibatches and the validation split
     after it — the weights of the trained epoch with the best validation accuracy (the authors' checkpoint
     rule; the earliest of ties), and that epoch. A non-finite loss ends training: that epoch's row records it,
-    and the best weights stay those before it."""
+    and the best weights stay those before it. With ``resume_path`` every trained epoch is checkpointed
+    there, and a run killed after one continues from it to the same result bit for bit."""
     (train_x, train_y), (validation_x, validation_y) = splits["train"], splits["validation"]
     optimizer = Adam(model.trained_parameters(), settings.learning_rate, settings.weight_decay, True)
     generator = torch.Generator().manual_seed(seed)
-    train_loss, train_accuracy = evaluate(model, train_x, train_y, settings.evaluation_batch_size)
-    validation_loss, validation_accuracy = evaluate(
-        model, validation_x, validation_y, settings.evaluation_batch_size
-    )
-    history = [_row(model, 0, train_loss, train_accuracy, validation_loss, validation_accuracy)]
-    report(history[-1])
-    # a checkpoint per trained epoch (the initialisation only when the first epoch already diverges)
-    best_state, best_epoch, best_accuracy = copy.deepcopy(model.state_dict()), 0, -math.inf
-    for epoch in range(1, settings.epochs + 1):
+    # the run: its protocol, seed, initial weights (every parameterisation's, the readout's) and data
+    description = {"settings": asdict(settings), "model": model.rnn.hyperparameters(), "seed": seed}
+    initial = model.state_dict().values()
+    digest = fingerprint({**description, "state_format": 1}, *initial, train_x, train_y)
+    numerical = numerical_path(model.rnn, train_x.device)
+    snapshot, _ = load_resume(resume_path, digest, numerical, made_by="fit_classifier")
+    if snapshot is None:
+        train_loss, train_accuracy = evaluate(model, train_x, train_y, settings.evaluation_batch_size)
+        validation_loss, validation_accuracy = evaluate(
+            model, validation_x, validation_y, settings.evaluation_batch_size
+        )
+        history = [_row(model, 0, train_loss, train_accuracy, validation_loss, validation_accuracy)]
+        # a checkpoint per trained epoch (the initialisation only when the first epoch already diverges)
+        best_state, best_epoch, best_accuracy = copy.deepcopy(model.state_dict()), 0, -math.inf
+    else:
+        model.load_state_dict(snapshot["model"])
+        optimizer.load_state_dict(snapshot["optimizer"])
+        generator.set_state(snapshot["generator"])
+        history, best_state = snapshot["history"], snapshot["best_state"]
+        best_epoch, best_accuracy = snapshot["best_epoch"], snapshot["best_accuracy"]
+        LOGGER.info("resumed from %s after epoch %d", resume_path, len(history) - 1)
+    for row in history:
+        report(row)
+    for epoch in range(len(history), settings.epochs + 1):
         optimizer.learning_rate = (
             settings.learning_rate * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs)) / 2
         )
@@ -152,6 +173,17 @@ def train_classifier(
                 epoch,
                 validation_accuracy,
             )
+        if resume_path is not None:
+            snapshot = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "history": history,
+                "best_state": best_state,
+                "best_epoch": best_epoch,
+                "best_accuracy": best_accuracy,
+            }
+            save_resume(resume_path, digest, numerical, copy.deepcopy(snapshot))
     return history, best_state, best_epoch
 
 

@@ -14,6 +14,7 @@ below the first one at which it diverged (:mod:`curse_of_memory.learning_rate_ta
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -36,13 +37,15 @@ def sweep_run(
     seed: int,
     explosion_factor: float,
     loss_level: float,
+    resume_path: Path | None = None,
 ) -> dict:
-    """Train ``model`` once (in place) and return its row: ``diverged``, ``final_validation_loss`` (the
-    last epoch's, ``inf`` when a loss went non-finite), ``epochs_to_level`` (to a validation loss of
-    ``loss_level`` times the zero predictor's), ``epochs`` run and ``initial_validation_loss``."""
+    """Train ``model`` once (in place, resuming from ``resume_path`` as :func:`train` does) and return its
+    row: ``diverged``, ``final_validation_loss`` (the last epoch's, ``inf`` when a loss went non-finite),
+    ``epochs_to_level`` (to a validation loss of ``loss_level`` times the zero predictor's), ``epochs`` run
+    and ``initial_validation_loss``."""
     validation_inputs, validation_targets = splits["validation"]
     initial = evaluate_loss(model, validation_inputs, validation_targets, settings)
-    result = train(model, splits, settings, seed=seed)
+    result = train(model, splits, settings, seed=seed, resume_path=resume_path)
     losses = [row["validation_loss"] for row in result.history]
     blew_up = result.metrics["stop_reason"] == "diverged"
     weights = temporal_weights(validation_targets.shape[1], settings.loss_weight_power).to(validation_targets)

@@ -431,14 +431,21 @@ def numerical_path(model: RNN, device: torch.device) -> dict:
     }
 
 
-def run_fingerprint(model: RNN, settings: TrainingSettings, seed: int, targets: Tensor) -> str:
-    """A digest of what determines a run: settings, architecture, seed and the training targets."""
+def fingerprint(description: dict, *data: Tensor) -> str:
+    """A digest of what determines a run (a JSON description of its settings, model and seed, and its
+    training data): a resume file is read only by the run that wrote it."""
     digest = hashlib.sha256()
+    digest.update(json.dumps(description, sort_keys=True).encode())
+    for tensor in data:
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(model: RNN, settings: TrainingSettings, seed: int, targets: Tensor) -> str:
+    """The fingerprint of a regression run: settings, architecture, seed and the training targets."""
     description = {"settings": asdict(settings), "model": model.hyperparameters(), "seed": seed}
     description["state_format"] = 3  # resume files of earlier optimiser states are not read
-    digest.update(json.dumps(description, sort_keys=True).encode())
-    digest.update(targets.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
+    return fingerprint(description, targets)
 
 
 class _Run:
@@ -486,32 +493,36 @@ class _Run:
         return running / len(order)
 
 
-def _load_resume(path: Path | None, fingerprint: str, numerical: dict) -> dict | None:
-    """The resume snapshot at ``path`` if it exists and was written by this very run; a snapshot written
-    on another numerical path (:func:`numerical_path`) is resumed, and the log says what changed."""
+def save_resume(path: Path, run_fingerprint: str, numerical: dict, snapshot: dict) -> None:
+    """Write a run's resume file (atomically, as every artifact): its snapshot, what run wrote it, where."""
+    save_torch(path, {"fingerprint": run_fingerprint, "numerical_path": numerical, "snapshot": snapshot})
+
+
+def load_resume(
+    path: Path | None, run_fingerprint: str, numerical: dict, made_by: str = "train"
+) -> tuple[dict | None, dict | None]:
+    """The resume snapshot at ``path`` if it exists and was written by this very run, and the change of
+    numerical path (:func:`numerical_path`) since it was written, if any: such a snapshot is resumed, and
+    the log says what changed."""
     if path is None or not Path(path).exists():
-        return None
-    saved = load_torch(path, made_by="train")
-    if saved.get("fingerprint") != fingerprint:
+        return None, None
+    saved = load_torch(path, made_by=made_by)
+    if saved.get("fingerprint") != run_fingerprint:
         LOGGER.warning("ignoring %s: written by a run with other settings, model, seed or data", path)
-        return None
+        return None, None
     written_on = saved.get("numerical_path")
-    if written_on != numerical:
-        changed = {
-            key: (written_on or {}).get(key)
-            for key in numerical
-            if (written_on or {}).get(key) != numerical[key]
-        }
-        LOGGER.warning(
-            "%s was written on another numerical path (%s); the run continues from that checkpoint on %s",
-            path,
-            changed,
-            numerical,
-        )
-        saved["snapshot"]["progress"]["path_changes"].append(
-            {"epoch": saved["snapshot"]["progress"]["epoch"], "from": written_on, "to": numerical}
-        )
-    return saved["snapshot"]
+    if written_on == numerical:
+        return saved["snapshot"], None
+    changed = {
+        key: (written_on or {}).get(key) for key in numerical if (written_on or {}).get(key) != numerical[key]
+    }
+    LOGGER.warning(
+        "%s was written on another numerical path (%s); the run continues from that checkpoint on %s",
+        path,
+        changed,
+        numerical,
+    )
+    return saved["snapshot"], {"from": written_on, "to": numerical}
 
 
 def _stop_reason(settings: TrainingSettings, progress: _Progress, minimum_epochs: int) -> str | None:
@@ -550,11 +561,13 @@ def train(
     steps_per_epoch = -(-train_inputs.shape[0] // settings.batch_size)
     minimum_epochs = max(settings.minimum_epochs, -(-settings.minimum_steps // steps_per_epoch))
     run = _Run(model, settings, seed)
-    fingerprint = run_fingerprint(model, settings, seed, train_targets)
+    digest = run_fingerprint(model, settings, seed, train_targets)
     numerical = numerical_path(model, train_inputs.device)
-    resumed = _load_resume(resume_path, fingerprint, numerical)
+    resumed, path_change = load_resume(resume_path, digest, numerical)
     if resumed is not None:
         run.restore(resumed)
+        if path_change is not None:
+            run.progress.path_changes.append({"epoch": run.progress.epoch, **path_change})
         LOGGER.info("resumed from %s after epoch %d", resume_path, run.progress.epoch)
     last_good = run.snapshot()
     stop_reason = _stop_reason(settings, run.progress, minimum_epochs)
@@ -617,9 +630,7 @@ def train(
         stop_reason = _stop_reason(settings, progress, minimum_epochs)
         # the stopping epoch is checkpointed too: a family job killed later resumes past this width at once
         if resume_path is not None and (stop_reason is not None or epoch % settings.checkpoint_every == 0):
-            save_torch(
-                resume_path, {"fingerprint": fingerprint, "numerical_path": numerical, "snapshot": last_good}
-            )
+            save_resume(resume_path, digest, numerical, last_good)
     progress = run.progress
     metrics = {
         "best_epoch": progress.best_epoch,

@@ -2,6 +2,7 @@
 sequences; history per epoch, test loss and accuracy of the best-validation checkpoint."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -50,8 +51,11 @@ EPOCH_LINE = (
     "epoch %(epoch)d: train loss %(train_loss).4f, accuracy %(train_accuracy).3f; "
     "validation loss %(validation_loss).4f, accuracy %(validation_accuracy).3f"
 )
+# Not a declared output: it survives a killed job, so the rerun resumes after the last finished epoch;
+# removed once the run's outputs are written, so that a rerun after a code change trains afresh.
+resume_path = Path(snakemake.output.checkpoint).with_name("resume.pt")
 history, best_state, best_epoch = train_classifier(
-    model, splits, protocol, seed, report=lambda row: log.info(EPOCH_LINE, row)
+    model, splits, protocol, seed, lambda row: log.info(EPOCH_LINE, row), resume_path
 )
 model.load_state_dict(best_state)
 test_loss, test_accuracy = evaluate(model, *splits["test"], protocol.evaluation_batch_size)
@@ -74,3 +78,4 @@ save_torch(
         "state_dict": best_state,
     },
 )
+resume_path.unlink(missing_ok=True)
