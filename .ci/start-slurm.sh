@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start a real single-node Slurm cluster on this machine (as root, Debian): munged, slurmctld and slurmd
 # on localhost, no accounting database (job state is read with squeue; MinJobAge keeps finished jobs
-# visible). Waits until `sinfo` shows the node idle. Stop it with .ci/stop-slurm.sh.
+# visible), a default partition and a `gpu` partition on the same node. Waits until `sinfo` shows the
+# node idle. Stop it with .ci/stop-slurm.sh.
 set -euo pipefail
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
@@ -35,8 +36,15 @@ SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memory_mb} State=UNKNOWN
+GresTypes=gpu
+NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memory_mb} Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=${host} Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=${host} MaxTime=INFINITE State=UP
+CONF
+# one counted GPU without a device file: jobs asking for --gpus=1 are scheduled on the gpu partition
+# (and find no CUDA device, so torch runs on the CPU), which is what the Slurm test checks
+cat > /etc/slurm/gres.conf <<CONF
+NodeName=${host} Name=gpu File=/dev/null
 CONF
 
 if [ ! -s /etc/munge/munge.key ]; then
