@@ -229,18 +229,6 @@ FIG3_STUDY = config["figures"]["fig3"]["study"]
 FIG3_TEACHERS = study_grids(config)[FIG3_STUDY]["targets"] if has_study(FIG3_STUDY) else []
 
 
-def paper_figures():
-    """The paper's figures this config can build: least-squares (1, 4), the configured studies (2, 3, 12),
-    the classification study (9) and the memory studies (10, 11)."""
-    names = ["fig1", "fig4"] if config["lstsq"]["targets"] else []
-    names += [f for f in ("fig2", "fig3", "fig12") if has_study(config["figures"][f]["study"])]
-    names += ["fig9"] if config["classification"]["enabled"] else []
-    return names + ["fig10", "fig11"]
-
-
-PAPER_FIGURES = paper_figures()
-
-
 def grid_panels(wildcards):
     """Every (activation, parameterization) panel of one target of the main grid."""
     return [
