@@ -48,4 +48,4 @@ def test_the_python_api_examples_run():
     finally:  # the example registers a parameterisation: other tests see the registry as shipped
         PARAMETERIZATIONS.clear()
         PARAMETERIZATIONS.update(registry)
-    assert len(blocks) == 2 and tuple(namespace["logits"].shape) == (8, 10)
+    assert len(blocks) == 3 and tuple(namespace["logits"].shape) == (8, 10)

@@ -93,14 +93,16 @@ def test_every_paper_preset_job_sets_its_resources_in_its_rule(workdir):
     assert all(int(job.resources["runtime"]) >= slowest for job in jobs if job.rule == "train_trained")
     counted = {rule: sum(job.rule == rule for job in jobs) for rule in ("train_trained", "worst_case_max")}
     assert counted == {"train_trained": 72, "worst_case_max": 72}, listing
+    assert sum(job.rule.startswith("train_") for job in jobs) == 88  # families: 3 seeds each but Figure 3's
 
 
 @pytest.mark.workflow
 def test_a_cpu_run_asks_for_no_gpu_and_no_walltime_past_the_cap(workdir):
-    (workdir / "cpu_cluster.yaml").write_text(
-        "training: {device: cpu}\ncluster: {gpu_partition: gpu, max_runtime: 600}\n"
+    """README's `--config 'training={device: cpu}'` (merged into the preset's training section)."""
+    (workdir / "cluster.yaml").write_text("cluster: {gpu_partition: gpu, max_runtime: 600}\n")
+    jobs = dry_run_jobs(
+        workdir, "--configfile", "presets/paper.yaml", "cluster.yaml", "--config", "training={device: cpu}"
     )
-    jobs = dry_run_jobs(workdir, "--configfile", "presets/paper.yaml", "cpu_cluster.yaml")
     submitted = [job for job in jobs if job.rule not in GATHERING_RULES]
     assert all(job.resources["gpu"] == "0" and "slurm_partition" not in job.resources for job in submitted)
     assert max(int(job.resources["runtime"]) for job in submitted) == 600

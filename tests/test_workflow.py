@@ -93,33 +93,6 @@ def test_dry_run_of_the_paper_preset_has_every_authors_cell(workdir):
     assert counts["learning_rate_sweep"] == 2 * 6 * 3
 
 
-def test_paper_preset_on_the_slurm_profile_lists_every_job_with_its_resources(workdir):
-    result = snakemake(
-        workdir, "-n", "--profile", "workflow/profiles/slurm", "--configfile", "presets/paper.yaml"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    output = result.stdout + result.stderr
-    assert job_counts(output)["train"] == 88  # families: 3 seeds each but Figure 3's
-    jobs = train_jobs(output)
-    assert len(jobs) == 88
-    for job in jobs:
-        resources = job[job.index("resources:") :].splitlines()[0]
-        assert "runtime=2880" in resources and "mem_mb=8000" in resources, resources
-
-
-def test_the_paper_preset_asks_a_gpu_per_training_unless_the_documented_override_says_cpu(workdir):
-    """``training.device: auto`` requests ``gpu=1``; README's ``--config 'training={device: cpu}'`` (merged
-    into the preset's training section) requests none."""
-    requests = {}
-    for device, override in (("auto", ()), ("cpu", ("--config", "training={device: cpu}"))):
-        result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "presets/paper.yaml", *override)
-        assert result.returncode == 0, result.stderr[-3000:]
-        jobs = train_jobs(result.stdout + result.stderr)
-        requests[device] = {job[job.index("resources:") :].split("gpu=")[1][0] for job in jobs}
-        assert len(jobs) == 88
-    assert requests == {"auto": {"1"}, "cpu": {"0"}}
-
-
 def test_a_family_trains_every_width_in_one_job(workdir):
     """Chained early stopping reads each width's predecessor: a family's widths are one job's outputs."""
     result = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")

@@ -9,6 +9,7 @@ from snakemake.utils import min_version
 from curse_of_memory import job_resources
 from curse_of_memory.code_inputs import PACKAGE, code_files
 from curse_of_memory.config import validate_config
+from curse_of_memory.plugins import REGISTRY_MODULES, load_plugins
 from curse_of_memory.design import (
     MAIN_STUDY,
     cell_perturbation,
@@ -22,6 +23,8 @@ from curse_of_memory.design import (
 
 min_version("9.0")
 
+# The config's plugins register their names first, so that the config may use them.
+PLUGIN_FILES = [str(path) for path in load_plugins(config.get("plugins", []))]
 # Fill defaults and fail before any job runs on a wrong key, type or value.
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -68,9 +71,12 @@ def report_figure(name, category, caption_name=None):
 
 def script_code(script):
     """The package files that ``workflow/scripts/<script>`` runs, from its import graph (Snakemake tracks a
-    script's own text, not its imports): editing one reruns exactly the rules whose scripts import it."""
+    script's own text, not its imports): editing one reruns exactly the rules whose scripts import it. A
+    script that reads a registry runs the config's plugins too."""
     basedir = workflow.basedir
-    return code_files(os.path.join(basedir, "workflow", "scripts", script), os.path.join(basedir, "src", PACKAGE))
+    files = code_files(os.path.join(basedir, "workflow", "scripts", script), os.path.join(basedir, "src", PACKAGE))
+    reads_registries = any(os.path.splitext(os.path.basename(path))[0] in REGISTRY_MODULES for path in files)
+    return files + PLUGIN_FILES if reads_registries else files
 
 
 def training_threads():

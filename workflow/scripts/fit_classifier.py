@@ -14,9 +14,11 @@ from curse_of_memory.classification import (
     evaluate,
     train_classifier,
 )
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 wildcards, settings = snakemake.wildcards, snakemake.params.settings
 device = configure_torch(snakemake.threads, snakemake.params.device)

@@ -12,10 +12,12 @@ from curse_of_memory.artifacts import load_dataset, load_torch, save_csv, save_t
 from curse_of_memory.learning_rate_tables import COLUMNS
 from curse_of_memory.learning_rates import sweep_run
 from curse_of_memory.models import RNN, log_uniform_eigenvalues
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.training import TrainingSettings, fingerprint
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 wildcards, params = snakemake.wildcards, snakemake.params
 section = params.section

@@ -6,10 +6,12 @@ import numpy as np
 
 from curse_of_memory.artifacts import save_csv
 from curse_of_memory.lstsq import constructions_table, study_tables
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging
 from curse_of_memory.targets import build_target
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 settings = snakemake.params.lstsq
 t = np.arange(1, settings["horizon"] + 1, dtype=float)

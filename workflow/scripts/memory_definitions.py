@@ -5,10 +5,12 @@ import pandas as pd
 
 from curse_of_memory.artifacts import save_csv
 from curse_of_memory.memory import MEMORY_DEFINITIONS, definition_agreement
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.random_models import random_model
 from curse_of_memory.runtime import configure_logging, configure_torch
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 settings, memory = snakemake.params.settings, snakemake.params.memory

@@ -10,10 +10,12 @@ import pandas as pd
 from curse_of_memory.artifacts import load_dataset, load_torch, save_csv
 from curse_of_memory.memory import MEMORY_DEFINITIONS
 from curse_of_memory.models import model_from_payload
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.targets import target_from_metadata
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 settings = snakemake.params.memory

@@ -8,10 +8,12 @@ from curse_of_memory.artifacts import load_dataset, load_torch, save_csv
 from curse_of_memory.loss import temporal_weights
 from curse_of_memory.models import RNN, model_from_payload
 from curse_of_memory.perturbation import fixed_set_loss, perturbation_errors
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.stability import beta_grid
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 device = configure_torch(snakemake.threads, snakemake.params.device)  # training.device, as train_<study>
 arrays, _ = load_dataset(snakemake.input.dataset)

@@ -8,10 +8,12 @@ import torch
 
 from curse_of_memory.artifacts import load_dataset, save_csv, save_json, save_torch
 from curse_of_memory.models import RNN, save_checkpoint_payload
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.training import TrainingSettings, chained_stop_level, evaluate_loss, train
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 wildcards, output = snakemake.wildcards, snakemake.output
 device = configure_torch(snakemake.threads, snakemake.params.training[0]["device"])

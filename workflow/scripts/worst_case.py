@@ -8,10 +8,12 @@ from curse_of_memory.artifacts import load_csv, load_dataset, load_torch, save_c
 from curse_of_memory.loss import temporal_weights
 from curse_of_memory.models import model_from_payload
 from curse_of_memory.perturbation import fixed_set_loss
+from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
 from curse_of_memory.worst_case import worst_case_errors
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
 log = configure_logging(snakemake.log[0])
 configure_torch(snakemake.threads)
 arrays, _ = load_dataset(snakemake.input.dataset)

@@ -1,0 +1,77 @@
+"""A user's own parameterisation, registered by a module the config names: used by every job that reads
+the registries, drawn in Figure 7 without an edit of the package, and tracked as a code input."""
+
+import re
+import sys
+
+import pytest
+import torch
+
+from curse_of_memory.models import PARAMETERIZATIONS, RNN
+from curse_of_memory.plugins import load_plugins
+
+from .conftest import REPO, snakemake
+
+# g(w) = 1 + tanh(w) in (0, 2), inverse atanh(v - 1): docs/extending.md's plugin, read from there
+PLUGIN = next(
+    block
+    for block in re.findall(r"```python\n(.*?)```", (REPO / "docs" / "extending.md").read_text(), re.DOTALL)
+    if 'register_parameterization("one_plus_tanh"' in block
+)
+
+
+@pytest.fixture
+def plugin_file(tmp_path, monkeypatch):
+    """my_forms.py in the working directory; the registry and module cache restored afterwards."""
+    (tmp_path / "my_forms.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path / "my_forms.py"
+    PARAMETERIZATIONS.pop("one_plus_tanh", None)
+    sys.modules.pop("curse_of_memory_plugin_my_forms", None)
+
+
+def test_a_plugin_registers_its_form_once_and_the_model_uses_it(plugin_file):
+    assert "one_plus_tanh" not in PARAMETERIZATIONS
+    assert load_plugins(["my_forms.py"]) == load_plugins(["my_forms.py"]) == [plugin_file]
+    model = RNN(4, "tanh", "one_plus_tanh", seed=0)
+    eigenvalues = torch.linalg.eigvalsh(model.recurrent_matrix().detach())
+    expected = 1.0 + torch.tanh(model.recurrent_raw.detach())
+    assert torch.allclose(eigenvalues, expected.sort().values)
+
+
+def test_a_missing_plugin_names_itself():
+    with pytest.raises(FileNotFoundError, match="no_such_forms.py"):
+        load_plugins(["no_such_forms.py"])
+    with pytest.raises(ModuleNotFoundError, match="no_such_module"):
+        load_plugins(["no_such_module"])
+
+
+@pytest.mark.workflow
+def test_a_plugin_form_is_trained_drawn_in_figure_7_and_tracked_as_code(workdir):
+    (workdir / "my_forms.py").write_text(PLUGIN)
+    (workdir / "forms.yaml").write_text(
+        "plugins: [my_forms.py]\n"
+        "grid: {parameterizations: [softplus, one_plus_tanh]}\n"
+        "figures: {fig7: {target: pol, activation: tanh, parameterizations: [softplus, one_plus_tanh]}}\n"
+    )
+    arguments = ["fig7", "--cores", "2", "--configfile", "tests/config.tiny.yaml", "forms.yaml"]
+    run = snakemake(workdir, *arguments)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (workdir / "results/figures/fig7.png").is_file()
+    draws = workdir / "results/perturbation/pol/tanh/one_plus_tanh/width8_seed0.csv"
+    assert draws.is_file()
+
+    with (workdir / "my_forms.py").open("a") as plugin:
+        plugin.write("# edited\n")
+    edited = snakemake(workdir, "-n", *arguments)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    inputs = {}  # rule -> whether its job lists the plugin among its inputs
+    for job in re.finditer(r"^rule (\w+):\n    input: (.*)", edited.stdout, re.M):
+        inputs.setdefault(job.group(1), set()).add("my_forms.py" in job.group(2))
+    # the jobs whose scripts read the registries rerun for the edit; the figure because its inputs are remade
+    assert inputs == {
+        "make_target": {True},
+        "train_trained": {True},
+        "perturbation_error_trained": {True},
+        "fig7": {False},
+    }, edited.stdout[-3000:]
