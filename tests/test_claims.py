@@ -474,19 +474,23 @@ def test_a_family_that_never_crosses_on_the_grid_is_neither_stable_nor_cursed(fi
     assert len(ordered) == 9 and (ordered["crossing_low"] == BETAS[-1]).all()
     assert np.isinf(ordered["crossing_high"]).all()
     table = figure_7["claims"].set_index("claim")
-    assert table.loc["7-with.error", "verdict"] == "holds"
-    kept = table.loc["7-with.crossings"]
+    assert table.loc["7-with-softplus.error", "verdict"] == "holds"
+    kept = table.loc["7-with-softplus.crossings"]
     assert kept["verdict"] == "inconclusive" and (kept["ci_low"], kept["ci_high"]) == (-np.inf, np.inf)
-    assert table.loc["7-with.contrast", "verdict"] == table.loc["7-with", "verdict"] == "inconclusive"
-    assert table.loc["7-with", "censored"] == len(ordered)  # each censored crossing counted once
+    assert (
+        table.loc["7-with-softplus.contrast", "verdict"]
+        == table.loc["7-with-softplus", "verdict"]
+        == "inconclusive"
+    )
+    assert table.loc["7-with-softplus", "censored"] == len(ordered)  # each censored crossing counted once
     cursed = curse_claim("c", "7", "s", "crossing", {"parameterization": figure_7["with"]}, THRESHOLDS)
     assert claims_table([cursed], figure_7["tables"], SETTINGS).iloc[-1]["verdict"] == "inconclusive"
     # on the radius (the same curves reach E_null at one β for every m) it keeps its place, but the
     # unreparameterised family's grows faster: the second reading says no
-    assert table.loc["7-with.crossings", "radius_verdict"] == "holds"
+    assert table.loc["7-with-softplus.crossings", "radius_verdict"] == "holds"
     assert (
-        table.loc["7-with.contrast", "radius_verdict"]
-        == table.loc["7-with", "radius_verdict"]
+        table.loc["7-with-softplus.contrast", "radius_verdict"]
+        == table.loc["7-with-softplus", "radius_verdict"]
         == "does not hold"
     )
 
@@ -635,7 +639,7 @@ def test_no_paper_claim_holds_on_untrained_controls(preset):
         "2",
         "3",
         "7-without",
-        "7-with",
+        "7-with-softplus",
         "curse",
         "9",
         "12",
@@ -723,6 +727,49 @@ def main_grid_tables(config: dict, stable_softplus: bool) -> dict[str, pd.DataFr
     }
 
 
+def test_figures_7_and_8_claim_every_configured_form_against_the_baseline():
+    """The claims follow the config: one per stable form of Figure 7 and per (form, activation) of Figure
+    8, each contrasted with `claims.baseline_parameterization`, whatever order the forms are listed in."""
+    config = load_config(REPO / "config.yaml")
+    config["figures"]["fig7"] = {
+        "target": "exp",
+        "activation": "tanh",
+        "parameterizations": ["softplus", "vanilla", "exp"],
+    }
+    config["figures"]["fig8"] = {
+        "target": "pol",
+        "activations": ["relu"],
+        "parameterizations": ["exp", "softplus"],
+    }
+    claims = {claim.claim: claim for claim in main_grid_claims(config, "crossing")}
+    assert list(claims) == [
+        "7-without", "7-with-softplus", "7-with-exp", "8-relu-exp", "8-relu-softplus", "curse"
+    ]  # fmt: skip
+    without = {condition.name: condition for condition in claims["7-without"].conditions}
+    assert {condition.select["parameterization"] for condition in without.values()} == {"vanilla"}
+    for name, target, activation, form in (
+        ("7-with-exp", "exp", "tanh", "exp"),
+        ("8-relu-softplus", "pol", "relu", "softplus"),
+    ):
+        claim = claims[name]
+        assert (
+            claim.statement
+            == f"{activation} RNN with {form} reparameterisation approximates {target} memory stably, "
+            "unlike vanilla"
+        )
+        contrast = next(condition for condition in claim.conditions if condition.baseline is not None)
+        assert (
+            contrast.select["parameterization"] == form and contrast.baseline["parameterization"] == "vanilla"
+        )
+        assert contrast.select["activation"] == contrast.baseline["activation"] == activation
+    # without the baseline among Figure 7's forms there is no claim on it
+    config["figures"]["fig7"]["parameterizations"] = ["softplus"]
+    assert [claim.claim for claim in main_grid_claims(config, "crossing")][:2] == [
+        "7-with-softplus",
+        "8-relu-exp",
+    ]
+
+
 def test_the_worst_case_column_decides_figures_7_8_and_curse_on_the_crossings():
     """The worst-case tables (here: the softplus families become unstable) cover exactly the main grid's
     claims, 7, 8 and curse, and decide them on the crossings: the stable claims' verdicts flip there."""
@@ -733,11 +780,11 @@ def test_the_worst_case_column_decides_figures_7_8_and_curse_on_the_crossings():
     assert (
         [claim.claim for claim in decided]
         == expected
-        == ["7-without", "7-with", "8-hardtanh", "8-tanh", "curse"]
+        == ["7-without", "7-with-softplus", "8-hardtanh-softplus", "8-tanh-softplus", "curse"]
     )
     results = claims_table(decided, main_grid_tables(config, stable_softplus=True), SETTINGS)
     table = with_worst_case(results, claims_table(decided, worst_tables, SETTINGS), "max").set_index("claim")
-    for stable in ("7-with", "8-hardtanh", "8-tanh"):
+    for stable in ("7-with-softplus", "8-hardtanh-softplus", "8-tanh-softplus"):
         assert (
             table.loc[stable, "verdict"] == "holds"
             and table.loc[stable, "worst_case_verdict"] == "does not hold"

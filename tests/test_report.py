@@ -10,7 +10,7 @@ from curse_of_memory.report import caption, front_page, rst_table, runtime_table
 CLAIMS = pd.DataFrame(
     [
         [
-            "7-with",
+            "7-with-softplus",
             "7",
             "softplus keeps its radius",
             "slope",

@@ -140,8 +140,8 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     )
     _check_names("figures.fig8.activations", figures["fig8"]["activations"], grid["activations"])
     _check_names(
-        "figures.fig8.parameterization",
-        [figures["fig8"]["parameterization"]],
+        "figures.fig8.parameterizations",
+        figures["fig8"]["parameterizations"],
         grid["parameterizations"],
     )
     return config

@@ -341,39 +341,39 @@ def main_grid_claims(config: dict, quantity: str) -> list[Claim]:
     condition for condition."""
     thresholds, fig7, fig8 = config["claims"], config["figures"]["fig7"], config["figures"]["fig8"]
     trend = TRENDS[quantity]
-    without, with_ = fig7["parameterizations"][0], fig7["parameterizations"][-1]
+    baseline = thresholds["baseline_parameterization"]  # the unreparameterised form every stable one faces
     main = {"study": MAIN_STUDY, "target": fig7["target"], "activation": fig7["activation"]}
-    claims = [
-        curse_claim(
-            "7-without",
-            "7",
-            f"{fig7['activation']} RNN without reparameterisation ({without}): E_m(0) falls but "
-            f"{trend.words} move toward 0 as m grows",
-            quantity,
-            {**main, "parameterization": without},
-            thresholds,
-        ),
-        stable_claim(
-            "7-with",
-            "7",
-            f"{fig7['activation']} RNN with {with_} reparameterisation approximates stably, unlike {without}",
-            quantity,
-            {**main, "parameterization": with_},
-            thresholds,
-            {**main, "parameterization": without},
-        ),
+    claims = []
+    if baseline in fig7["parameterizations"]:
+        claims.append(
+            curse_claim(
+                "7-without",
+                "7",
+                f"{fig7['activation']} RNN without reparameterisation ({baseline}): E_m(0) falls but "
+                f"{trend.words} move toward 0 as m grows",
+                quantity,
+                {**main, "parameterization": baseline},
+                thresholds,
+            )
+        )
+    # one claim per stable form of each figure: Figure 7's forms on its activation, Figure 8's on each of its
+    stable_cells = [("7", fig7["target"], fig7["activation"], p) for p in fig7["parameterizations"]]
+    stable_cells += [
+        ("8", fig8["target"], a, p) for p in fig8["parameterizations"] for a in fig8["activations"]
     ]
-    baseline = thresholds["baseline_parameterization"]
-    for activation in fig8["activations"]:
-        cell = {"study": MAIN_STUDY, "target": fig8["target"], "activation": activation}
+    for figure, target, activation, parameterization in stable_cells:
+        if parameterization == baseline:
+            continue
+        cell = {"study": MAIN_STUDY, "target": target, "activation": activation}
+        name = f"7-with-{parameterization}" if figure == "7" else f"8-{activation}-{parameterization}"
         claims.append(
             stable_claim(
-                f"8-{activation}",
-                "8",
-                f"{activation} RNN with {fig8['parameterization']} reparameterisation approximates pol "
-                f"memory stably, unlike {baseline}",
+                name,
+                figure,
+                f"{activation} RNN with {parameterization} reparameterisation approximates {target} memory "
+                f"stably, unlike {baseline}",
                 quantity,
-                {**cell, "parameterization": fig8["parameterization"]},
+                {**cell, "parameterization": parameterization},
                 thresholds,
                 {**cell, "parameterization": baseline},
             )
@@ -398,8 +398,8 @@ def main_grid_claims(config: dict, quantity: str) -> list[Claim]:
 def radius_reading(config: dict, tables: dict[str, pd.DataFrame], settings: dict) -> pd.DataFrame:
     """The second reading of Figures 7, 8 and ``curse``: the claims table of the same claims built on the
     stability radius (:func:`main_grid_claims`), each row named as the row of the crossing claims it reads
-    again (``7-with.radius`` as ``7-with.crossings``), for :func:`~curse_of_memory.claims.with_reading`
-    (``settings``: see :func:`curse_of_memory.claims.evaluate`)."""
+    again (``7-with-softplus.radius`` as ``7-with-softplus.crossings``), for
+    :func:`~curse_of_memory.claims.with_reading` (``settings``: :func:`curse_of_memory.claims.evaluate`)."""
     readings, claims = main_grid_claims(config, "radius"), main_grid_claims(config, "crossing")
     names = {
         f"{reading.claim}.{again.name}": f"{claim.claim}.{condition.name}"

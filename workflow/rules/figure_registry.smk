@@ -26,26 +26,27 @@ MAIN_FIGURES = {
         title=f"Figure 7: {FIG7['activation']} RNN on the {FIG7['target']} target, "
         "without and with stable reparameterisation",
         caption={
-            "title": "Figure 7 -- ReLU RNNs on polynomial memory",
-            "plots": "E_m(beta) of trained ReLU RNNs without (left) and with (right) softplus "
-            "reparameterisation, m = 8 ... 64.",
-            "paper": "without reparameterisation the approximation is unstable (consecutive widths' curves "
-            "cross, wider becomes worse, at beta moving toward 0), with softplus it is stable (wider stays "
-            "below narrower up to some beta_0).",
+            "title": f"Figure 7 -- {FIG7['activation']} RNNs on the {FIG7['target']} target",
+            "plots": f"E_m(beta) of trained {FIG7['activation']} RNNs, one panel per parameterisation "
+            f"({', '.join(FIG7['parameterizations'])}), m = {', '.join(map(str, config['grid']['widths']))}.",
+            "paper": "(ReLU RNNs on polynomial memory, vanilla against softplus) without reparameterisation "
+            "the approximation is unstable (consecutive widths' curves cross, wider becomes worse, at beta "
+            "moving toward 0), with softplus it is stable (wider stays below narrower up to some beta_0).",
         },
         claims=("7",),
     ),
     "fig8": dict(
         panels=FIG8_PANELS,
         columns=len(FIG8["activations"]),
-        title=f"Figure 8: {FIG8['parameterization']} reparameterisation with nonlinear activations "
-        f"on the {FIG8['target']} target",
+        title=f"Figure 8: {', '.join(FIG8['parameterizations'])} reparameterisation with nonlinear "
+        f"activations on the {FIG8['target']} target",
         caption={
-            "title": "Figure 8 -- softplus reparameterisation with hardtanh and tanh",
-            "plots": "E_m(beta) of trained hardtanh and tanh RNNs with softplus reparameterisation on "
-            "polynomial memory.",
-            "paper": "the approximation is stable, read as in Figure 7 (crossing points of consecutive widths "
-            "do not move toward 0).",
+            "title": f"Figure 8 -- {', '.join(FIG8['parameterizations'])} reparameterisation with "
+            f"{' and '.join(FIG8['activations'])}",
+            "plots": f"E_m(beta) of trained {' and '.join(FIG8['activations'])} RNNs on the {FIG8['target']} "
+            f"target, one row of panels per parameterisation ({', '.join(FIG8['parameterizations'])}).",
+            "paper": "(softplus with hardtanh and tanh on polynomial memory) the approximation is stable, read "
+            "as in Figure 7 (crossing points of consecutive widths do not move toward 0).",
         },
         claims=("8",),
     ),
