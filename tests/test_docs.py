@@ -49,3 +49,15 @@ def test_the_python_api_examples_run():
         PARAMETERIZATIONS.clear()
         PARAMETERIZATIONS.update(registry)
     assert len(blocks) == 3 and tuple(namespace["logits"].shape) == (8, 10)
+
+
+def test_every_test_the_how_to_names_exists():
+    """docs/howto.md names the test that does each task's steps: each must be a test function of its file."""
+    named = re.findall(r"`(tests/test_\w+\.py)::(test_\w+)`", (REPO / "docs" / "howto.md").read_text())
+    assert len(named) >= 9
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if not re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M)
+    ]
+    assert not missing, missing

@@ -4,6 +4,7 @@ the registries, drawn in Figure 7 without an edit of the package, and tracked as
 import re
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,3 +76,33 @@ def test_a_plugin_form_is_trained_drawn_in_figure_7_and_tracked_as_code(workdir)
         "perturbation_error_trained": {True},
         "fig7": {False},
     }, edited.stdout[-3000:]
+
+
+# a memory shape of one's own, a target made of it and trained in the grid: the how-to's "add a target"
+SHAPE_PLUGIN = """
+import numpy as np
+
+from curse_of_memory.targets import register_memory_shape
+
+
+@register_memory_shape("stretched_exp")
+def stretched_exp(t, rate=0.5, power=0.5):
+    return np.exp(-rate * t**power)
+"""
+
+
+@pytest.mark.workflow
+def test_a_plugin_memory_shape_is_a_target_the_grid_trains_on(workdir):
+    (workdir / "my_shapes.py").write_text(SHAPE_PLUGIN)
+    (workdir / "shapes.yaml").write_text(
+        "plugins: [my_shapes.py]\n"
+        "targets: {stretched: {memory: stretched_exp, parameters: {rate: 0.5, power: 0.5}}}\n"
+        "grid: {targets: [pol, stretched]}\n"
+    )
+    model = "results/models/stretched/tanh/softplus/width4_seed0/metrics.json"
+    arguments = [model, "--cores", "2", "--configfile", "tests/config.tiny.yaml", "shapes.yaml"]
+    run = snakemake(workdir, *arguments)
+    assert run.returncode == 0, run.stderr[-3000:]
+    dataset = np.load(workdir / "results/targets/stretched.npz")
+    assert np.allclose(dataset["rho"], np.exp(-0.5 * dataset["t"] ** 0.5))
+    assert (workdir / model).is_file()
