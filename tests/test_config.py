@@ -278,3 +278,21 @@ def test_a_norm_given_to_cell_perturbation_replaces_only_the_norm():
     assert configured["norm"] == "max" and spectral["norm"] == "spectral"
     assert {**spectral, "norm": "max"} == configured
     assert config["figures"]["spectral_norm"]  # the quick preset draws Figures 7 and 8 at both norms
+
+
+def test_the_configuration_reference_is_generated_from_the_schema_and_the_presets():
+    """docs/config-reference.md holds every default and both presets' values once, written from their only
+    sources (`python -m curse_of_memory.config_reference`): editing a default or a preset without
+    regenerating it fails here."""
+    from curse_of_memory.config_reference import PAGE, reference_page
+
+    page = reference_page()
+    assert PAGE.read_text() == page, "stale: run python -m curse_of_memory.config_reference"
+    quick = load_config(REPO / "config.yaml")
+    assert f"| `data.sizes.train` | `4096` | `{quick['data']['sizes']['train']}` | `128000` |" in page
+    for section in ("training", "perturbation", "cluster", "figures"):
+        assert all(
+            f"| `{section}.{key}` |" in page
+            for key in quick[section]
+            if not isinstance(quick[section][key], dict)
+        )
