@@ -62,9 +62,9 @@ def per_step_loop(model: RNN) -> Callable[[Tensor], Tensor]:
         hidden = inputs.new_zeros(inputs.shape[0], model.width)
         outputs = []
         for k in range(inputs.shape[1]):
-            feedback = hidden * diagonal if matrix is None else hidden @ matrix
+            w_hat = hidden * diagonal if matrix is None else hidden @ matrix
             drive = inputs[:, k] * model.input_weight + model.input_bias
-            hidden = hidden + model.dt * sigma(drive - feedback)
+            hidden = hidden + model.dt * sigma(drive - w_hat)
             outputs.append(hidden @ model.output_weight + model.output_bias)
         return torch.stack(outputs, dim=1)[..., None]
 
@@ -84,10 +84,10 @@ def authors_loop(model: RNN) -> Callable[[Tensor], Tensor]:
             hidden = states[-1]
             if model.form.rotated:
                 rotated = F.linear(hidden, model.rotation) * model.eigenvalues()
-                feedback = F.linear(rotated, model.rotation.t())
+                w_hat = F.linear(rotated, model.rotation.t())
             else:
-                feedback = hidden * model.eigenvalues()
-            states.append(hidden + model.dt * sigma(encoded[:, k : k + 1] - feedback))
+                w_hat = hidden * model.eigenvalues()
+            states.append(hidden + model.dt * sigma(encoded[:, k : k + 1] - w_hat))
         return (torch.cat(states[1:], dim=1) @ model.output_weight + model.output_bias)[..., None]
 
     return forward

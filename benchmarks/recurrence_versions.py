@@ -44,14 +44,14 @@ def load_version(path: str) -> ModuleType:
 
 
 def parameters(members: int, width: int, dense: bool, generator: torch.Generator) -> list[Tensor]:
-    """[U, b, feedback, c, c0] per member, with a feedback near the identity (stable Euler steps)."""
+    """[U, b, w_hat, c, c0] per member, with a recurrent matrix Ŵ near the identity (stable Euler steps)."""
 
     def draw(*shape: int) -> Tensor:
         return 0.3 * torch.randn(*shape, generator=generator, dtype=torch.float64)
 
     identity = torch.eye(width, dtype=torch.float64)
-    feedback = draw(members, width, width) + identity if dense else draw(members, width).abs() + 0.05
-    return [draw(members, width), draw(members, width), feedback, draw(members, width), draw(members)]
+    w_hat = draw(members, width, width) + identity if dense else draw(members, width).abs() + 0.05
+    return [draw(members, width), draw(members, width), w_hat, draw(members, width), draw(members)]
 
 
 def in_turns(runs: dict[str, Callable[[], Tensor]], turns: int) -> dict[str, list[float]]:

@@ -233,7 +233,7 @@ def test_gradient_over_weight_has_its_closed_form(parameterization, monkeypatch)
     # without its registered pullback, autograd's g'(w) gives the same ratio
     form = PARAMETERIZATIONS[parameterization]
     monkeypatch.setitem(
-        PARAMETERIZATIONS, parameterization, type(form)(form.eigenvalue_map, form.rotated, form.raw_for)
+        PARAMETERIZATIONS, parameterization, type(form)(form.eigenvalue_map, form.rotated, form.g_inverse)
     )
     plain = RNN(6, "tanh", parameterization, seed=1)
     plain.load_state_dict(model.state_dict())

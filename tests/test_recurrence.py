@@ -189,7 +189,7 @@ def parameterization(request, monkeypatch) -> str:
     by autograd)."""
     if request.param in PARAMETERIZATIONS:
         return request.param
-    form = Parameterization(lambda w: w * w + 0.1, rotated=True, raw_for=lambda v: torch.sqrt(v - 0.1))
+    form = Parameterization(lambda w: w * w + 0.1, rotated=True, g_inverse=lambda v: torch.sqrt(v - 0.1))
     monkeypatch.setitem(PARAMETERIZATIONS, request.param, form)
     return request.param
 
@@ -226,17 +226,17 @@ def test_the_loss_and_backward_pass_equal_autograd_of_the_reference_loss_and_the
             assert parameter.grad.shape == parameter.shape, name
 
 
-def test_the_rotated_pullback_equals_autograd_of_the_feedback_matrix():
+def test_the_rotated_pullback_equals_autograd_of_the_w_hat_matrix():
     """∂/∂(P, g) of ⟨G, Pᵀ diag(g) P⟩ + slope vᵀ (Pᵀ diag(g) P) v."""
     generator = torch.Generator().manual_seed(2)
-    square, grad_feedback = (torch.randn(6, 6, dtype=torch.float64, generator=generator) for _ in range(2))
+    square, grad_w_hat = (torch.randn(6, 6, dtype=torch.float64, generator=generator) for _ in range(2))
     rotation = torch.linalg.qr(square)[0].requires_grad_()
     eigenvalues, vector = (torch.rand(6, dtype=torch.float64, generator=generator) for _ in range(2))
     eigenvalues.requires_grad_()
-    feedback = rotation.mT @ (eigenvalues[:, None] * rotation)
-    objective = (grad_feedback * feedback).sum() - 0.3 * vector @ feedback @ vector
+    w_hat = rotation.mT @ (eigenvalues[:, None] * rotation)
+    objective = (grad_w_hat * w_hat).sum() - 0.3 * vector @ w_hat @ vector
     expected = torch.autograd.grad(objective, [rotation, eigenvalues])
-    fixed = (rotation.detach(), eigenvalues.detach(), grad_feedback, -0.3, vector)
+    fixed = (rotation.detach(), eigenvalues.detach(), grad_w_hat, -0.3, vector)
     grad_rotation, grad_eigenvalues = recurrence.rotated_pullback(*fixed)
     torch.testing.assert_close(grad_rotation, expected[0], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(grad_eigenvalues, expected[1], rtol=1e-12, atol=1e-12)

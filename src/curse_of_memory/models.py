@@ -94,16 +94,16 @@ class Parameterization:
     ``raw_floor`` marks the projected forms: training projects ``w`` onto ``w ≥ raw_floor`` after every
     step (0 for the projected baselines, whose ``g`` is the identity). ``perturbed_as`` names the
     parameterisation under which the model is perturbed, with ``w`` replaced by ``g(w)`` (the authors' relu
-    baselines: their identity-``g`` twins), or None to perturb this one as it is. ``pullback(w, grad)`` is
+    baselines: their identity-``g`` copies), or None to perturb this one as it is. ``pullback(w, grad)`` is
     ``g'(w) · grad`` (the vector-Jacobian product of the elementwise ``g``: ``∂L/∂w`` from ``∂L/∂g``), or
-    None to let autograd differentiate ``g``. ``raw_for(λ)`` is ``g⁻¹(λ)``: the ``w`` whose ``g(w) = λ``
+    None to let autograd differentiate ``g``. ``g_inverse(λ)`` is ``g⁻¹(λ)``: the ``w`` whose ``g(w) = λ``
     for eigenvalues ``λ`` in ``(0, 2]`` (the range every registered ``g`` reaches), which gives every
     parameterisation the same initial ``Ŵ`` (:meth:`RNN.set_eigenvalues_`).
     """
 
     eigenvalue_map: Callable[[Tensor], Tensor]
     rotated: bool
-    raw_for: Callable[[Tensor], Tensor]
+    g_inverse: Callable[[Tensor], Tensor]
     raw_floor: float | None = None
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None
     perturbed_as: str | None = None
@@ -116,19 +116,19 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {}
 def register_parameterization(
     name: str,
     *,
-    raw_for: Callable[[Tensor], Tensor],
+    g_inverse: Callable[[Tensor], Tensor],
     rotated: bool = True,
     raw_floor: float | None = None,
     pullback: Callable[[Tensor, Tensor], Tensor] | None = None,
     perturbed_as: str | None = None,
 ) -> Callable[[Callable[[Tensor], Tensor]], Callable[[Tensor], Tensor]]:
     """Register ``g`` as the parameterisation ``name`` (``Ŵ = Pᵀ diag(g(w)) P`` when rotated), with its
-    inverse ``raw_for = g⁻¹`` and its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed
+    inverse ``g_inverse = g⁻¹`` and its ``pullback(w, grad) = g'(w) · grad`` where it is known in closed
     form."""
 
     def decorator(eigenvalue_map: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
         PARAMETERIZATIONS[name] = Parameterization(
-            eigenvalue_map, rotated, raw_for, raw_floor, pullback, perturbed_as
+            eigenvalue_map, rotated, g_inverse, raw_floor, pullback, perturbed_as
         )
         return eigenvalue_map
 
@@ -165,30 +165,30 @@ def _inverse_pullback(w: Tensor, grad: Tensor) -> Tensor:
 
 
 register_parameterization(
-    "diagonal", rotated=False, raw_for=_identity, pullback=_relu_pullback, perturbed_as="diagonal_projected"
+    "diagonal", rotated=False, g_inverse=_identity, pullback=_relu_pullback, perturbed_as="diagonal_projected"
 )(torch.relu)
 register_parameterization(
-    "vanilla", raw_for=_identity, pullback=_relu_pullback, perturbed_as="vanilla_projected"
+    "vanilla", g_inverse=_identity, pullback=_relu_pullback, perturbed_as="vanilla_projected"
 )(torch.relu)
 register_parameterization(
-    "diagonal_projected", rotated=False, raw_for=_identity, raw_floor=0.0, pullback=_identity_pullback
+    "diagonal_projected", rotated=False, g_inverse=_identity, raw_floor=0.0, pullback=_identity_pullback
 )(_identity)
-register_parameterization("vanilla_projected", raw_for=_identity, raw_floor=0.0, pullback=_identity_pullback)(
-    _identity
-)
+register_parameterization(
+    "vanilla_projected", g_inverse=_identity, raw_floor=0.0, pullback=_identity_pullback
+)(_identity)
 # "direct" (W = M): no reparameterisation and no constraint, the unstable baseline of Appendix E's image
 # classification; an eigenvalue of Ŵ that training pushes below 0 is an unstable mode.
-register_parameterization("direct", raw_for=_identity, pullback=_identity_pullback)(_identity)
+register_parameterization("direct", g_inverse=_identity, pullback=_identity_pullback)(_identity)
 # eq. 16: g(M) = −log(1 + e^M) and g(M) = −e^M in dh/dt
 register_parameterization(
-    "softplus", raw_for=lambda v: torch.log(torch.expm1(v)), pullback=_softplus_pullback
+    "softplus", g_inverse=lambda v: torch.log(torch.expm1(v)), pullback=_softplus_pullback
 )(F.softplus)
-register_parameterization("exp", raw_for=torch.log, pullback=_exp_pullback)(torch.exp)
+register_parameterization("exp", g_inverse=torch.log, pullback=_exp_pullback)(torch.exp)
 # The authors' "inverse" form (radarFudan/Curse-of-memory, branch A_simplify_rnn_ssm,
 # src/models/recurrent_unified/parameterization.py): the discrete transition 1 − 1/w with w ≥ 0.5, that
 # is g(w) = 1/w in the Euler step's I − dt·Ŵ at dt = 1, held in (0, 2] by projecting w onto w ≥ 0.5 (the
 # authors clamp w in the forward pass instead, which leaves a clamped w without gradient).
-register_parameterization("inverse", raw_for=torch.reciprocal, raw_floor=0.5, pullback=_inverse_pullback)(
+register_parameterization("inverse", g_inverse=torch.reciprocal, raw_floor=0.5, pullback=_inverse_pullback)(
     torch.reciprocal
 )
 
@@ -203,7 +203,7 @@ def _best_raw(eigenvalues: Tensor) -> Tensor:
     return torch.sqrt(eigenvalues.reciprocal() - 0.5)
 
 
-@register_parameterization("best", raw_for=_best_raw, pullback=_best_pullback)
+@register_parameterization("best", g_inverse=_best_raw, pullback=_best_pullback)
 def best_eigenvalues(w: Tensor) -> Tensor:
     """StableSSM's "best" form ``1/(w² + 0.5)``: bounded gradient-over-weight ratio."""
     return 1.0 / (w * w + 0.5)
@@ -338,9 +338,9 @@ class RNN(nn.Module):
         target = self.form.perturbed_as
         if target is None:
             return self
-        twin = RNN(self.width, self.activation, target, self.dt)
-        twin.load_state_dict({**self.state_dict(), "recurrent_raw": self.eigenvalues()})
-        return twin
+        copy = RNN(self.width, self.activation, target, self.dt)
+        copy.load_state_dict({**self.state_dict(), "recurrent_raw": self.eigenvalues()})
+        return copy
 
     @torch.no_grad()
     def project_(self) -> RNN:
@@ -356,7 +356,7 @@ class RNN(nn.Module):
         under every parameterisation (eigenvalues in (0, 2], as :class:`Parameterization` says)."""
         if not bool(((eigenvalues > 0) & (eigenvalues <= 2)).all()):
             raise ValueError("eigenvalues must lie in (0, 2], the range every registered g reaches")
-        self.recurrent_raw.copy_(self.form.raw_for(eigenvalues.to(self.recurrent_raw)))
+        self.recurrent_raw.copy_(self.form.g_inverse(eigenvalues.to(self.recurrent_raw)))
         return self.project_()
 
     def forward(self, inputs: Tensor) -> Tensor:
@@ -393,25 +393,25 @@ class RNN(nn.Module):
         with torch.no_grad():
             eigenvalues = self.eigenvalues()
             rotated = self.form.rotated
-            feedback = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
-            parameters = recurrence.as_members(self._recurrence_parameters(feedback))
+            w_hat = self.recurrent_matrix(eigenvalues) if rotated else eigenvalues
+            parameters = recurrence.as_members(self._recurrence_parameters(w_hat))
             outputs, trace = recurrence.traced_outputs(inputs, parameters, self.dt, self.activation)
             losses, grad_outputs = weighted_mse_and_gradient(outputs[..., None], targets, squared_weights)
 
         @torch.no_grad()
         def backward(margin_gradient: Callable[[float], float]) -> None:
             gradients = [g[0] for g in recurrence.pullback(trace, grad_outputs[..., 0])]
-            grad_feedback = gradients[2]
+            grad_w_hat = gradients[2]
             if rotated and margin == "smallest_eigenvalue":  # λ_min(Ŵ): through its eigenvector
-                smallest, slowest = recurrence.smallest_eigenpair(feedback)
+                smallest, slowest = recurrence.smallest_eigenpair(w_hat)
                 self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
-                    self.rotation, eigenvalues, grad_feedback, margin_gradient(smallest), slowest
+                    self.rotation, eigenvalues, grad_w_hat, margin_gradient(smallest), slowest
                 )
             else:  # a mode g_i itself: λ_min of a diagonal Ŵ, or the smallest positive mode
-                grad_eigenvalues = grad_feedback
+                grad_eigenvalues = grad_w_hat
                 if rotated:
                     self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
-                        self.rotation, eigenvalues, grad_feedback
+                        self.rotation, eigenvalues, grad_w_hat
                     )
                 values = eigenvalues.tolist()
                 read = (
@@ -450,11 +450,11 @@ class RNN(nn.Module):
         """The states ``h_1 … h_T`` (E, batch, width) of :meth:`reference_forward`'s loop, one per step."""
         sigma = ACTIVATIONS[self.activation]
         parameters = recurrence.as_members(self._recurrence_parameters())
-        input_weight, input_bias, feedback = parameters[:3]
+        input_weight, input_bias, w_hat = parameters[:3]
         hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
         for input_step in inputs.transpose(0, 1).unbind(0):  # (batch, 1) per step
             drive = input_step * input_weight[:, None] + input_bias[:, None]
-            recurrent = hidden * feedback[:, None] if feedback.dim() == 2 else hidden @ feedback
+            recurrent = hidden * w_hat[:, None] if w_hat.dim() == 2 else hidden @ w_hat
             hidden = hidden + self.dt * sigma(drive - recurrent)
             yield hidden
 
@@ -467,16 +467,16 @@ class RNN(nn.Module):
         at once, which autograd keeps anyway (without a gradient, :meth:`reference_forward` keeps one
         step's)."""
         sigma = ACTIVATIONS[self.activation]
-        input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
+        input_weight, input_bias, w_hat, output_weight, output_bias = recurrence.as_members(parameters)
         steps = inputs[..., 0].T[None, :, :, None]  # (1, time, batch, 1)
         drives = steps * input_weight[:, None, None] + input_bias[:, None, None]  # (E, time, batch, width)
         hidden = inputs.new_zeros(input_weight.shape[0], inputs.shape[0], self.width)  # (E, batch, width)
         states = []
         for drive in drives.unbind(1):
-            if feedback.dim() == 2:
-                preactivation = torch.addcmul(drive, hidden, feedback[:, None], value=-1.0)
+            if w_hat.dim() == 2:
+                preactivation = torch.addcmul(drive, hidden, w_hat[:, None], value=-1.0)
             else:
-                preactivation = torch.baddbmm(drive, hidden, feedback, alpha=-1.0)
+                preactivation = torch.baddbmm(drive, hidden, w_hat, alpha=-1.0)
             hidden = torch.add(hidden, sigma(preactivation), alpha=self.dt)
             states.append(hidden)
         outputs = torch.stack(states, dim=2) @ output_weight[:, None, :, None]  # (E, batch, time, 1)
@@ -498,12 +498,12 @@ class RNN(nn.Module):
             raw = self.recurrent_raw.detach().requires_grad_()
             return torch.autograd.grad(self.form.eigenvalue_map(raw), raw, grad_eigenvalues)[0]
 
-    def _recurrence_parameters(self, feedback: Tensor | None = None) -> list[Tensor]:
+    def _recurrence_parameters(self, w_hat: Tensor | None = None) -> list[Tensor]:
         """[U, b, Ŵ, c, c0] as held (an ensemble's with their leading dimension); Ŵ is its diagonal ``g(w)``
-        (…, width) when unrotated, else (…, width, width); ``feedback``, when given, in its place."""
-        if feedback is None:
-            feedback = self.recurrent_matrix() if self.form.rotated else self.eigenvalues()
-        return [self.input_weight, self.input_bias, feedback, self.output_weight, self.output_bias]
+        (…, width) when unrotated, else (…, width, width); ``w_hat``, when given, in its place."""
+        if w_hat is None:
+            w_hat = self.recurrent_matrix() if self.form.rotated else self.eigenvalues()
+        return [self.input_weight, self.input_bias, w_hat, self.output_weight, self.output_bias]
 
     def _members_out(self, outputs: Tensor) -> Tensor:
         """(E, batch, time) → (batch, time, 1), or (E, batch, time, 1) for an ensemble."""
@@ -518,28 +518,28 @@ class RNN(nn.Module):
         ``r_j = dt cᵀ A^j b``: the model's responses to a unit impulse entering through U and through
         b in its place, with the powers ``A^j`` by repeated doubling.
         """
-        input_weight, input_bias, feedback, output_weight, output_bias = recurrence.as_members(parameters)
+        input_weight, input_bias, w_hat, output_weight, output_bias = recurrence.as_members(parameters)
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
-        powers = self._transition_powers(feedback, drive, inputs.shape[1])  # (E, width, length, 2): A^j [U b]
+        powers = self._transition_powers(w_hat, drive, inputs.shape[1])  # (E, width, length, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ewjc->ejc", output_weight, powers)
         outputs = recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
         return self._members_out(outputs)
 
-    def _transition_powers(self, feedback: Tensor, vectors: Tensor, length: int) -> Tensor:
+    def _transition_powers(self, w_hat: Tensor, vectors: Tensor, length: int) -> Tensor:
         """``A^j V`` (E, width, length, columns) for j = 0..length−1 with ``A = I − dt Ŵ`` per member
-        (``feedback`` (E, width) when diagonal, else (E, width, width)) and ``V`` (E, width, columns), by
+        (``w_hat`` (E, width) when diagonal, else (E, width, width)) and ``V`` (E, width, columns), by
         repeated doubling: ``[A^0 V … A^{n−1} V]`` extended by ``A^n`` times itself, one product per
         doubling."""
         members, width, columns = vectors.shape
-        if feedback.dim() == 3:
-            transition = torch.eye(width, dtype=DTYPE, device=vectors.device) - self.dt * feedback
+        if w_hat.dim() == 3:
+            transition = torch.eye(width, dtype=DTYPE, device=vectors.device) - self.dt * w_hat
         else:
-            transition = 1.0 - self.dt * feedback
+            transition = 1.0 - self.dt * w_hat
         blocks, power = vectors, transition  # [A^0 V], A^1
         while blocks.shape[-1] < length * columns:
-            extension = power @ blocks if feedback.dim() == 3 else power[..., None] * blocks
+            extension = power @ blocks if w_hat.dim() == 3 else power[..., None] * blocks
             blocks = torch.cat([blocks, extension], dim=-1)
-            power = power @ power if feedback.dim() == 3 else power * power
+            power = power @ power if w_hat.dim() == 3 else power * power
         return blocks[..., : length * columns].reshape(members, width, length, columns)
 
 

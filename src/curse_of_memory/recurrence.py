@@ -107,12 +107,12 @@ def available_for(activation: str, inputs: Tensor) -> bool:
 
 
 def as_members(parameters: list[Tensor]) -> list[Tensor]:
-    """[U, b, feedback, c, c0] as the model holds them (U, b, c of shape (…, m), feedback (…, m) when
+    """[U, b, w_hat, c, c0] as the model holds them (U, b, c of shape (…, m), w_hat (…, m) when
     diagonal, else (…, m, m), c0 (…, 1), with … an optional ensemble dimension E) as per-member
     arrays (E, m), (E, m), (E, m) or (E, m, m), (E, m), (E,)."""
     width = parameters[0].shape[-1]
-    feedback_shape = (-1, width) if parameters[2].dim() == parameters[0].dim() else (-1, width, width)
-    shapes = [(-1, width), (-1, width), feedback_shape, (-1, width), (-1,)]
+    w_hat_shape = (-1, width) if parameters[2].dim() == parameters[0].dim() else (-1, width, width)
+    shapes = [(-1, width), (-1, width), w_hat_shape, (-1, width), (-1,)]
     return [parameter.reshape(shape) for parameter, shape in zip(parameters, shapes, strict=True)]
 
 
@@ -131,15 +131,15 @@ def _subtract_diagonal_product_(out: Tensor, hidden: Tensor, diagonal: Tensor) -
     return out.addcmul_(hidden, diagonal, value=-1.0)
 
 
-def _feedback_operation(
-    feedback: Tensor, columns: bool = False, transposed: bool = False
+def _w_hat_operation(
+    w_hat: Tensor, columns: bool = False, transposed: bool = False
 ) -> tuple[Callable[[Tensor, Tensor, Tensor], Tensor], Tensor]:
     """The in-place ``out −= hidden M`` (rows of states) or ``out −= M hidden`` (``columns``) with ``M`` the
-    feedback ``Ŵ`` (E, m, m), or ``Ŵᵀ`` when ``transposed``, or its diagonal (E, m); and its operand."""
-    if feedback.dim() == 3:
-        operand = feedback.mT.contiguous() if transposed else feedback
+    matrix ``Ŵ`` (E, m, m), or ``Ŵᵀ`` when ``transposed``, or its diagonal (E, m); and its operand."""
+    if w_hat.dim() == 3:
+        operand = w_hat.mT.contiguous() if transposed else w_hat
         return (_subtract_column_product_ if columns else _subtract_row_product_), operand
-    return _subtract_diagonal_product_, feedback[:, :, None] if columns else feedback[:, None]
+    return _subtract_diagonal_product_, w_hat[:, :, None] if columns else w_hat[:, None]
 
 
 def _drives(steps: Tensor, input_weight: Tensor, input_bias: Tensor, out: Tensor) -> Tensor:
@@ -164,18 +164,16 @@ def _stepper(
     """The drive's weights ``gain · U`` and ``gain · b`` and ``step(z, h, out)``: given the drives
     ``z = gain (U x_k + b)`` (E, B, m), or (E, m, B) with ``columns``, ``z ← φ(z − gain · h Ŵ)`` (what the
     backward pass reads σ' off) and ``out = h + dt σ(z_k)`` (``out`` may be ``h``)."""
-    input_weight, input_bias, feedback = parameters[:3]
+    input_weight, input_bias, w_hat = parameters[:3]
     form = STEPPED[activation]
     gain, rate, shift = form.gain, dt * form.scale, dt * form.offset
     if gain != 1.0:
-        input_weight, input_bias, feedback = (
-            gain * tensor for tensor in (input_weight, input_bias, feedback)
-        )
+        input_weight, input_bias, w_hat = (gain * tensor for tensor in (input_weight, input_bias, w_hat))
     # rows: z −= h Ŵ; columns: z −= Ŵᵀ h
-    apply_, (subtract_feedback_, operand) = form.apply_, _feedback_operation(feedback, columns, columns)
+    apply_, (subtract_w_hat_, operand) = form.apply_, _w_hat_operation(w_hat, columns, columns)
 
     def step(drives: Tensor, hidden: Tensor, out: Tensor) -> None:
-        apply_(subtract_feedback_(drives, hidden, operand))
+        apply_(subtract_w_hat_(drives, hidden, operand))
         torch.add(hidden, drives, alpha=rate, out=out)
         if shift:
             out.add_(shift)
@@ -251,7 +249,7 @@ def traced_outputs(
 ) -> tuple[Tensor, Trace]:
     """Outputs (E, B, T) as :func:`stepped_outputs`, keeping every state and activation for
     :func:`pullback`."""
-    input_weight, input_bias, feedback, output_weight, output_bias = parameters
+    input_weight, input_bias, w_hat, output_weight, output_bias = parameters
     members, width = input_weight.shape
     steps = inputs[..., 0].T.contiguous()  # (T, B)
     length, batch = steps.shape
@@ -281,12 +279,12 @@ def traced_outputs(
 def pullback(
     trace: Trace, grad_outputs: Tensor | None, grad_final_state: Tensor | None = None
 ) -> list[Tensor]:
-    """The gradients of [U, b, feedback, c, c0] (per-member shapes, as :func:`as_members`) from the
+    """The gradients of [U, b, w_hat, c, c0] (per-member shapes, as :func:`as_members`) from the
     outputs' gradient (E, B, T) (None: the loss reads no output) plus, when given, the last state's
     ``∂L/∂h_T`` (E, B, m) added to ``δ_T``, by the recursion in the module docstring, block by block of
     steps backwards; the trace's buffers go back to the pool, so a trace is spent afterwards."""
-    input_weight, input_bias, feedback, output_weight, _ = trace.parameters
-    subtract_feedback_, transposed = _feedback_operation(feedback, transposed=True)  # δ −= d Ŵᵀ
+    input_weight, input_bias, w_hat, output_weight, _ = trace.parameters
+    subtract_w_hat_, transposed = _w_hat_operation(w_hat, transposed=True)  # δ −= d Ŵᵀ
     states, scaled = trace.states, trace.activations
     members, length, batch, width = scaled.shape
     reads_outputs = grad_outputs is not None
@@ -298,7 +296,7 @@ def pullback(
     readout = output_weight[:, None, :]
     output_terms = grad_steps[..., None].unbind(1)
     grad_input_weight, grad_input_bias = torch.zeros_like(input_weight), torch.zeros_like(input_bias)
-    grad_feedback, grad_output_weight = torch.zeros_like(feedback), torch.zeros_like(output_weight)
+    grad_w_hat, grad_output_weight = torch.zeros_like(w_hat), torch.zeros_like(output_weight)
     delta = grad_steps[:, -1, :, None] * readout  # δ_T (E, B, m)
     if grad_final_state is not None:
         delta += grad_final_state
@@ -308,22 +306,22 @@ def pullback(
         for k in reversed(block):
             gradient[k].mul_(delta)  # d_k
             if k:
-                subtract_feedback_(delta, gradient[k], transposed)
+                subtract_w_hat_(delta, gradient[k], transposed)
                 if reads_outputs:
                     delta.addcmul_(output_terms[k - 1], readout)
         flat, before = _flat(scaled, block), _flat(states[:, :-1], block)
         inputs = trace.steps[block.start : block.stop].reshape(1, 1, -1).expand(members, 1, -1)
         grad_input_weight += torch.bmm(inputs, flat)[:, 0]
         grad_input_bias += flat.sum(1)
-        if feedback.dim() == 2:
-            grad_feedback -= torch.linalg.vecdot(before, flat, dim=1)
+        if w_hat.dim() == 2:
+            grad_w_hat -= torch.linalg.vecdot(before, flat, dim=1)
         else:
-            grad_feedback.baddbmm_(before.mT, flat, alpha=-1.0)
+            grad_w_hat.baddbmm_(before.mT, flat, alpha=-1.0)
         if reads_outputs:
             grad_block = grad_steps[:, block.start : block.stop].reshape(members, 1, -1)
             grad_output_weight += torch.bmm(grad_block, _flat(states[:, 1:], block))[:, 0]
     _release(trace.states, trace.activations)
-    return [grad_input_weight, grad_input_bias, grad_feedback, grad_output_weight, grad_steps.sum((1, 2))]
+    return [grad_input_weight, grad_input_bias, grad_w_hat, grad_output_weight, grad_steps.sum((1, 2))]
 
 
 def _spend_trace(ctx) -> Trace:
@@ -362,7 +360,7 @@ class SteppedRecurrence(torch.autograd.Function):
 
 
 def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
-    """Outputs (…, B, T, 1) for inputs (B, T, 1) and ``parameters`` = [U, b, feedback, c, c0] as the model
+    """Outputs (…, B, T, 1) for inputs (B, T, 1) and ``parameters`` = [U, b, w_hat, c, c0] as the model
     holds them; differentiable in the parameters (by :func:`pullback`) when grad mode asks for it."""
     if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
         return SteppedRecurrence.apply(inputs, dt, activation, *parameters)
@@ -371,7 +369,7 @@ def recurrence_outputs(inputs: Tensor, parameters: list[Tensor], dt: float, acti
 
 
 class SteppedFinalState(torch.autograd.Function):
-    """The last states ``h_T`` (E, B, m) of the members' recurrences [U, b, feedback] on shared inputs
+    """The last states ``h_T`` (E, B, m) of the members' recurrences [U, b, w_hat] on shared inputs
     (B, T, 1), with the hand-derived backward pass (:func:`pullback` from ``∂L/∂h_T``): what a readout of
     the whole sequence (a classifier) differentiates. The backward pass runs once."""
 
@@ -391,7 +389,7 @@ class SteppedFinalState(torch.autograd.Function):
 
 
 def final_states(inputs: Tensor, parameters: list[Tensor], dt: float, activation: str) -> Tensor:
-    """The last states ``h_T`` (…, B, m) for inputs (B, T, 1) and ``parameters`` = [U, b, feedback] as the
+    """The last states ``h_T`` (…, B, m) for inputs (B, T, 1) and ``parameters`` = [U, b, w_hat] as the
     model holds them; differentiable in the parameters (by :func:`pullback`) when grad mode asks for it."""
     if torch.is_grad_enabled() and any(p.requires_grad for p in parameters):
         return SteppedFinalState.apply(inputs, dt, activation, *parameters)
@@ -402,7 +400,7 @@ def final_states(inputs: Tensor, parameters: list[Tensor], dt: float, activation
 
 
 def _undecoded(parameters: list[Tensor]) -> list[Tensor]:
-    """[U, b, feedback] as the model holds them, per member (:func:`as_members`), with a zero decoder
+    """[U, b, w_hat] as the model holds them, per member (:func:`as_members`), with a zero decoder
     [c, c0] appended: the recurrence for its states alone."""
     input_weight = parameters[0]
     decoder = [torch.zeros_like(input_weight), input_weight.new_zeros(*input_weight.shape[:-1], 1)]
@@ -432,15 +430,15 @@ def smallest_eigenpair(matrix: Tensor) -> tuple[float, Tensor]:
 def rotated_pullback(
     rotation: Tensor,
     eigenvalues: Tensor,
-    grad_feedback: Tensor,
+    grad_w_hat: Tensor,
     slope: float = 0.0,
     vector: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Through ``Ŵ = Pᵀ diag(g) P``, from ``∂L/∂Ŵ = G + slope · v vᵀ`` (``grad_feedback`` G (m, m),
+    """Through ``Ŵ = Pᵀ diag(g) P``, from ``∂L/∂Ŵ = G + slope · v vᵀ`` (``grad_w_hat`` G (m, m),
     ``v`` = ``vector``; without a ``vector``, ``G`` alone): ``∂L/∂P = diag(g) P (G + Gᵀ + 2 slope v vᵀ)``
     and ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²``."""
-    symmetric = grad_feedback + grad_feedback.mT
-    grad_eigenvalues = torch.linalg.vecdot(rotation @ grad_feedback, rotation)
+    symmetric = grad_w_hat + grad_w_hat.mT
+    grad_eigenvalues = torch.linalg.vecdot(rotation @ grad_w_hat, rotation)
     if vector is not None:
         symmetric.addr_(vector, vector, alpha=2 * slope)
         projected = rotation @ vector
