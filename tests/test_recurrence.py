@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from curse_of_memory import recurrence
+from curse_of_memory import models, recurrence
 from curse_of_memory.loss import temporal_weights, weighted_mse
 from curse_of_memory.models import ACTIVATIONS, MARGINS, PARAMETERIZATIONS, RNN, Parameterization
 from curse_of_memory.training import TrainingSettings, train
@@ -237,7 +237,7 @@ def test_the_rotated_pullback_equals_autograd_of_the_w_hat_matrix():
     objective = (grad_w_hat * w_hat).sum() - 0.3 * vector @ w_hat @ vector
     expected = torch.autograd.grad(objective, [rotation, eigenvalues])
     fixed = (rotation.detach(), eigenvalues.detach(), grad_w_hat, -0.3, vector)
-    grad_rotation, grad_eigenvalues = recurrence.rotated_pullback(*fixed)
+    grad_rotation, grad_eigenvalues = models.rotated_pullback(*fixed)
     torch.testing.assert_close(grad_rotation, expected[0], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(grad_eigenvalues, expected[1], rtol=1e-12, atol=1e-12)
 

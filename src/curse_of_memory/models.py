@@ -209,6 +209,46 @@ def best_eigenvalues(w: Tensor) -> Tensor:
     return 1.0 / (w * w + 0.5)
 
 
+# The model algebra of the linear path and the rotated forms' gradients (RNN.forward, loss_and_backward).
+def _toeplitz(kernel: Tensor) -> Tensor:
+    """(E, T, T) with ``[k, i] = kernel[k − i]`` for k ≥ i, else 0: windows of the reversed,
+    zero-padded kernel."""
+    length = kernel.shape[-1]
+    return F.pad(kernel.flip(-1), (0, length - 1)).unfold(-1, length, 1).flip(-2)
+
+
+def convolution_outputs(inputs: Tensor, kernel: Tensor, bias_response: Tensor, output_bias: Tensor) -> Tensor:
+    """``ŷ_k = Σ_{j≤k} g_j x_{k−j} + Σ_{j≤k} r_j + c0`` (E, B, T) for inputs (B, T), kernels ``g`` and
+    ``r`` (E, T) and ``c0`` (E,): the causal convolution as one product with a Toeplitz matrix."""
+    return inputs @ _toeplitz(kernel).mT + (bias_response.cumsum(-1) + output_bias[:, None])[:, None, :]
+
+
+def smallest_eigenpair(matrix: Tensor) -> tuple[float, Tensor]:
+    """The smallest eigenvalue of the symmetric (m, m) ``matrix`` and its unit eigenvector, as
+    ``torch.linalg.eigh`` gives them (the vector autograd's ``eigvalsh`` differentiates with)."""
+    values, vectors = torch.linalg.eigh(matrix)
+    return values[0].item(), vectors[:, 0]
+
+
+def rotated_pullback(
+    rotation: Tensor,
+    eigenvalues: Tensor,
+    grad_w_hat: Tensor,
+    slope: float = 0.0,
+    vector: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Through ``Ŵ = Pᵀ diag(g) P``, from ``∂L/∂Ŵ = G + slope · v vᵀ`` (``grad_w_hat`` G (m, m),
+    ``v`` = ``vector``; without a ``vector``, ``G`` alone): ``∂L/∂P = diag(g) P (G + Gᵀ + 2 slope v vᵀ)``
+    and ``∂L/∂g_i = (P G Pᵀ)_ii + slope (P v)_i²``."""
+    symmetric = grad_w_hat + grad_w_hat.mT
+    grad_eigenvalues = torch.linalg.vecdot(rotation @ grad_w_hat, rotation)
+    if vector is not None:
+        symmetric.addr_(vector, vector, alpha=2 * slope)
+        projected = rotation @ vector
+        grad_eigenvalues.addcmul_(projected, projected, value=slope)
+    return (eigenvalues[:, None] * rotation) @ symmetric, grad_eigenvalues
+
+
 class RNN(nn.Module):
     """Residual RNN mapping inputs (batch, time, 1) to outputs (batch, time, 1), in float64.
 
@@ -383,7 +423,7 @@ class RNN(nn.Module):
         a few ops for autograd) or where the stepped recurrence does not run.
 
         Chain rule through ``Ŵ = Pᵀ diag(g) P`` with ``G = ∂L/∂Ŵ``: ``∂L/∂P = diag(g) P (G + Gᵀ)`` and
-        ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`recurrence.rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
+        ``∂L/∂g_i = (P G Pᵀ)_ii`` (:func:`rotated_pullback`); the margin ``λ_min(Ŵ)`` adds
         ``v vᵀ`` per unit to ``G`` (``v`` its unit eigenvector, the one autograd's ``eigvalsh``
         differentiates with), or for a diagonal ``Ŵ`` one to ``∂L/∂g`` at the first smallest ``g``; the
         smallest positive mode adds one to ``∂L/∂g`` at the first smallest positive ``g``, rotated or not
@@ -403,14 +443,14 @@ class RNN(nn.Module):
             gradients = [g[0] for g in recurrence.pullback(trace, grad_outputs[..., 0])]
             grad_w_hat = gradients[2]
             if rotated and margin == "smallest_eigenvalue":  # λ_min(Ŵ): through its eigenvector
-                smallest, slowest = recurrence.smallest_eigenpair(w_hat)
-                self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
+                smallest, slowest = smallest_eigenpair(w_hat)
+                self.rotation.grad, grad_eigenvalues = rotated_pullback(
                     self.rotation, eigenvalues, grad_w_hat, margin_gradient(smallest), slowest
                 )
             else:  # a mode g_i itself: λ_min of a diagonal Ŵ, or the smallest positive mode
                 grad_eigenvalues = grad_w_hat
                 if rotated:
-                    self.rotation.grad, grad_eigenvalues = recurrence.rotated_pullback(
+                    self.rotation.grad, grad_eigenvalues = rotated_pullback(
                         self.rotation, eigenvalues, grad_w_hat
                     )
                 values = eigenvalues.tolist()
@@ -522,7 +562,7 @@ class RNN(nn.Module):
         drive = torch.stack([input_weight, input_bias], dim=-1)  # (E, width, 2)
         powers = self._transition_powers(w_hat, drive, inputs.shape[1])  # (E, width, length, 2): A^j [U b]
         responses = self.dt * torch.einsum("ew,ewjc->ejc", output_weight, powers)
-        outputs = recurrence.convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
+        outputs = convolution_outputs(inputs, responses[..., 0], responses[..., 1], output_bias)
         return self._members_out(outputs)
 
     def _transition_powers(self, w_hat: Tensor, vectors: Tensor, length: int) -> Tensor:
