@@ -543,6 +543,57 @@ def _stop_reason(settings: TrainingSettings, progress: _Progress, minimum_epochs
     return None
 
 
+def _retry_diverged_epoch(run: _Run, last_good: dict, epoch: int) -> bool:
+    """After a non-finite loss in ``epoch``: back to the epoch's start at a lower learning rate (the
+    divergence policy), or False once the retries are spent (the run stops with its best finite state)."""
+    retries = run.progress.retries
+    if len(retries) >= run.settings.divergence_retries:
+        LOGGER.error(
+            "epoch %d: loss is not finite after %d retries; stopping with the best finite "
+            "checkpoint (epoch %d)",
+            epoch,
+            len(retries),
+            run.progress.best_epoch,
+        )
+        return False
+    run.restore(last_good)
+    run.optimizer.learning_rate *= run.settings.divergence_lr_factor
+    learning_rate = run.optimizer.learning_rate
+    run.progress.retries = [*retries, {"epoch": epoch, "learning_rate": learning_rate}]
+    LOGGER.warning("epoch %d: loss is not finite; retrying it at learning rate %.1e", epoch, learning_rate)
+    return True
+
+
+def _record_epoch(run: _Run, epoch: int, train_loss: float, validation_loss: float, started: float) -> None:
+    """A finished epoch: the plateau schedule steps, the best state is kept, the history row is appended
+    (with the stability margin and |g'(w)|/g(w)² of the modes) and logged."""
+    progress, model = run.progress, run.model
+    run.scheduler.step(validation_loss)
+    if validation_loss < progress.best_loss:
+        progress.best_loss, progress.best_epoch = validation_loss, epoch
+        progress.best_state = copy.deepcopy(model.state_dict())
+    row = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "validation_loss": validation_loss,
+        "best_validation_loss": progress.best_loss,
+        "learning_rate": run.optimizer.learning_rate,
+        **model.gradient_over_weight_statistics(),
+    }
+    progress.history.append(row)
+    progress.epoch = epoch
+    LOGGER.info(
+        "epoch %4d  train %.4e  validation %.4e  best %.4e  lr %.1e  margin %+.4f  %.2fs",
+        epoch,
+        train_loss,
+        validation_loss,
+        progress.best_loss,
+        row["learning_rate"],
+        row["stability_margin"],
+        time.perf_counter() - started,
+    )
+
+
 def train(
     model: RNN,
     splits: dict[str, tuple[Tensor, Tensor]],
@@ -581,53 +632,14 @@ def train(
             else math.nan
         )
         if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
-            retries = run.progress.retries
-            if len(retries) >= settings.divergence_retries:
+            if not _retry_diverged_epoch(run, last_good, epoch):
                 stop_reason = "diverged"
-                LOGGER.error(
-                    "epoch %d: loss is not finite after %d retries; stopping with the best finite "
-                    "checkpoint (epoch %d)",
-                    epoch,
-                    len(retries),
-                    run.progress.best_epoch,
-                )
                 break
-            run.restore(last_good)
-            run.optimizer.learning_rate *= settings.divergence_lr_factor
-            learning_rate = run.optimizer.learning_rate
-            run.progress.retries = [*retries, {"epoch": epoch, "learning_rate": learning_rate}]
-            LOGGER.warning(
-                "epoch %d: loss is not finite; retrying it at learning rate %.1e", epoch, learning_rate
-            )
             last_good = run.snapshot()
             continue
-        progress = run.progress
-        run.scheduler.step(validation_loss)
-        if validation_loss < progress.best_loss:
-            progress.best_loss, progress.best_epoch = validation_loss, epoch
-            progress.best_state = copy.deepcopy(model.state_dict())
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "validation_loss": validation_loss,
-            "best_validation_loss": progress.best_loss,
-            "learning_rate": run.optimizer.learning_rate,
-            **model.gradient_over_weight_statistics(),  # the stability margin and |g'(w)|/g(w)² of the modes
-        }
-        progress.history.append(row)
-        progress.epoch = epoch
-        LOGGER.info(
-            "epoch %4d  train %.4e  validation %.4e  best %.4e  lr %.1e  margin %+.4f  %.2fs",
-            epoch,
-            train_loss,
-            validation_loss,
-            progress.best_loss,
-            row["learning_rate"],
-            row["stability_margin"],
-            time.perf_counter() - started,
-        )
+        _record_epoch(run, epoch, train_loss, validation_loss, started)
         last_good = run.snapshot()
-        stop_reason = _stop_reason(settings, progress, minimum_epochs)
+        stop_reason = _stop_reason(settings, run.progress, minimum_epochs)
         # the stopping epoch is checkpointed too: a family job killed later resumes past this width at once
         if resume_path is not None and (stop_reason is not None or epoch % settings.checkpoint_every == 0):
             save_resume(resume_path, digest, numerical, last_good)
