@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import re
 import subprocess
 import sys
 from pathlib import Path
+
+from curse_of_memory.job_resources import listed_jobs, listed_resources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,14 +39,11 @@ def requested_jobs(directory: Path, configfiles: list[str]) -> list[tuple[str, P
     command += [str(REPO / "Snakefile"), "--directory", str(directory)]
     command += ["--configfile", *configfiles] if configfiles else []
     listing = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    jobs = []
-    for match in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", listing, re.M):
-        benchmark = re.search(r"^    benchmark: (\S+)", match.group(2), re.M)
-        resources = re.search(r"^    resources: (.*)", match.group(2), re.M)
-        if benchmark and resources:
-            values = dict(item.split("=", 1) for item in resources.group(1).split(", "))
-            jobs.append((match.group(1), directory / benchmark.group(1), values))
-    return jobs
+    return [
+        (rule, directory / fields["benchmark"], listed_resources(fields["resources"]))
+        for rule, fields in listed_jobs(listing)
+        if "benchmark" in fields and "resources" in fields
+    ]
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from curse_of_memory.job_resources import (
     TRAINING,
     TRAINING_EPOCH_SECONDS,
     TRAINING_SEQUENCE_STEPS,
+    listed_jobs,
+    listed_resources,
     runtime_minutes,
     training_seconds,
 )
@@ -39,13 +41,10 @@ def dry_run_jobs(workdir, *arguments: str) -> list[Job]:
     """Every job of a dry run with the job's rule, threads and resources as Snakemake lists them."""
     run = snakemake(workdir, "-n", "--cores", "16", *arguments)
     assert run.returncode == 0, run.stderr[-3000:]
-    jobs = []
-    for match in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", run.stdout + run.stderr, re.M):
-        body = match.group(2)
-        threads = re.search(r"^    threads: (\d+)", body, re.M)
-        listed = re.search(r"^    resources: (.*)", body, re.M)
-        resources = dict(item.split("=", 1) for item in listed.group(1).split(", ")) if listed else {}
-        jobs.append(Job(match.group(1), int(threads.group(1)) if threads else 1, resources))
+    jobs = [
+        Job(rule, int(fields.get("threads", 1)), listed_resources(fields.get("resources", "")))
+        for rule, fields in listed_jobs(run.stdout + run.stderr)
+    ]
     assert jobs, run.stdout[-3000:]
     return jobs
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from curse_of_memory.job_resources import listed_jobs
 from curse_of_memory.models import PARAMETERIZATIONS, RNN
 from curse_of_memory.plugins import load_plugins
 
@@ -47,17 +48,24 @@ def test_a_missing_plugin_names_itself():
         load_plugins(["no_such_module"])
 
 
+def run_with_plugin(workdir, plugin: str, code: str, study: str, target: str) -> list[str]:
+    """Write the plugin file and a config naming it (``study``, YAML) over the tiny config, build ``target``
+    with Snakemake, and return the arguments of that run."""
+    (workdir / plugin).write_text(code)
+    (workdir / "study.yaml").write_text(f"plugins: [{plugin}]\n{study}")
+    arguments = [target, "--cores", "2", "--configfile", "tests/config.tiny.yaml", "study.yaml"]
+    run = snakemake(workdir, *arguments)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return arguments
+
+
 @pytest.mark.workflow
 def test_a_plugin_form_is_trained_drawn_in_figure_7_and_tracked_as_code(workdir):
-    (workdir / "my_forms.py").write_text(PLUGIN)
-    (workdir / "forms.yaml").write_text(
-        "plugins: [my_forms.py]\n"
+    study = (
         "grid: {parameterizations: [softplus, one_plus_tanh]}\n"
         "figures: {fig7: {target: pol, activation: tanh, parameterizations: [softplus, one_plus_tanh]}}\n"
     )
-    arguments = ["fig7", "--cores", "2", "--configfile", "tests/config.tiny.yaml", "forms.yaml"]
-    run = snakemake(workdir, *arguments)
-    assert run.returncode == 0, run.stderr[-3000:]
+    arguments = run_with_plugin(workdir, "my_forms.py", PLUGIN, study, "fig7")
     assert (workdir / "results/figures/fig7.png").is_file()
     draws = workdir / "results/perturbation/pol/tanh/one_plus_tanh/width8_seed0.csv"
     assert draws.is_file()
@@ -67,8 +75,8 @@ def test_a_plugin_form_is_trained_drawn_in_figure_7_and_tracked_as_code(workdir)
     edited = snakemake(workdir, "-n", *arguments)
     assert edited.returncode == 0, edited.stderr[-3000:]
     inputs = {}  # rule -> whether its job lists the plugin among its inputs
-    for job in re.finditer(r"^rule (\w+):\n    input: (.*)", edited.stdout, re.M):
-        inputs.setdefault(job.group(1), set()).add("my_forms.py" in job.group(2))
+    for rule, fields in listed_jobs(edited.stdout):
+        inputs.setdefault(rule, set()).add("my_forms.py" in fields.get("input", ""))
     # the jobs whose scripts read the registries rerun for the edit; the figure because its inputs are remade
     assert inputs == {
         "make_target": {True},
@@ -93,16 +101,12 @@ def stretched_exp(t, rate=0.5, power=0.5):
 
 @pytest.mark.workflow
 def test_a_plugin_memory_shape_is_a_target_the_grid_trains_on(workdir):
-    (workdir / "my_shapes.py").write_text(SHAPE_PLUGIN)
-    (workdir / "shapes.yaml").write_text(
-        "plugins: [my_shapes.py]\n"
+    study = (
         "targets: {stretched: {memory: stretched_exp, parameters: {rate: 0.5, power: 0.5}}}\n"
         "grid: {targets: [pol, stretched]}\n"
     )
     model = "results/models/stretched/tanh/softplus/width4_seed0/metrics.json"
-    arguments = [model, "--cores", "2", "--configfile", "tests/config.tiny.yaml", "shapes.yaml"]
-    run = snakemake(workdir, *arguments)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_with_plugin(workdir, "my_shapes.py", SHAPE_PLUGIN, study, model)
     dataset = np.load(workdir / "results/targets/stretched.npz")
     assert np.allclose(dataset["rho"], np.exp(-0.5 * dataset["t"] ** 0.5))
     assert (workdir / model).is_file()

@@ -9,6 +9,7 @@ cases). Plain Python, so the workflow reads it without importing torch.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Every bound below is this many times the measured cost (a slower or busier node, a slower BLAS).
@@ -90,9 +91,9 @@ def worst_case_seconds(widths: list[int], betas: int, settings: dict, sequences:
     return sum(FORWARD.seconds(w, members * (ascent + sequences * length)) for w in widths)
 
 
-def classifier_seconds(width: int, epochs: int, sizes: dict, length: int) -> float:
-    """One classifier: ``epochs`` of training and validation, then the test set, at ``length`` pixels."""
-    return epochs * TRAINING.seconds(width, sum(sizes.values()) * length)
+def classifier_seconds(width: int, epochs: int, images: int, length: int) -> float:
+    """One classifier: ``epochs`` over ``images`` (training, validation and test) of ``length`` pixels."""
+    return epochs * TRAINING.seconds(width, images * length)
 
 
 def learning_rate_seconds(widths: list[int], rates: int, max_epochs: int, sizes: dict, length: int) -> float:
@@ -101,10 +102,20 @@ def learning_rate_seconds(widths: list[int], rates: int, max_epochs: int, sizes:
     return rates * max_epochs * sum(TRAINING.seconds(w, work) for w in widths)
 
 
-def request(seconds: float, float64_values: float, gpu: bool = False) -> dict:
-    """The resources of a job whose work takes ``seconds`` and holds ``float64_values``."""
-    return {"runtime": runtime_minutes(seconds), "mem_mb": memory_mb(float64_values), "gpu": int(gpu)}
-
-
 #: A job that reads tables and draws or writes a few files (summaries, figures, claims, memory functions).
 LIGHT_JOB = {"runtime": 20, "mem_mb": 4000, "gpu": 0}
+
+
+def listed_jobs(listing: str) -> list[tuple[str, dict[str, str]]]:
+    """Every job of a Snakemake (dry) run's listing: its rule and its fields as listed (``input``,
+    ``threads``, ``resources``, ``benchmark``, ...), for the tests and benchmarks that read what jobs ask."""
+    jobs = []
+    for match in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", listing, re.M):
+        lines = match.group(2).splitlines()
+        jobs.append((match.group(1), dict(line.strip().split(": ", 1) for line in lines if ": " in line)))
+    return jobs
+
+
+def listed_resources(field: str) -> dict[str, str]:
+    """A listed ``resources:`` field (``tmpdir=/tmp, runtime=6, gpu=1, ...``) as a dict."""
+    return dict(item.split("=", 1) for item in field.split(", ")) if field else {}

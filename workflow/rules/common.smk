@@ -97,11 +97,11 @@ def job_request(estimate, gpu=False):
     cap = config["cluster"]["max_runtime"] or float("inf")
 
     def runtime(wildcards, attempt):
-        return min(cap, attempt * job_resources.request(*estimate(wildcards))["runtime"])
+        return min(cap, attempt * job_resources.runtime_minutes(estimate(wildcards)[0]))
 
     resources = {
         "runtime": runtime,
-        "mem_mb": lambda wildcards: job_resources.request(*estimate(wildcards))["mem_mb"],
+        "mem_mb": lambda wildcards: job_resources.memory_mb(estimate(wildcards)[1]),
         "gpu": int(gpu),
     }
     if gpu and config["cluster"]["gpu_partition"]:
@@ -351,8 +351,7 @@ def worst_case_estimate(wildcards):
 def classifier_estimate(wildcards):
     """(seconds, values) of one classifier: its epochs over every image of the configured dataset."""
     images, pixels = job_resources.CLASSIFICATION_IMAGES[CLASSIFICATION["dataset"]]
-    sizes = {"all": images}
-    seconds = job_resources.classifier_seconds(int(wildcards.width), CLASSIFICATION["epochs"], sizes, pixels)
+    seconds = job_resources.classifier_seconds(int(wildcards.width), CLASSIFICATION["epochs"], images, pixels)
     return seconds, images * pixels
 
 

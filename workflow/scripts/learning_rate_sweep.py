@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from curse_of_memory.artifacts import load_dataset, load_torch, save_csv, save_torch
+from curse_of_memory.artifacts import load_dataset, save_csv
 from curse_of_memory.learning_rate_tables import COLUMNS
 from curse_of_memory.learning_rates import sweep_run
 from curse_of_memory.models import RNN, log_uniform_eigenvalues
 from curse_of_memory.plugins import load_plugins
 from curse_of_memory.runtime import configure_logging, configure_torch
-from curse_of_memory.training import TrainingSettings, fingerprint
+from curse_of_memory.training import TrainingSettings, fingerprint, load_resume, save_resume
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 load_plugins(snakemake.config["plugins"])  # the config's own registered forms and targets
@@ -41,8 +41,8 @@ resume = Path(snakemake.output.sweep).with_suffix(".resume")
 sweep = {"section": section, "training": params.training, "dt": params.dt, "cell": dict(wildcards.items())}
 digest = fingerprint(sweep, splits["train"][1])
 finished = resume / "rows.pt"
-saved = load_torch(finished, made_by="learning_rate_sweep") if finished.exists() else None
-rows = saved["rows"] if saved is not None and saved["fingerprint"] == digest else []
+# finished rows are read on any numerical path (each run's own resume file says where it ran)
+rows = load_resume(finished, digest, {}, made_by="learning_rate_sweep")[0] or []
 for width in section["widths"]:
     eigenvalues = log_uniform_eigenvalues(width, **section["initial_eigenvalues"], seed=seed)
     for learning_rate in section["learning_rates"]:
@@ -71,7 +71,7 @@ for width in section["widths"]:
                 **row,
             }
         )
-        save_torch(finished, {"fingerprint": digest, "rows": rows})
+        save_resume(finished, digest, {}, rows)
         log.info("width %d, learning rate %.1e: %s", width, learning_rate, row)
 save_csv(snakemake.output.sweep, pd.DataFrame(rows, columns=COLUMNS))
 shutil.rmtree(resume, ignore_errors=True)
