@@ -24,7 +24,7 @@ from curse_of_memory.claims import (
     with_reading,
     with_worst_case,
 )
-from curse_of_memory.claims_tables import README_MARKERS, comparison_table, main, markdown_table
+from curse_of_memory.claims_tables import comparison_table, markdown_table
 from curse_of_memory.classification_tables import at_epoch
 from curse_of_memory.config import load_config
 from curse_of_memory.memory import definition_agreement
@@ -798,6 +798,27 @@ def test_the_worst_case_column_decides_figures_7_8_and_curse_on_the_crossings():
     assert curse["worst_case_verdict"] == "holds" and "pol_below_exp" in curse["statistic"]
 
 
+def test_a_study_switched_off_takes_exactly_its_figures_claims_away():
+    """Each builder of CLAIM_BUILDERS reads its own switch: with one study off only its figure's claims go,
+    in the same order as before for the rest."""
+    config = load_config(REPO / "config.yaml")
+    every = [claim.claim for claim in paper_claims(config)]
+    switched_off = {
+        "9": {**config, "classification": {**config["classification"], "enabled": False}},
+        "lr": {**config, "learning_rate_stability": {**config["learning_rate_stability"], "enabled": False}},
+        "12": {
+            **config,
+            "studies": {k: v for k, v in config["studies"].items() if k != "teacher_transformer"},
+        },
+        "1a": {**config, "lstsq": {**config["lstsq"], "targets": []}},
+    }
+    least_squares = {"1a", "1b", "4"}
+    for figure, changed in switched_off.items():
+        gone = least_squares if figure == "1a" else {figure}
+        expected = [claim.claim for claim in paper_claims(config) if claim.figure not in gone]
+        assert [claim.claim for claim in paper_claims(changed)] == expected != every, figure
+
+
 def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(tables):
     config = load_config(REPO / "config.yaml")
     claims = paper_claims(config)
@@ -822,17 +843,11 @@ def test_paper_claims_cover_every_configured_figure_and_render_as_markdown(table
     assert markdown_table(results).count("\n") == len(results) + 2 and "| holds |" in markdown_table(results)
 
 
-def test_the_readme_table_is_regenerated_between_its_markers(tmp_path, tables):
+def test_the_comparison_table_has_a_row_per_claim_and_its_conditions_inside_it(tables):
     results = claims_table([stable("stable", "unstable"), cursed("stable")], tables, SETTINGS)
-    start, end = README_MARKERS
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{start}\nstale table\n{end}\noutro\n")
-    results.to_csv(tmp_path / "claims.csv", index=False)
-    main([str(tmp_path / "claims.csv"), str(readme)])
-    text = readme.read_text()
-    assert "stale" not in text and text.startswith("intro\n") and text.endswith(f"{end}\noutro\n")
-    assert text.count("**holds**") == 1 and text.count("**does not hold**") == 1  # conditions stay in the CSV
-    assert comparison_table(results) in text
+    table = comparison_table(results)
+    assert table.count("\n") == 2 + (~results["claim"].str.contains(".", regex=False)).sum()
+    assert table.count("**holds**") == 1 and table.count("**does not hold**") == 1  # conditions: not rows
 
 
 def test_widest_to_narrowest_passes_fails_and_needs_replicates():

@@ -127,12 +127,6 @@ rule report_inputs:
         ["results/results.md"] if LSTSQ else [],  # the comparison page needs the least-squares study
 
 
-# Figures 7 and 8's trained cells (a panel the two figures share, once), when the run also perturbs them
-# at spectral norm (figures.spectral_norm).
-SPECTRAL_PANELS = FIG7_PANELS + [p for p in FIG8_PANELS if p not in FIG7_PANELS]
-SPECTRAL_CELLS = panel_cells(SPECTRAL_PANELS) if len(perturbation_variants(MAIN_STUDY)) > 1 else []
-
-
 rule results_page:
     input:
         code=script_code("results_page.py"),
@@ -140,16 +134,14 @@ rule results_page:
         stability="results/summary/stability.csv",
         crossings="results/summary/crossings.csv",
         claims=rules.claims.output.table,
-        spectral=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
+        spectral=rules.summarize_spectral_stability.output if SPECTRAL_CELLS else [],
         classification_test=[rules.summarize_classification.output.test] if CLASSIFICATION["enabled"] else [],
         worst_case=[rules.summarize_worst_case.output.stability] if WORST_CASE_NORMS else [],
-        learning_rate=[rules.summarize_learning_rate.output.markdown] if LEARNING_RATE["enabled"] else [],
+        learning_rate_table=[rules.summarize_learning_rate.output.markdown] if LEARNING_RATE["enabled"] else [],
     output:
         page="results/results.md",
     params:
         lstsq=config["lstsq"],
-        spectral_cells=SPECTRAL_CELLS,
-        threshold=config["stability"]["relative_error_threshold"],
     threads: 1
     resources:
         **LIGHT_JOB,

@@ -61,6 +61,34 @@ for _suffix, _root in SUMMARY_SETS.items():
             "../scripts/summarize_stability.py"
 
 
+
+# Figures 7 and 8's trained cells (a panel the two figures share, once), when the run also perturbs them
+# at spectral norm (figures.spectral_norm).
+SPECTRAL_PANELS = FIG7_PANELS + [p for p in FIG8_PANELS if p not in FIG7_PANELS]
+SPECTRAL_CELLS = panel_cells(SPECTRAL_PANELS) if len(perturbation_variants(MAIN_STUDY)) > 1 else []
+
+
+rule summarize_spectral_stability:
+    input:
+        code=script_code("summarize_spectral_stability.py"),
+        draws=cell_paths(f"results/perturbation_spectral/{CELL}.csv", SPECTRAL_CELLS),
+        stability=rules.summarize_stability.output.stability,
+    output:
+        stability="results/summary/stability_spectral.csv",
+    params:
+        cells=SPECTRAL_CELLS,
+        threshold=config["stability"]["relative_error_threshold"],
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    conda:
+        "../../envs/curse-of-memory.yaml"
+    log:
+        "results/logs/summary/stability_spectral.log",
+    script:
+        "../scripts/summarize_spectral_stability.py"
+
+
 rule summarize_memory:
     input:
         code=script_code("summarize_memory.py"),
@@ -143,6 +171,7 @@ rule summaries:
     input:
         rules.summarize_perturbation.output,
         rules.summarize_stability.output,
+        rules.summarize_spectral_stability.output if SPECTRAL_CELLS else [],
         rules.summarize_memory.output,
         rules.summarize_classification.output if CLASSIFICATION["enabled"] else [],
         rules.summarize_gradient_ratio.output,
