@@ -16,6 +16,7 @@ each form's inverse, ``w = g⁻¹(λ)`` (:meth:`RNN.set_eigenvalues_`).
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -28,7 +29,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from curse_of_memory.models import DTYPE, RNN, log_uniform_eigenvalues
-from curse_of_memory.training import Adam, fingerprint, load_resume, numerical_path, save_resume
+from curse_of_memory.training import (
+    Adam,
+    fingerprint,
+    load_resume,
+    minibatches,
+    numerical_path,
+    run_epochs,
+    save_resume,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -93,6 +102,103 @@ def evaluate(
     return loss / len(labels), correct / len(labels)
 
 
+class ClassifierRun:
+    """One classifier's training as :func:`curse_of_memory.training.run_epochs` drives it: AdamW on the
+    mean cross-entropy of shuffled minibatches, its rate annealed by a cosine over the epochs, the best
+    validation accuracy selecting; ``report`` receives every history row."""
+
+    def __init__(
+        self,
+        model: SequenceClassifier,
+        splits: dict[str, tuple[Tensor, Tensor]],
+        settings: ClassificationSettings,
+        seed: int,
+        report: Callable[[dict], None],
+    ) -> None:
+        self.model, self.settings, self.report = model, settings, report
+        self.train, self.validation = splits["train"], splits["validation"]
+        self.optimizer = Adam(model.trained_parameters(), settings.learning_rate, settings.weight_decay, True)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.history: list[dict] = []
+        self.best_state, self.best_epoch, self.best_accuracy = copy.deepcopy(model.state_dict()), 0, -math.inf
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history) - 1
+
+    def evaluate_initialisation(self) -> None:
+        """Epoch 0: the initial weights on the training and validation splits."""
+        train = evaluate(self.model, *self.train, self.settings.evaluation_batch_size)
+        validation = evaluate(self.model, *self.validation, self.settings.evaluation_batch_size)
+        self.history.append(_row(self.model, 0, *train, *validation))
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(),
+                "history": self.history,
+                "best_state": self.best_state,
+                "best_epoch": self.best_epoch,
+                "best_accuracy": self.best_accuracy,
+            }
+        )
+
+    def restore(self, snapshot: dict) -> None:
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.generator.set_state(snapshot["generator"])
+        self.history, self.best_state = snapshot["history"], snapshot["best_state"]
+        self.best_epoch, self.best_accuracy = snapshot["best_epoch"], snapshot["best_accuracy"]
+
+    def train_epoch(self, epoch: int) -> dict | None:
+        """Epoch ``epoch``'s steps at ``lr (1 + cos(π (epoch − 1) / epochs)) / 2`` (``CosineAnnealingLR``
+        stepped per epoch), projecting the raw recurrent weights after each; the running means of loss
+        and accuracy over its minibatches, or None at the first non-finite loss."""
+        settings, (inputs, labels) = self.settings, self.train
+        self.optimizer.learning_rate = (
+            settings.learning_rate * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs)) / 2
+        )
+        loss_sum, correct = 0.0, 0
+        for batch in minibatches(self.generator, len(labels), settings.batch_size, labels.device):
+            logits = self.model(inputs[batch])
+            loss = F.cross_entropy(logits, labels[batch])
+            if not torch.isfinite(loss):
+                return None
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            self.model.rnn.project_()
+            loss_sum += loss.item() * len(batch)
+            correct += int((logits.detach().argmax(-1) == labels[batch]).sum())
+        return {"train_loss": loss_sum / len(labels), "train_accuracy": correct / len(labels)}
+
+    def validate(self) -> dict:
+        loss, accuracy = evaluate(self.model, *self.validation, self.settings.evaluation_batch_size)
+        return {"validation_loss": loss, "validation_accuracy": accuracy}
+
+    def record(self, epoch: int, statistics: dict, started: float) -> None:
+        """The epoch's row; its weights kept when its validation accuracy is the best so far (the earliest
+        of ties, the authors' checkpoint rule)."""
+        self.history.append(_row(self.model, epoch, *statistics.values()))
+        self.report(self.history[-1])
+        if statistics["validation_accuracy"] > self.best_accuracy:
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            self.best_epoch, self.best_accuracy = epoch, statistics["validation_accuracy"]
+
+    def retry_diverged(self, last_good: dict, epoch: int) -> bool:
+        """No retry: the epoch's row records the divergence (NaN) and training ends, the best weights
+        those before it."""
+        self.history.append(_row(self.model, epoch, math.nan, math.nan, math.nan, math.nan))
+        self.report(self.history[-1])
+        return False
+
+    def stop_reason(self) -> None:
+        """The classifier trains its epochs to the end."""
+        return None
+
+
 def train_classifier(
     model: SequenceClassifier,
     splits: dict[str, tuple[Tensor, Tensor]],
@@ -101,90 +207,29 @@ def train_classifier(
     report: Callable[[dict], None] = lambda row: None,
     resume_path: Path | None = None,
 ) -> tuple[list[dict], dict[str, Tensor], int]:
-    """AdamW on the mean cross-entropy of shuffled minibatches for ``settings.epochs`` epochs, its rate
-    annealed by a cosine over the epochs (``lr (1 + cos(π e / epochs)) / 2`` in epoch e + 1, as
-    ``CosineAnnealingLR`` stepped per epoch: the StableSSM code's sequential-MNIST protocol), projecting
-    the raw recurrent weights after every step. Returns the history — epoch 0 is the initialisation (training
-    split evaluated), every later epoch the running means over its minibatches and the validation split
-    after it — the weights of the trained epoch with the best validation accuracy (the authors' checkpoint
-    rule; the earliest of ties), and that epoch. A non-finite loss ends training: that epoch's row records it,
-    and the best weights stay those before it. With ``resume_path`` every trained epoch is checkpointed
+    """``settings.epochs`` epochs of :class:`ClassifierRun` (the StableSSM code's sequential-MNIST
+    protocol). Returns the history — epoch 0 is the initialisation, every later epoch the running means
+    over its minibatches and the validation split after it — the weights of the trained epoch with the
+    best validation accuracy, and that epoch. With ``resume_path`` every trained epoch is checkpointed
     there, and a run killed after one continues from it to the same result bit for bit."""
-    (train_x, train_y), (validation_x, validation_y) = splits["train"], splits["validation"]
-    optimizer = Adam(model.trained_parameters(), settings.learning_rate, settings.weight_decay, True)
-    generator = torch.Generator().manual_seed(seed)
+    run = ClassifierRun(model, splits, settings, seed, report)
     # the run: its protocol, seed, initial weights (every parameterisation's, the readout's) and data
     description = {"settings": asdict(settings), "model": model.rnn.hyperparameters(), "seed": seed}
-    initial = model.state_dict().values()
-    digest = fingerprint({**description, "state_format": 1}, *initial, train_x, train_y)
-    numerical = numerical_path(model.rnn, train_x.device)
+    digest = fingerprint({**description, "state_format": 1}, *model.state_dict().values(), *splits["train"])
+    numerical = numerical_path(model.rnn, splits["train"][0].device)
     snapshot, _ = load_resume(resume_path, digest, numerical, made_by="fit_classifier")
     if snapshot is None:
-        train_loss, train_accuracy = evaluate(model, train_x, train_y, settings.evaluation_batch_size)
-        validation_loss, validation_accuracy = evaluate(
-            model, validation_x, validation_y, settings.evaluation_batch_size
-        )
-        history = [_row(model, 0, train_loss, train_accuracy, validation_loss, validation_accuracy)]
-        # a checkpoint per trained epoch (the initialisation only when the first epoch already diverges)
-        best_state, best_epoch, best_accuracy = copy.deepcopy(model.state_dict()), 0, -math.inf
+        run.evaluate_initialisation()
     else:
-        model.load_state_dict(snapshot["model"])
-        optimizer.load_state_dict(snapshot["optimizer"])
-        generator.set_state(snapshot["generator"])
-        history, best_state = snapshot["history"], snapshot["best_state"]
-        best_epoch, best_accuracy = snapshot["best_epoch"], snapshot["best_accuracy"]
-        LOGGER.info("resumed from %s after epoch %d", resume_path, len(history) - 1)
-    for row in history:
+        run.restore(snapshot)
+        LOGGER.info("resumed from %s after epoch %d", resume_path, run.epoch)
+    for row in run.history:
         report(row)
-    for epoch in range(len(history), settings.epochs + 1):
-        optimizer.learning_rate = (
-            settings.learning_rate * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs)) / 2
-        )
-        order = torch.randperm(len(train_y), generator=generator).to(train_y.device)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
-            logits = model(train_x[batch])
-            loss = F.cross_entropy(logits, train_y[batch])
-            if not torch.isfinite(loss):
-                loss_sum = math.nan
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            model.rnn.project_()
-            loss_sum += loss.item() * len(batch)
-            correct += int((logits.detach().argmax(-1) == train_y[batch]).sum())
-            seen += len(batch)
-        if math.isnan(loss_sum):
-            history.append(_row(model, epoch, math.nan, math.nan, math.nan, math.nan))
-            report(history[-1])
-            break
-        validation_loss, validation_accuracy = evaluate(
-            model, validation_x, validation_y, settings.evaluation_batch_size
-        )
-        history.append(
-            _row(model, epoch, loss_sum / seen, correct / seen, validation_loss, validation_accuracy)
-        )
-        report(history[-1])
-        if validation_accuracy > best_accuracy:
-            best_state, best_epoch, best_accuracy = (
-                copy.deepcopy(model.state_dict()),
-                epoch,
-                validation_accuracy,
-            )
-        if resume_path is not None:
-            snapshot = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
-                "history": history,
-                "best_state": best_state,
-                "best_epoch": best_epoch,
-                "best_accuracy": best_accuracy,
-            }
-            save_resume(resume_path, digest, numerical, copy.deepcopy(snapshot))
-    return history, best_state, best_epoch
+    checkpoint = (
+        None if resume_path is None else functools.partial(save_resume, resume_path, digest, numerical)
+    )
+    run_epochs(run, settings.epochs, checkpoint)
+    return run.history, run.best_state, run.best_epoch
 
 
 def _row(

@@ -33,9 +33,10 @@ import math
 import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -448,17 +449,95 @@ def run_fingerprint(model: RNN, settings: TrainingSettings, seed: int, targets: 
     return fingerprint(description, targets)
 
 
-class _Run:
-    """The mutable pieces of one training run, with snapshot/restore for resume and retries."""
+def minibatches(generator: torch.Generator, count: int, batch_size: int, device) -> Iterator[Tensor]:
+    """One epoch's mini-batches: the row indices of a permutation of ``count`` rows drawn from
+    ``generator``, in slices of ``batch_size``."""
+    order = torch.randperm(count, generator=generator).to(device)
+    for start in range(0, count, batch_size):
+        yield order[start : start + batch_size]
 
-    def __init__(self, model: RNN, settings: TrainingSettings, seed: int) -> None:
+
+class EpochRun(Protocol):
+    """One training run as :func:`run_epochs` drives it: a regression (:class:`RegressionRun`) or a
+    classifier (:class:`curse_of_memory.classification.ClassifierRun`)."""
+
+    @property
+    def epoch(self) -> int:
+        """The epochs trained and recorded so far."""
+
+    def snapshot(self) -> dict:
+        """A deep copy of everything a resumed run or a retried epoch starts from."""
+
+    def train_epoch(self, epoch: int) -> dict | None:
+        """One pass of optimiser steps over the training split: its statistics, None once not finite."""
+
+    def validate(self) -> dict | None:
+        """The validation split's statistics after the epoch, None when they diverge the run."""
+
+    def record(self, epoch: int, statistics: dict, started: float) -> None:
+        """A finished epoch: its schedule, the best state so far and its history row."""
+
+    def retry_diverged(self, last_good: dict, epoch: int) -> bool:
+        """After a non-finite ``epoch``: ready to run it again from ``last_good``, or False (it stops)."""
+
+    def stop_reason(self) -> str | None:
+        """Why the run stops after its last recorded epoch (None: it goes on)."""
+
+
+def run_epochs(
+    run: EpochRun,
+    max_epochs: int,
+    checkpoint: Callable[[dict], None] | None = None,
+    checkpoint_every: int = 1,
+) -> str:
+    """The epoch loop of every trained model: train, validate and record epochs until the run's stop rule
+    or ``max_epochs``; a non-finite epoch is retried or ends the run, as the run's policy says. The run's
+    snapshot goes to ``checkpoint`` every ``checkpoint_every`` epochs and at the stopping epoch (so a job
+    killed later resumes past it at once). Returns the stop reason (``max_epochs`` when none fired)."""
+    last_good = run.snapshot()
+    stop_reason = run.stop_reason()
+    while stop_reason is None and run.epoch < max_epochs:
+        epoch = run.epoch + 1
+        started = time.perf_counter()
+        statistics = run.train_epoch(epoch)
+        validation = None if statistics is None else run.validate()
+        if validation is None:
+            if not run.retry_diverged(last_good, epoch):
+                return "diverged"
+            last_good = run.snapshot()
+            continue
+        run.record(epoch, {**statistics, **validation}, started)
+        last_good = run.snapshot()
+        stop_reason = run.stop_reason()
+        if checkpoint is not None and (stop_reason is not None or epoch % checkpoint_every == 0):
+            checkpoint(last_good)
+    return stop_reason or "max_epochs"
+
+
+class RegressionRun:
+    """One regression run (an RNN fitted to a target): its model, optimiser, plateau schedule, shuffling
+    RNG and progress, with snapshot/restore for resume and retries."""
+
+    def __init__(
+        self, model: RNN, splits: dict[str, tuple[Tensor, Tensor]], settings: TrainingSettings, seed: int
+    ) -> None:
         self.model, self.settings = model, settings
+        (self.inputs, self.targets), self.validation = splits["train"], splits["validation"]
+        self.weights = temporal_weights(self.inputs.shape[1], settings.loss_weight_power).to(
+            self.inputs.device
+        )
+        steps_per_epoch = -(-self.inputs.shape[0] // settings.batch_size)
+        self.minimum_epochs = max(settings.minimum_epochs, -(-settings.minimum_steps // steps_per_epoch))
         self.optimizer = make_optimizer(model, settings)
         self.scheduler = ReduceOnPlateau(
             self.optimizer, factor=settings.scheduler_factor, patience=settings.scheduler_patience
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.progress = _Progress(best_state=copy.deepcopy(model.state_dict()))
+
+    @property
+    def epoch(self) -> int:
+        return self.progress.epoch
 
     def snapshot(self) -> dict:
         return copy.deepcopy(
@@ -478,19 +557,99 @@ class _Run:
         self.generator.set_state(snapshot["generator"])
         self.progress = _Progress(**copy.deepcopy(snapshot["progress"]))
 
-    def epoch(self, inputs: Tensor, targets: Tensor, weights: Tensor) -> float:
-        """One pass over shuffled mini-batches; the mean training loss, or NaN once it is not finite."""
-        order = torch.randperm(inputs.shape[0], generator=self.generator).to(inputs.device)
+    def train_epoch(self, epoch: int) -> dict | None:
+        """One pass over shuffled mini-batches: the mean training loss, or None once it is not finite."""
         running = 0.0
-        for start in range(0, len(order), self.settings.batch_size):
-            batch = order[start : start + self.settings.batch_size]
+        batches = minibatches(
+            self.generator, self.inputs.shape[0], self.settings.batch_size, self.inputs.device
+        )
+        for batch in batches:
             loss = training_step(
-                self.model, self.optimizer, inputs[batch], targets[batch], weights, self.settings
+                self.model,
+                self.optimizer,
+                self.inputs[batch],
+                self.targets[batch],
+                self.weights,
+                self.settings,
             )
             if not math.isfinite(loss):
-                return math.nan
+                return None
             running += loss * len(batch)
-        return running / len(order)
+        return {"train_loss": running / self.inputs.shape[0]}
+
+    def validate(self) -> dict | None:
+        loss = evaluate_loss(self.model, *self.validation, self.settings)
+        return {"validation_loss": loss} if math.isfinite(loss) else None
+
+    def stop_reason(self) -> str | None:
+        """Read off the history, so that a run resumed from the checkpoint of the epoch it stopped at stops
+        there again: the chained stop level (after the minimum epochs and steps) or the patience."""
+        settings, progress = self.settings, self.progress
+        if not progress.history:
+            return None
+        validation_loss = progress.history[-1]["validation_loss"]
+        if (
+            settings.stop_below is not None
+            and progress.epoch >= self.minimum_epochs
+            and validation_loss < settings.stop_below
+        ):
+            return "reached_stop_level"
+        patience = settings.early_stopping_patience
+        if patience is not None and progress.epoch - progress.best_epoch >= patience:
+            return "early_stopping"
+        return None
+
+    def retry_diverged(self, last_good: dict, epoch: int) -> bool:
+        """Back to the epoch's start at a lower learning rate (the divergence policy), or False once the
+        retries are spent (the run stops with its best finite state)."""
+        retries = self.progress.retries
+        if len(retries) >= self.settings.divergence_retries:
+            LOGGER.error(
+                "epoch %d: loss is not finite after %d retries; stopping with the best finite "
+                "checkpoint (epoch %d)",
+                epoch,
+                len(retries),
+                self.progress.best_epoch,
+            )
+            return False
+        self.restore(last_good)
+        self.optimizer.learning_rate *= self.settings.divergence_lr_factor
+        learning_rate = self.optimizer.learning_rate
+        self.progress.retries = [*retries, {"epoch": epoch, "learning_rate": learning_rate}]
+        LOGGER.warning(
+            "epoch %d: loss is not finite; retrying it at learning rate %.1e", epoch, learning_rate
+        )
+        return True
+
+    def record(self, epoch: int, statistics: dict, started: float) -> None:
+        """The plateau schedule steps, the best state is kept, the history row is appended (with the
+        stability margin and |g'(w)|/g(w)² of the modes) and logged."""
+        progress, model = self.progress, self.model
+        train_loss, validation_loss = statistics["train_loss"], statistics["validation_loss"]
+        self.scheduler.step(validation_loss)
+        if validation_loss < progress.best_loss:
+            progress.best_loss, progress.best_epoch = validation_loss, epoch
+            progress.best_state = copy.deepcopy(model.state_dict())
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "validation_loss": validation_loss,
+            "best_validation_loss": progress.best_loss,
+            "learning_rate": self.optimizer.learning_rate,
+            **model.gradient_over_weight_statistics(),
+        }
+        progress.history.append(row)
+        progress.epoch = epoch
+        LOGGER.info(
+            "epoch %4d  train %.4e  validation %.4e  best %.4e  lr %.1e  margin %+.4f  %.2fs",
+            epoch,
+            train_loss,
+            validation_loss,
+            progress.best_loss,
+            row["learning_rate"],
+            row["stability_margin"],
+            time.perf_counter() - started,
+        )
 
 
 def save_resume(path: Path, run_fingerprint: str, numerical: dict, snapshot: dict) -> None:
@@ -525,75 +684,6 @@ def load_resume(
     return saved["snapshot"], {"from": written_on, "to": numerical}
 
 
-def _stop_reason(settings: TrainingSettings, progress: _Progress, minimum_epochs: int) -> str | None:
-    """Why training stops after the last epoch of ``progress`` (None: it goes on). Read off the history,
-    so that a run resumed from the checkpoint of the epoch it stopped at stops there again."""
-    if not progress.history:
-        return None
-    validation_loss = progress.history[-1]["validation_loss"]
-    if (
-        settings.stop_below is not None
-        and progress.epoch >= minimum_epochs
-        and validation_loss < settings.stop_below
-    ):
-        return "reached_stop_level"
-    patience = settings.early_stopping_patience
-    if patience is not None and progress.epoch - progress.best_epoch >= patience:
-        return "early_stopping"
-    return None
-
-
-def _retry_diverged_epoch(run: _Run, last_good: dict, epoch: int) -> bool:
-    """After a non-finite loss in ``epoch``: back to the epoch's start at a lower learning rate (the
-    divergence policy), or False once the retries are spent (the run stops with its best finite state)."""
-    retries = run.progress.retries
-    if len(retries) >= run.settings.divergence_retries:
-        LOGGER.error(
-            "epoch %d: loss is not finite after %d retries; stopping with the best finite "
-            "checkpoint (epoch %d)",
-            epoch,
-            len(retries),
-            run.progress.best_epoch,
-        )
-        return False
-    run.restore(last_good)
-    run.optimizer.learning_rate *= run.settings.divergence_lr_factor
-    learning_rate = run.optimizer.learning_rate
-    run.progress.retries = [*retries, {"epoch": epoch, "learning_rate": learning_rate}]
-    LOGGER.warning("epoch %d: loss is not finite; retrying it at learning rate %.1e", epoch, learning_rate)
-    return True
-
-
-def _record_epoch(run: _Run, epoch: int, train_loss: float, validation_loss: float, started: float) -> None:
-    """A finished epoch: the plateau schedule steps, the best state is kept, the history row is appended
-    (with the stability margin and |g'(w)|/g(w)² of the modes) and logged."""
-    progress, model = run.progress, run.model
-    run.scheduler.step(validation_loss)
-    if validation_loss < progress.best_loss:
-        progress.best_loss, progress.best_epoch = validation_loss, epoch
-        progress.best_state = copy.deepcopy(model.state_dict())
-    row = {
-        "epoch": epoch,
-        "train_loss": train_loss,
-        "validation_loss": validation_loss,
-        "best_validation_loss": progress.best_loss,
-        "learning_rate": run.optimizer.learning_rate,
-        **model.gradient_over_weight_statistics(),
-    }
-    progress.history.append(row)
-    progress.epoch = epoch
-    LOGGER.info(
-        "epoch %4d  train %.4e  validation %.4e  best %.4e  lr %.1e  margin %+.4f  %.2fs",
-        epoch,
-        train_loss,
-        validation_loss,
-        progress.best_loss,
-        row["learning_rate"],
-        row["stability_margin"],
-        time.perf_counter() - started,
-    )
-
-
 def train(
     model: RNN,
     splits: dict[str, tuple[Tensor, Tensor]],
@@ -606,49 +696,25 @@ def train(
     Mini-batches are shuffled by a generator seeded with ``seed``. See the module docstring for
     resuming (``resume_path``) and the divergence policy.
     """
-    train_inputs, train_targets = splits["train"]
-    validation_inputs, validation_targets = splits["validation"]
-    weights = temporal_weights(train_inputs.shape[1], settings.loss_weight_power).to(train_inputs.device)
-    steps_per_epoch = -(-train_inputs.shape[0] // settings.batch_size)
-    minimum_epochs = max(settings.minimum_epochs, -(-settings.minimum_steps // steps_per_epoch))
-    run = _Run(model, settings, seed)
-    digest = run_fingerprint(model, settings, seed, train_targets)
-    numerical = numerical_path(model, train_inputs.device)
+    run = RegressionRun(model, splits, settings, seed)
+    digest = run_fingerprint(model, settings, seed, splits["train"][1])
+    numerical = numerical_path(model, splits["train"][0].device)
     resumed, path_change = load_resume(resume_path, digest, numerical)
     if resumed is not None:
         run.restore(resumed)
         if path_change is not None:
             run.progress.path_changes.append({"epoch": run.progress.epoch, **path_change})
         LOGGER.info("resumed from %s after epoch %d", resume_path, run.progress.epoch)
-    last_good = run.snapshot()
-    stop_reason = _stop_reason(settings, run.progress, minimum_epochs)
-    while stop_reason is None and run.progress.epoch < settings.max_epochs:
-        epoch = run.progress.epoch + 1
-        started = time.perf_counter()
-        train_loss = run.epoch(train_inputs, train_targets, weights)
-        validation_loss = (
-            evaluate_loss(model, validation_inputs, validation_targets, settings)
-            if math.isfinite(train_loss)
-            else math.nan
-        )
-        if not (math.isfinite(train_loss) and math.isfinite(validation_loss)):
-            if not _retry_diverged_epoch(run, last_good, epoch):
-                stop_reason = "diverged"
-                break
-            last_good = run.snapshot()
-            continue
-        _record_epoch(run, epoch, train_loss, validation_loss, started)
-        last_good = run.snapshot()
-        stop_reason = _stop_reason(settings, run.progress, minimum_epochs)
-        # the stopping epoch is checkpointed too: a family job killed later resumes past this width at once
-        if resume_path is not None and (stop_reason is not None or epoch % settings.checkpoint_every == 0):
-            save_resume(resume_path, digest, numerical, last_good)
+    checkpoint = (
+        None if resume_path is None else functools.partial(save_resume, resume_path, digest, numerical)
+    )
+    stop_reason = run_epochs(run, settings.max_epochs, checkpoint, settings.checkpoint_every)
     progress = run.progress
     metrics = {
         "best_epoch": progress.best_epoch,
         "best_validation_loss": progress.best_loss,
         "epochs": len(progress.history),
-        "stop_reason": stop_reason or "max_epochs",
+        "stop_reason": stop_reason,
         "divergence_retries": progress.retries,
         "numerical_path": numerical,
         "numerical_path_changes": progress.path_changes,
