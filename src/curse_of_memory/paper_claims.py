@@ -13,6 +13,7 @@ improve" only means something for students that learned the teacher, so it is co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -118,13 +119,13 @@ def pair_tables(
 
 def _error_falls(select: dict, thresholds: dict) -> Condition:
     return Condition(
-        "error",
-        "E_m(0) falls as m grows",
-        "stability",
-        "error_trend",
-        "below",
-        thresholds["error_slope"],
-        select,
+        name="error",
+        statement="E_m(0) falls as m grows",
+        table="stability",
+        statistic="error_trend",
+        side="below",
+        threshold=thresholds["error_slope"],
+        select=select,
     )
 
 
@@ -135,19 +136,26 @@ def _kept(quantity: str, select: dict, thresholds: dict, shrinks: bool = False) 
     statement = f"{trend.words} {'shrink' if shrinks else 'do not shrink'} as m grows"
     side = "below" if shrinks else "at least"
     return Condition(
-        trend.name, statement, trend.table, f"{quantity}_trend", side, thresholds[trend.threshold], select
+        name=trend.name,
+        statement=statement,
+        table=trend.table,
+        statistic=f"{quantity}_trend",
+        side=side,
+        threshold=thresholds[trend.threshold],
+        select=select,
     )
 
 
 def _contrast(quantity: str, select: dict, baseline: dict, thresholds: dict) -> Condition:
+    unreparameterised = baseline["parameterization"]
     return Condition(
-        "contrast",
-        f"its {quantity} trend is above the unreparameterised family's ({baseline['parameterization']})",
-        TRENDS[quantity].table,
-        f"{quantity}_trend",
-        "above",
-        thresholds["contrast"],
-        select,
+        name="contrast",
+        statement=f"its {quantity} trend is above the unreparameterised family's ({unreparameterised})",
+        table=TRENDS[quantity].table,
+        statistic=f"{quantity}_trend",
+        side="above",
+        threshold=thresholds["contrast"],
+        select=select,
         baseline=baseline,
     )
 
@@ -177,161 +185,157 @@ def curse_claim(
     return Claim(claim, figure, statement, conditions)
 
 
-def paper_claims(config: dict) -> list[Claim]:
-    """The claims of docs/paper.md §5 for the figures this config builds, with the config's thresholds."""
-    thresholds, figures, studies = config["claims"], config["figures"], config["studies"]
-    claims: list[Claim] = []
-    if config["lstsq"]["targets"]:
-        exp_target, pol_target = figures["fig1"]["targets"][:2]
-        direct = {"study": "lstsq", "parameterization": figures["fig1"]["parameterization"]}
-        exp, pol = {**direct, "target": exp_target}, {**direct, "target": pol_target}
-        claims += [
+def least_squares_claims(config: dict) -> list[Claim]:
+    """Figures 1a, 1b and 4 on the least-squares fits: exp memory approximated stably, pol memory cursed,
+    and each rate map of Figure 4 against the direct rates."""
+    if not config["lstsq"]["targets"]:
+        return []
+    thresholds, fig1, fig4 = config["claims"], config["figures"]["fig1"], config["figures"]["fig4"]
+    exp_target, pol_target = fig1["targets"][:2]
+    direct = {"study": "lstsq", "parameterization": fig1["parameterization"]}
+    baseline = {"study": "lstsq", "target": fig4["target"], "parameterization": direct["parameterization"]}
+    return [
+        stable_claim(
+            claim="1a",
+            figure="1a",
+            statement="exp memory: the least-squares fits approximate stably (E_m(0) falls, the radius "
+            "stays)",
+            quantity="radius",
+            select={**direct, "target": exp_target},
+            thresholds=thresholds,
+        ),
+        curse_claim(
+            claim="1b",
+            figure="1b",
+            statement="pol memory: E_m(0) falls but the crossing points move left (the curse of memory)",
+            quantity="crossing",
+            select={**direct, "target": pol_target},
+            thresholds=thresholds,
+        ),
+        *(
             stable_claim(
-                "1a",
-                "1a",
-                "exp memory: the least-squares fits approximate stably (E_m(0) falls, the radius stays)",
-                "radius",
-                exp,
-                thresholds,
-            ),
-            curse_claim(
-                "1b",
-                "1b",
-                "pol memory: E_m(0) falls but the crossing points move left (the curse of memory)",
-                "crossing",
-                pol,
-                thresholds,
-            ),
-        ]
-        fig4 = figures["fig4"]
-        baseline = {
-            "study": "lstsq",
-            "target": fig4["target"],
-            "parameterization": direct["parameterization"],
-        }
-        for parameterization in fig4["parameterizations"]:
-            claims.append(
-                stable_claim(
-                    f"4-{parameterization}",
-                    "4",
-                    f"{parameterization} reparameterisation: crossing points no longer move left",
-                    "crossing",
-                    {**baseline, "parameterization": parameterization},
-                    thresholds,
-                    baseline,
-                )
+                claim=f"4-{rates}",
+                figure="4",
+                statement=f"{rates} reparameterisation: crossing points no longer move left",
+                quantity="crossing",
+                select={**baseline, "parameterization": rates},
+                thresholds=thresholds,
+                baseline=baseline,
             )
-    if figures["fig2"]["study"] in studies:
-        claims.append(
-            curse_claim(
-                "2",
-                "2",
-                "nonlinear functional with polynomial memory: E_m(0) falls but the crossing points of tanh "
-                "RNNs move left",
-                "crossing",
-                {"study": figures["fig2"]["study"]},
-                thresholds,
-            )
-        )
-    if figures["fig3"]["study"] in studies:
-        claims.append(
-            Claim(
-                "3",
-                "3",
-                "every surviving teacher's memory decays exponentially (needs at least "
-                f"{thresholds['minimum_replicates']} survivors)",
-                (
-                    Condition(
-                        "exponential",
-                        "surviving teachers decay exponentially",
-                        "teachers",
-                        "fraction",
-                        "at least",
-                        thresholds["exponential_fraction"],
-                        {"survived": True},
-                        "decays_exponentially",
-                    ),
-                ),
-                unit="target",
-            )
-        )
-    claims += main_grid_claims(config, "crossing")
-    if config["classification"]["enabled"]:
-        claims.append(classification_claim(config["classification"], thresholds["classification_loss_gap"]))
-    if config["learning_rate_stability"]["enabled"]:
-        claims += learning_rate_claims(config["learning_rate_stability"], thresholds)
-    for family in config["memory_definitions"]["families"]:
-        claims.append(
-            Claim(
-                f"10-{family}",
-                "10",
-                f"{family.upper()}: Heaviside and impulse memory functions agree",
-                (
-                    Condition(
-                        "agreement",
-                        "the two memory functions agree",
-                        "definitions",
-                        "median",
-                        "below",
-                        thresholds["agreement_l1_difference"],
-                        {"family": family},
-                        "relative_l1_difference",
-                    ),
-                ),
-                note_column="log_correlation",
-            )
-        )
-    claims.append(
+            for rates in fig4["parameterizations"]
+        ),
+    ]
+
+
+def nonlinear_claims(config: dict) -> list[Claim]:
+    """Figure 2: the nonlinear functional with polynomial memory carries the curse to tanh RNNs."""
+    study = config["figures"]["fig2"]["study"]
+    if study not in config["studies"]:
+        return []
+    statement = (
+        "nonlinear functional with polynomial memory: E_m(0) falls but the crossing points of tanh RNNs "
+        "move left"
+    )
+    return [curse_claim("2", "2", statement, "crossing", {"study": study}, config["claims"])]
+
+
+def teacher_claims(config: dict) -> list[Claim]:
+    """Figure 3: every teacher its students learned has exponentially decaying memory."""
+    if config["figures"]["fig3"]["study"] not in config["studies"]:
+        return []
+    thresholds = config["claims"]
+    exponential = Condition(
+        name="exponential",
+        statement="surviving teachers decay exponentially",
+        table="teachers",
+        statistic="fraction",
+        side="at least",
+        threshold=thresholds["exponential_fraction"],
+        select={"survived": True},
+        column="decays_exponentially",
+    )
+    statement = (
+        "every surviving teacher's memory decays exponentially (needs at least "
+        f"{thresholds['minimum_replicates']} survivors)"
+    )
+    return [Claim("3", "3", statement, (exponential,), unit="target")]
+
+
+def memory_definition_claims(config: dict) -> list[Claim]:
+    """Figure 10: the Heaviside and impulse memory functions of each model family agree."""
+    threshold = config["claims"]["agreement_l1_difference"]
+    return [
         Claim(
-            "11",
-            "11",
-            "the 2-D tanh RNN's memory does not decay",
+            f"10-{family}",
+            "10",
+            f"{family.upper()}: Heaviside and impulse memory functions agree",
             (
                 Condition(
-                    "tail",
-                    "its memory's tail stays up",
-                    "nondecaying",
-                    "median",
-                    "at least",
-                    config["nondecaying_memory"]["tail_threshold"],
-                    {"model": "paper 2-D"},
-                    "tail_ratio",
+                    name="agreement",
+                    statement="the two memory functions agree",
+                    table="definitions",
+                    statistic="median",
+                    side="below",
+                    threshold=threshold,
+                    select={"family": family},
+                    column="relative_l1_difference",
                 ),
             ),
-            unit=None,  # one fixed model: no replicates, the value is exact
+            note_column="log_correlation",
         )
+        for family in config["memory_definitions"]["families"]
+    ]
+
+
+def nondecaying_claims(config: dict) -> list[Claim]:
+    """Figure 11: the paper's 2-D tanh RNN keeps a non-decaying memory (one fixed model, no replicates)."""
+    tail = Condition(
+        name="tail",
+        statement="its memory's tail stays up",
+        table="nondecaying",
+        statistic="median",
+        side="at least",
+        threshold=config["nondecaying_memory"]["tail_threshold"],
+        select={"model": "paper 2-D"},
+        column="tail_ratio",
     )
-    if figures["fig12"]["study"] in studies:
-        students = {"study": figures["fig12"]["study"]}
-        claims.append(
-            Claim(
-                "12",
-                "12",
-                "transformer teacher: RNN students learn it, but larger students fail to improve",
-                (
-                    Condition(
-                        "learned",
-                        "the students learned the teacher (E_m(0) / E_null, median over models)",
-                        "stability",
-                        "median",
-                        "below",
-                        thresholds["learned"],
-                        students,
-                        "relative_error_at_zero",
-                    ),
-                    Condition(
-                        "no-improvement",
-                        "the widest student's E_m(0) stays near the narrowest's",
-                        "stability",
-                        "widest_to_narrowest",
-                        "at least",
-                        thresholds["improvement_ratio"],
-                        students,
-                    ),
-                ),
-            )
-        )
-    return claims
+    return [Claim("11", "11", "the 2-D tanh RNN's memory does not decay", (tail,), unit=None)]
+
+
+def transformer_claims(config: dict) -> list[Claim]:
+    """Figure 12: RNN students learn the transformer teacher, and the widest is no better than the
+    narrowest (meaningful only for students that learned, hence the conjunction)."""
+    study, thresholds = config["figures"]["fig12"]["study"], config["claims"]
+    if study not in config["studies"]:
+        return []
+    students = {"study": study}
+    learned = Condition(
+        name="learned",
+        statement="the students learned the teacher (E_m(0) / E_null, median over models)",
+        table="stability",
+        statistic="median",
+        side="below",
+        threshold=thresholds["learned"],
+        select=students,
+        column="relative_error_at_zero",
+    )
+    no_improvement = Condition(
+        name="no-improvement",
+        statement="the widest student's E_m(0) stays near the narrowest's",
+        table="stability",
+        statistic="widest_to_narrowest",
+        side="at least",
+        threshold=thresholds["improvement_ratio"],
+        select=students,
+    )
+    statement = "transformer teacher: RNN students learn it, but larger students fail to improve"
+    return [Claim("12", "12", statement, (learned, no_improvement))]
+
+
+def paper_claims(config: dict) -> list[Claim]:
+    """The claims of docs/paper.md §5 for the figures this config builds, with the config's thresholds:
+    every builder of :data:`CLAIM_BUILDERS` in turn (a builder whose study is off gives none)."""
+    return [claim for build in CLAIM_BUILDERS for claim in build(config)]
 
 
 def main_grid_claims(config: dict, quantity: str) -> list[Claim]:
@@ -379,14 +383,14 @@ def main_grid_claims(config: dict, quantity: str) -> list[Claim]:
             )
         )
     curse = Condition(
-        "curse",
-        f"pol {trend.name} below exp {trend.name}",
-        trend.pairs,
-        "fraction",
-        "at least",
-        thresholds["curse_fraction"],
-        {"parameterization": thresholds["unstable_parameterizations"], "both_learned": True},
-        "pol_below_exp",
+        name="curse",
+        statement=f"pol {trend.name} below exp {trend.name}",
+        table=trend.pairs,
+        statistic="fraction",
+        side="at least",
+        threshold=thresholds["curse_fraction"],
+        select={"parameterization": thresholds["unstable_parameterizations"], "both_learned": True},
+        column="pol_below_exp",
     )
     statement = (
         f"without reparameterisation {trend.words} of pol memory lie left of exp memory's (models that "
@@ -429,14 +433,14 @@ def classification_claim(section: dict, gap: float) -> Claim:
         f"(epoch {claim_epoch(section)})",
         (
             Condition(
-                "lower-loss",
-                "validation loss, stable forms minus the baseline (nats)",
-                "classification",
-                "median",
-                "below",
-                -gap,
-                {"parameterization": stable},
-                "validation_loss",
+                name="lower-loss",
+                statement="validation loss, stable forms minus the baseline (nats)",
+                table="classification",
+                statistic="median",
+                side="below",
+                threshold=-gap,
+                select={"parameterization": stable},
+                column="validation_loss",
                 baseline={"parameterization": baseline},
             ),
         ),
@@ -467,14 +471,14 @@ def learning_rate_claims(section: dict, thresholds: dict) -> list[Claim]:
             f"stable reparameterisation trains at larger learning rates than {baseline} without diverging",
             (
                 Condition(
-                    "larger-rate",
-                    "largest stable learning rate, stable forms minus the baseline (decades)",
-                    "learning_rate",
-                    "median",
-                    "at least",
-                    thresholds["learning_rate_gain"],
-                    {"parameterization": stable},
-                    LARGEST_RATE,
+                    name="larger-rate",
+                    statement="largest stable learning rate, stable forms minus the baseline (decades)",
+                    table="learning_rate",
+                    statistic="median",
+                    side="at least",
+                    threshold=thresholds["learning_rate_gain"],
+                    select={"parameterization": stable},
+                    column=LARGEST_RATE,
                     baseline={"parameterization": baseline},
                 ),
             ),
@@ -489,17 +493,53 @@ def learning_rate_claims(section: dict, thresholds: dict) -> list[Claim]:
                 "best tolerates the largest learning rate of the stable forms (StableSSM)",
                 (
                     Condition(
-                        "best-rate",
-                        "largest stable learning rate, best minus the other stable forms (decades)",
-                        "learning_rate",
-                        "median",
-                        "at least",
-                        0.0,
-                        {"parameterization": "best"},
-                        LARGEST_RATE,
+                        name="best-rate",
+                        statement="largest stable learning rate, best minus the other stable forms (decades)",
+                        table="learning_rate",
+                        statistic="median",
+                        side="at least",
+                        threshold=0.0,
+                        select={"parameterization": "best"},
+                        column=LARGEST_RATE,
                         baseline={"parameterization": others},
                     ),
                 ),
             )
         )
     return claims
+
+
+def main_grid_crossing_claims(config: dict) -> list[Claim]:
+    """Figures 7, 8 and the curse of memory, decided on the crossing points (:func:`main_grid_claims`)."""
+    return main_grid_claims(config, "crossing")
+
+
+def classification_claims(config: dict) -> list[Claim]:
+    """Figure 9, when the config runs the classification study (:func:`classification_claim`)."""
+    section = config["classification"]
+    return (
+        [classification_claim(section, config["claims"]["classification_loss_gap"])]
+        if section["enabled"]
+        else []
+    )
+
+
+def learning_rate_sweep_claims(config: dict) -> list[Claim]:
+    """StableSSM's learning-rate claims, when the config runs the sweep (:func:`learning_rate_claims`)."""
+    section = config["learning_rate_stability"]
+    return learning_rate_claims(section, config["claims"]) if section["enabled"] else []
+
+
+#: The paper's claims, figure by figure, in the order of results/claims.csv: each builder reads the config
+#: and gives the claims of the figures it builds.
+CLAIM_BUILDERS: tuple[Callable[[dict], list[Claim]], ...] = (
+    least_squares_claims,
+    nonlinear_claims,
+    teacher_claims,
+    main_grid_crossing_claims,
+    classification_claims,
+    learning_rate_sweep_claims,
+    memory_definition_claims,
+    nondecaying_claims,
+    transformer_claims,
+)
