@@ -61,6 +61,17 @@ def workflow_environment(workdir: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One complete run of the tiny configuration with ``--cores 2``, made once per test session and
+    shared: a test reads it and dry-runs changes to it, and undoes every change it makes (a copy elsewhere
+    would not do: the rules' code inputs are absolute paths)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny_run"))
+    result = snakemake(workdir, "--cores", "2", "--configfile", "tests/config.tiny.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
 def snakemake(workdir: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` and capture its output."""
     return subprocess.run(

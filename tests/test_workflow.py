@@ -1,5 +1,6 @@
 """The Snakemake workflow itself: dry runs of both presets, lint, a bad config, a tiny real run."""
 
+import contextlib
 import itertools
 import json
 import modulefinder
@@ -158,9 +159,8 @@ def test_invalid_config_fails_before_any_job(workdir):
     assert not (workdir / "results").exists()
 
 
-def test_tiny_end_to_end_run(workdir):
-    result = snakemake(workdir, "--cores", "2", "--configfile", "tests/config.tiny.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_tiny_end_to_end_run(tiny_run, tmp_path):
+    workdir = tiny_run  # shared: every edit below is undone, and the report is written outside it
     results = workdir / "results"
     perturbation = pd.read_csv(results / "summary" / "perturbation.csv")
     assert list(perturbation.columns) == [*MODEL_COLUMNS, "beta", "draw", "error"]
@@ -282,11 +282,12 @@ def test_tiny_end_to_end_run(workdir):
     check_learning_rate_outputs(results, claims)
     rerun = snakemake(workdir, "-n", "--cores", "1", "--configfile", "tests/config.tiny.yaml")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
-    report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", "results/report.html")
+    report_page = tmp_path / "report.html"
+    report = snakemake(workdir, "--configfile", "tests/config.tiny.yaml", "--report", str(report_page))
     assert report.returncode == 0, report.stderr[-3000:]
     check_code_inputs_follow_the_import_graph(workdir)  # dry runs only, every edit undone
-    check_partial_reruns(workdir)  # dry runs only: the report above stays valid
-    check_report_in_a_browser(results / "report.html", claims)  # last: it skips where Chromium is missing
+    check_partial_reruns(workdir, tmp_path)  # dry runs only, every edit undone
+    check_report_in_a_browser(report_page, claims)  # last: it skips where Chromium is missing
 
 
 def check_report_in_a_browser(report, claims):
@@ -400,10 +401,18 @@ def planned_jobs(workdir, *configfiles) -> dict[str, int]:
     return {rule: count for rule, count in counts.items() if rule not in {"all", "total"}}
 
 
-def edit(path):
-    """Change a file's content (a newer mtime alone is not a change to Snakemake)."""
+@contextlib.contextmanager
+def edited(path):
+    """A file's content changed (a newer mtime alone is not a change to Snakemake), and put back with its
+    times afterwards, so that the finished run it belongs to is as it was."""
+    text, times = path.read_text(), os.stat(path)
     with open(path, "a") as handle:
         handle.write("\n# edited by a test\n")
+    try:
+        yield
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
 
 
 def rule_scripts(workdir) -> dict[str, str]:
@@ -589,16 +598,10 @@ def check_code_inputs_follow_the_import_graph(workdir):
         assert recorded[rule] == imports[script], rule
     edges = rule_edges(workdir)
     for name in EDITED_MODULES:
-        module = package / name
-        text, times = module.read_text(), os.stat(module)
-        edit(module)
-        try:
+        with edited(package / name):
             importers = {rule for rule, script in scripts.items() if name in imports[script]}
             planned = set(job_names(snakemake(workdir, "-n", "--cores", "1", "--configfile", TINY).stdout))
             assert importers and planned == downstream(edges, importers) | {"all"}, name
-        finally:
-            module.write_text(text)
-            os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
 
 
 def job_names(output: str) -> list[str]:
@@ -610,22 +613,22 @@ def job_names(output: str) -> list[str]:
     return [line.split()[0] for line in rows if line.split()[0] != "total"]
 
 
-def check_partial_reruns(workdir):
-    """After a complete run, each kind of change reruns exactly what depends on it."""
-    edit(workdir / "workflow/resources/style.mplstyle")
-    assert set(planned_jobs(workdir)) == FIGURE_RULES
+def check_partial_reruns(workdir, scratch):
+    """After a complete run, each kind of change reruns exactly what depends on it (every change undone
+    afterwards; ``scratch``: a folder outside the run for the extra config file)."""
+    with edited(workdir / "workflow/resources/style.mplstyle"):
+        assert set(planned_jobs(workdir)) == FIGURE_RULES
+        with edited(workdir / "src/curse_of_memory/perturbation.py"):
+            planned = planned_jobs(workdir)
+            assert planned["perturbation_error"] == 5  # every family of every study
+            assert planned["perturbation_error_spectral"] == 1  # and the spectral draws of Figures 7, 8
+            assert "least_squares" not in planned  # its β grid comes from stability.py
+            assert "train" not in planned
 
-    edit(workdir / "src/curse_of_memory/perturbation.py")
-    assert planned_jobs(workdir)["perturbation_error"] == 5  # every family of every study
-    assert planned_jobs(workdir)["perturbation_error_spectral"] == 1  # and the spectral draws of Figures 7, 8
-    assert "least_squares" not in planned_jobs(workdir)  # its β grid comes from stability.py
-    assert "train" not in planned_jobs(workdir)
-
-    (workdir / "one_cell.yaml").write_text(
-        "overrides:\n  - match: {width: 8}\n    training: {learning_rate: 0.003}\n"
-    )
-    changed = planned_jobs(workdir, "one_cell.yaml")
-    # the width-8 cell's family (the only one with width 8) retrains whole: chaining links its widths; the
-    # memory functions of its study are one job
-    assert changed["train"] == 1 and changed["perturbation_error"] == 5 and changed["model_memory"] == 1
-    assert "make_target" not in changed and "target_memory" not in changed
+            one_cell = scratch / "one_cell.yaml"
+            one_cell.write_text("overrides:\n  - match: {width: 8}\n    training: {learning_rate: 0.003}\n")
+            changed = planned_jobs(workdir, str(one_cell))
+            # the width-8 cell's family (the only one with width 8) retrains whole: chaining links its
+            # widths; the memory functions of its study are one job
+            assert (changed["train"], changed["perturbation_error"], changed["model_memory"]) == (1, 5, 1)
+            assert "make_target" not in changed and "target_memory" not in changed
