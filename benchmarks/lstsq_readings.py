@@ -3,7 +3,8 @@
 For each time scale τ of the rate grid ``λ_i = i/τ`` (τ = 1 is the literal reading: integer rates on
 t = 1..100), each SVD cut-off ``rcond`` and each perturbed-block setting, prints per target the fits'
 ``E_m(0)`` for every width, the largest coefficient, and the crossing points of consecutive widths'
-``E_m(β)`` curves (direct parameterisation, the quick preset's β grid and draws).
+``E_m(β)`` curves (direct parameterisation, the quick preset's β grid and draws, its first seed's
+perturbation directions: the max-over-draws curves of ``constructions.csv`` and docs/results.md).
 
     python benchmarks/lstsq_readings.py [--time-scales 1 10 20 50] [--rconds none 1e-8]
 """
@@ -44,6 +45,7 @@ def main() -> None:
                         "rcond": None if rcond == "none" else float(rcond),
                     },
                     "perturbed": perturbed,
+                    "seeds": settings["seeds"][:1],  # one replicate, as lstsq.constructions_table
                 }
                 with np.errstate(all="ignore"):
                     draws, fits = study_tables(memories, t, variant)
