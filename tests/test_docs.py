@@ -29,11 +29,18 @@ def test_every_named_document_exists():
     )
 
 
-def test_the_readme_is_a_front_door():
-    readme = (REPO / "README.md").read_text().splitlines()
-    assert len(readme) <= 200
-    assert readme[2].strip().startswith("python3 -m venv .venv") and "snakemake --cores all" in readme[2]
-    assert readme[3].strip() == ".venv/bin/python -m pytest"
+def test_the_readmes_first_commands_are_what_ci_runs():
+    """The README opens with one command that installs and runs the quick preset and one that runs the
+    tests; the install pins the torch that .ci/run installs, and the test command is the one it runs."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"\n\n((?:    .+\n)+)", readme)
+    install, tests = (line.strip() for line in block.group(1).splitlines()[:2])
+    ci = (REPO / ".ci" / "run").read_text()
+    pins = re.findall(r"torch==[\w.+]+", install), re.findall(r"torch==[\w.+]+", ci)
+    assert pins[0] and pins[0] == pins[1], pins
+    assert 'pip install -e ".[test]"' in install and 'pip install --quiet -e ".[test]"' in ci
+    assert install.endswith("snakemake --cores all")  # the quick preset: config.yaml, every target
+    assert re.search(rf"^{re.escape(tests)}\s+# the README's test command$", ci, re.M), tests
 
 
 def test_the_python_api_examples_run():
