@@ -13,30 +13,13 @@ import argparse
 import math
 import re
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from curse_of_memory.artifacts import load_csv
 from curse_of_memory.claims_tables import READINGS, comparison_table, number
-from curse_of_memory.results_page import results_page
-
-#: The quick preset's tables the pages are made from: ``results_page`` argument → (path under
-#: ``results/``, the rule that writes it).
-PAGE_TABLES = {
-    "constructions": ("lstsq/constructions.csv", "least_squares"),
-    "stability": ("summary/stability.csv", "summarize_stability"),
-    "crossings": ("summary/crossings.csv", "summarize_stability"),
-    "claims": ("claims.csv", "claims"),
-    "spectral": ("summary/stability_spectral.csv", "summarize_spectral_stability"),
-    "classification_test": ("summary/classification_test.csv", "summarize_classification"),
-    "worst_case": ("summary/stability_worst_case.csv", "summarize_worst_case"),
-    "learning_rate_table": ("summary/largest_stable_learning_rate.md", "summarize_learning_rate"),
-}
-#: The tables a run without the optional studies lacks (``results_page`` takes ``None`` for them).
-OPTIONAL_TABLES = ("spectral", "classification_test", "worst_case", "learning_rate_table")
+from curse_of_memory.results_page import OPTIONAL_TABLES, PAGE_TABLES, load_page_tables, results_page
 
 DATA = Path("docs/data/quick-preset")
 README_MARKERS = (
@@ -49,23 +32,6 @@ FINDINGS_MARKERS = (
 )
 #: Verdicts in the order the summary lists them.
 VERDICTS = {"holds": "Hold", "does not hold": "Do not hold", "inconclusive": "Inconclusive"}
-
-
-def load_page_tables(paths: Mapping[str, str | Path | None]) -> dict:
-    """Every :data:`PAGE_TABLES` entry read from ``paths`` (CSV as a frame, Markdown as text; a missing
-    optional table as ``None``)."""
-    tables = {}
-    for name, (relative, made_by) in PAGE_TABLES.items():
-        path = paths.get(name)
-        if not path:
-            if name not in OPTIONAL_TABLES:
-                raise ValueError(f"the results page needs {relative} (rule {made_by})")
-            tables[name] = None
-        elif relative.endswith(".md"):
-            tables[name] = Path(path).read_text()
-        else:
-            tables[name] = load_csv(path, made_by=made_by)
-    return tables
 
 
 def _main_claims(claims: pd.DataFrame) -> pd.DataFrame:

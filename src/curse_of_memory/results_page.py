@@ -8,13 +8,33 @@ quick preset's run, copied.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from curse_of_memory.artifacts import load_csv
 from curse_of_memory.claims import point_values
 from curse_of_memory.claims_tables import comparison_table, reading
 from curse_of_memory.classification_tables import markdown, table_one
 from curse_of_memory.design import MAIN_STUDY
+
+#: The run's tables the page is made from: :func:`results_page`'s argument → (its path under ``results/``,
+#: the rule that writes it).
+PAGE_TABLES = {
+    "constructions": ("lstsq/constructions.csv", "least_squares"),
+    "stability": ("summary/stability.csv", "summarize_stability"),
+    "crossings": ("summary/crossings.csv", "summarize_stability"),
+    "claims": ("claims.csv", "claims"),
+    "spectral": ("summary/stability_spectral.csv", "summarize_spectral_stability"),
+    "classification_test": ("summary/classification_test.csv", "summarize_classification"),
+    "worst_case": ("summary/stability_worst_case.csv", "summarize_worst_case"),
+    "learning_rate_table": ("summary/largest_stable_learning_rate.md", "summarize_learning_rate"),
+}
+#: The tables a run without the optional studies lacks (``results_page`` takes ``None`` for them).
+OPTIONAL_TABLES = ("spectral", "classification_test", "worst_case", "learning_rate_table")
+
 
 #: An ``E_m(0)`` at or below this is round-off, not an approximation error.
 ROUND_OFF = 1e-12
@@ -338,3 +358,20 @@ Stability radius (the β at which a perturbed model is as bad as predicting zero
 {"" if classification_test is None else classification_section(classification_test)}## Every claim
 
 {comparison_table(claims)}"""
+
+
+def load_page_tables(paths: Mapping[str, str | Path | None]) -> dict:
+    """Every :data:`PAGE_TABLES` entry read from ``paths`` (CSV as a frame, Markdown as text; a missing
+    optional table as ``None``)."""
+    tables = {}
+    for name, (relative, made_by) in PAGE_TABLES.items():
+        path = paths.get(name)
+        if not path:
+            if name not in OPTIONAL_TABLES:
+                raise ValueError(f"the results page needs {relative} (rule {made_by})")
+            tables[name] = None
+        elif relative.endswith(".md"):
+            tables[name] = Path(path).read_text()
+        else:
+            tables[name] = load_csv(path, made_by=made_by)
+    return tables

@@ -1,8 +1,7 @@
 """Rule results_page: the figure-by-figure comparison with the paper (results/results.md)."""
 
 from curse_of_memory.artifacts import atomic_path
-from curse_of_memory.published_pages import PAGE_TABLES, load_page_tables
-from curse_of_memory.results_page import results_page
+from curse_of_memory.results_page import PAGE_TABLES, load_page_tables, results_page
 from curse_of_memory.runtime import configure_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
