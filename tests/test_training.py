@@ -14,6 +14,8 @@ from curse_of_memory.training import (
     chained_stop_level,
     margin_penalty,
     margin_penalty_slope,
+    minibatches,
+    run_epochs,
     train,
 )
 
@@ -410,3 +412,62 @@ def test_settings_from_the_quick_preset_match_its_training_section():
     assert settings.scheduler_patience == section["scheduler"]["patience"]
     assert settings.divergence_lr_factor == section["divergence"]["learning_rate_factor"]
     assert settings.stop_below == 0.5
+
+
+class ScriptedRun:
+    """A run whose epochs follow a script (``'ok'`` trains, ``'nan'`` diverges), whose stop rule fires after
+    the epochs in ``stops`` and which may retry ``retries`` times."""
+
+    def __init__(self, script: list[str], retries: int, stops: set[int]) -> None:
+        self.script, self.retries, self.stops = list(script), retries, stops
+        self.recorded, self.calls = [], []
+
+    @property
+    def epoch(self) -> int:
+        return len(self.recorded)
+
+    def snapshot(self) -> dict:
+        return {"epochs": list(self.recorded)}
+
+    def train_epoch(self, epoch: int) -> dict | None:
+        self.calls.append(epoch)
+        return None if self.script.pop(0) == "nan" else {"train_loss": 1.0 / epoch}
+
+    def validate(self) -> dict:
+        return {"validation_loss": 2.0}
+
+    def record(self, epoch: int, statistics: dict, started: float) -> None:
+        self.recorded.append((epoch, statistics))
+
+    def retry_diverged(self, last_good: dict, epoch: int) -> bool:
+        self.retries -= 1
+        return self.retries >= 0
+
+    def stop_reason(self) -> str | None:
+        return "stopped" if self.recorded and self.recorded[-1][0] in self.stops else None
+
+
+@pytest.mark.parametrize(
+    "script, retries, stops, expected",
+    [
+        (["ok"] * 5, 0, set(), ("max_epochs", [1, 2, 3, 4, 5], [2, 4])),
+        (["ok", "ok", "ok"], 0, {3}, ("stopped", [1, 2, 3], [2, 3])),  # the stopping epoch is checkpointed
+        (["ok", "nan", "ok", "ok", "ok", "ok"], 1, set(), ("max_epochs", [1, 2, 2, 3, 4, 5], [2, 4])),
+        (["ok", "nan", "nan"], 1, set(), ("diverged", [1, 2, 2], [])),  # retries spent: no checkpoint
+    ],
+)
+def test_the_epoch_loop_records_retries_stops_and_checkpoints_by_its_rules(script, retries, stops, expected):
+    """run_epochs against a scripted run: which epochs were trained (a retried one twice), the stop reason,
+    and the epochs whose snapshot was checkpointed (every 2nd, and the one the stop rule fired after)."""
+    run = ScriptedRun(script, retries, stops)
+    checkpoints = []
+    reason = run_epochs(run, 5, lambda snapshot: checkpoints.append(len(snapshot["epochs"])), 2)
+    assert (reason, run.calls, checkpoints) == expected
+    assert [epoch for epoch, _ in run.recorded] == list(range(1, len(run.recorded) + 1))
+
+
+def test_minibatches_partition_the_rows_in_the_generators_order():
+    batches = list(minibatches(torch.Generator().manual_seed(3), 10, 4, "cpu"))
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(torch.cat(batches), order)
