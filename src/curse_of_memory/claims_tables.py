@@ -27,17 +27,27 @@ def _interval(low: float, high: float) -> str:
     return f" [{number(low)}, {number(high)}]"
 
 
+def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims' own rows of a claims table, without the rows of a conjunction's conditions (named
+    ``<claim>.<condition>``)."""
+    return claims[~claims["claim"].str.contains(".", regex=False)]
+
+
+def _cell(row, prefix: str, column: str):
+    return getattr(row, f"{prefix}_{column}" if prefix else column, "")
+
+
+def value_and_interval(row, prefix: str = "") -> str:
+    """A claim's value and 95% interval (``prefix``: of its other reading, ``radius`` or ``worst_case``)."""
+    value, low, high = (_cell(row, prefix, column) for column in ("value", "ci_low", "ci_high"))
+    return f"{number(value)}{_interval(low, high)}"
+
+
 def reading(row, prefix: str = "") -> str:
     """A claim's verdict, value and interval (``prefix``: of its other reading, ``radius`` or
     ``worst_case``; empty when the claim was not read that way)."""
-
-    def cell(column: str):
-        return getattr(row, f"{prefix}_{column}" if prefix else column, "")
-
-    verdict = _text(cell("verdict"))
-    if not verdict:
-        return ""
-    return f"{verdict}: {number(cell('value'))}{_interval(cell('ci_low'), cell('ci_high'))}"
+    verdict = _text(_cell(row, prefix, "verdict"))
+    return f"{verdict}: {value_and_interval(row, prefix)}" if verdict else ""
 
 
 #: The other readings of a claim shown beside its verdict, where the claims table has them: ``prefix →
@@ -98,9 +108,7 @@ def comparison_table(claims: pd.DataFrame) -> str:
     header = ["figure", "paper's claim", "this run", "negative control"]
     header += [READINGS[prefix][1] for prefix in readings]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in claims.itertuples():
-        if "." in row.claim:
-            continue
+    for row in claim_rows(claims).itertuples():
         parts = claims[claims["claim"].str.startswith(f"{row.claim}.")]
         if len(parts):
             found = f"**{row.verdict}**, smallest margin {shows(row)}: " + "; ".join(

@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from curse_of_memory.claims_tables import READINGS, comparison_table, number
+from curse_of_memory.claims_tables import READINGS, claim_rows, comparison_table, value_and_interval
+from curse_of_memory.config import load_config
 from curse_of_memory.results_page import OPTIONAL_TABLES, PAGE_TABLES, load_page_tables, results_page
 
 DATA = Path("docs/data/quick-preset")
@@ -34,36 +34,30 @@ FINDINGS_MARKERS = (
 VERDICTS = {"holds": "Hold", "does not hold": "Do not hold", "inconclusive": "Inconclusive"}
 
 
-def _main_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims themselves, without the conditions of conjunctions (``claim.condition`` rows)."""
-    return claims[~claims["claim"].str.contains(".", regex=False)]
-
-
 def claims_summary(claims: pd.DataFrame) -> str:
     """The verdicts as lists of claim names, for the main reading, each other reading and the negative
     controls: the findings page's summary, so that it says what the claims table says."""
-    claims = _main_claims(claims)
+    claims = claim_rows(claims)
 
-    def by_verdict(verdicts: pd.Series, detail=None) -> str:
+    def by_verdict(prefix: str | None) -> str:
+        """The claims by their verdict on the main reading (``None``) or on ``prefix``'s, with the value
+        and interval of the latter."""
+        verdicts = claims["verdict" if prefix is None else f"{prefix}_verdict"]
         groups = []
         for verdict, label in VERDICTS.items():
-            rows = claims[verdicts == verdict]
-            if len(rows):
-                names = [f"{row['claim']}{detail(row) if detail else ''}" for _, row in rows.iterrows()]
+            rows = claims[verdicts == verdict].itertuples()
+            names = [
+                row.claim + ("" if prefix is None else f" ({value_and_interval(row, prefix)})")
+                for row in rows
+            ]
+            if names:
                 groups.append(f"**{label}**: {', '.join(names)}")
         return "; ".join(groups) + "."
 
-    lines = [f"- {by_verdict(claims['verdict'])}"]
+    lines = [f"- {by_verdict(None)}"]
     for prefix, (title, _, _) in READINGS.items():
-        column = f"{prefix}_verdict"
-        if column in claims and claims[column].notna().any():
-            columns = [f"{prefix}_{name}" for name in ("value", "ci_low", "ci_high")]
-
-            def detail(row, columns=columns) -> str:
-                value, low, high = (number(row[column]) for column in columns)
-                return f" ({value} [{low}, {high}])"
-
-            lines.append(f"- On the {title}: {by_verdict(claims[column], detail)}")
+        if f"{prefix}_verdict" in claims and claims[f"{prefix}_verdict"].notna().any():
+            lines.append(f"- On the {title}: {by_verdict(prefix)}")
     controlled = claims[claims["control"].notna()] if "control" in claims else claims.iloc[:0]
     holding = controlled[controlled["control"].str.endswith(": holds")]
     demoted = f"**{', '.join(holding['claim'])} hold there**, demoted." if len(holding) else "none holds."
@@ -116,7 +110,7 @@ def published_pages(data: Path, root: Path) -> dict[Path, str]:
     """Each page under ``root`` (the repository) → its text regenerated from the tables under ``data``."""
     paths = {name: data / relative for name, (relative, _) in PAGE_TABLES.items()}
     tables = load_page_tables({name: path if path.exists() else None for name, path in paths.items()})
-    lstsq = yaml.safe_load((root / "config.yaml").read_text())["lstsq"]
+    lstsq = load_config(root / "config.yaml")["lstsq"]  # the quick preset's, with the schema's defaults
     readme, findings = root / "README.md", root / "docs/findings.md"
     return {
         root / "docs/results.md": results_page(lstsq=lstsq, **tables),

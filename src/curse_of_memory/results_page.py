@@ -16,7 +16,7 @@ import pandas as pd
 
 from curse_of_memory.artifacts import load_csv
 from curse_of_memory.claims import point_values
-from curse_of_memory.claims_tables import comparison_table, reading
+from curse_of_memory.claims_tables import claim_rows, comparison_table, reading
 from curse_of_memory.classification_tables import markdown, table_one
 from curse_of_memory.design import MAIN_STUDY
 
@@ -184,8 +184,8 @@ def radius_reading_section(claims: pd.DataFrame) -> str:
     when the claims table has no radius reading."""
     if "radius_verdict" not in claims:
         return ""
-    own_rows = ~claims["claim"].str.contains(".", regex=False)
-    read = claims[claims["radius_verdict"].fillna("").ne("") & own_rows]
+    own = claim_rows(claims)
+    read = own[own["radius_verdict"].fillna("").ne("")]
     lines = [
         "| claim | statement | on the crossing points (the verdict) | on the radius (second reading) |",
         "|---|---|---|---|",
